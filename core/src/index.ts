@@ -1,0 +1,10 @@
+/**
+ * @mini-sites/core — the runtime-agnostic heart of Mini-Sites. Pure functions over bytes and values:
+ * no I/O of its own, so the control Worker, the dispatch Worker, the CLI and the browser share it.
+ */
+
+export * from "./bundle/index.ts";
+export * from "./errors.ts";
+export * from "./limits.ts";
+export * from "./pipeline.ts";
+export * from "./secrets/index.ts";
