@@ -5,7 +5,7 @@
  */
 
 import { externalHostsOf, readBundle } from "./bundle/index.ts";
-import type { BundleInput, ManifestEntry, ReadBundleOptions } from "./bundle/types.ts";
+import type { BundleInput, IgnoredEntry, ManifestEntry, ReadBundleOptions } from "./bundle/types.ts";
 import { type BundleError, bundleError } from "./errors.ts";
 import { type SecretFinding, scanBytes } from "./secrets/index.ts";
 
@@ -18,6 +18,8 @@ export interface CheckReport {
   /** Structural errors, then one `SECRET_DETECTED` per file with findings. */
   readonly errors: readonly BundleError[];
   readonly findings: readonly SecretFinding[];
+  /** Entries left out on purpose (macOS metadata, folder entries), with the reason. */
+  readonly ignored: readonly IgnoredEntry[];
   /** Hosts the bundle's HTML, CSS and JS load from (information for the CSP report). */
   readonly externalHosts: readonly string[];
 }
@@ -43,6 +45,7 @@ export async function checkBundle(input: BundleInput, options: CheckOptions = {}
     bundleHash: report.bundleHash,
     errors,
     findings,
+    ignored: report.ignored,
     externalHosts: [...hosts].sort(),
   };
 }
