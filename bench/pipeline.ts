@@ -23,18 +23,15 @@ const fixturesDir = join(work, "fixtures");
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 /** Real minified code as bundles ship it: Monaco's min build, Swagger UI, Chart.js, React DOM. */
-const CORPUS_SOURCES = [
-  "monaco-editor/min",
-  "swagger-ui-dist",
-  "chart.js/dist",
-  "react-dom/cjs",
-];
+const CORPUS_SOURCES = ["monaco-editor/min", "swagger-ui-dist", "chart.js/dist", "react-dom/cjs"];
 
 async function buildCorpus(): Promise<{ files: number; bytes: number }> {
   await rm(corpus, { recursive: true, force: true });
   await mkdir(corpus, { recursive: true });
   for (const source of CORPUS_SOURCES) {
-    await cp(join(root, "node_modules", source), join(corpus, source.replaceAll("/", "_")), { recursive: true });
+    await cp(join(root, "node_modules", source), join(corpus, source.replaceAll("/", "_")), {
+      recursive: true,
+    });
   }
   await writeFile(join(corpus, "index.html"), "<!doctype html><title>bench corpus</title>");
   return sizeOf(corpus);
@@ -68,9 +65,9 @@ const secretlintBin = join(root, "node_modules/secretlint/bin/secretlint.js");
 const secretlintRc = join(work, "secretlintrc.json");
 
 async function ours(target: string): Promise<{ ok: boolean; findings: number }> {
-  const out = await exec(node, [cli, "validate", target, "--json", "--no-progress"], { maxBuffer: 64 << 20 }).catch(
-    (e: { stdout: string }) => e,
-  );
+  const out = await exec(node, [cli, "validate", target, "--json", "--no-progress"], {
+    maxBuffer: 64 << 20,
+  }).catch((e: { stdout: string }) => e);
   const report = JSON.parse(out.stdout);
   return { ok: report.ok, findings: report.findings.length };
 }
@@ -119,8 +116,12 @@ async function main(): Promise<void> {
   const theirFindings = theirResults.reduce((n, r) => n + r.messages.length, 0);
 
   console.log("\nread + validate + scan, whole process, median of", RUNS, "runs");
-  console.log(`  mini-sites validate  ${(mb / ourSeconds).toFixed(1).padStart(7)} MB/s  (${ourSeconds.toFixed(2)} s, ${ourVerdict.findings} findings, ok=${ourVerdict.ok})`);
-  console.log(`  secretlint 13        ${(mb / theirSeconds).toFixed(1).padStart(7)} MB/s  (${theirSeconds.toFixed(2)} s, ${theirFindings} findings)`);
+  console.log(
+    `  mini-sites validate  ${(mb / ourSeconds).toFixed(1).padStart(7)} MB/s  (${ourSeconds.toFixed(2)} s, ${ourVerdict.findings} findings, ok=${ourVerdict.ok})`,
+  );
+  console.log(
+    `  secretlint 13        ${(mb / theirSeconds).toFixed(1).padStart(7)} MB/s  (${theirSeconds.toFixed(2)} s, ${theirFindings} findings)`,
+  );
   console.log(`  ratio                ${(theirSeconds / ourSeconds).toFixed(2)}×  (target ≥ 5×)`);
 
   const familyOf = await writeFixtures();
@@ -145,9 +146,13 @@ async function main(): Promise<void> {
     const b = paths.filter((p) => theirHits.has(p)).length;
     ourTotal += a;
     theirTotal += b;
-    console.log(`  ${family.padEnd(22)} ${`${a}/${paths.length}`.padStart(10)} ${`${b}/${paths.length}`.padStart(10)}`);
+    console.log(
+      `  ${family.padEnd(22)} ${`${a}/${paths.length}`.padStart(10)} ${`${b}/${paths.length}`.padStart(10)}`,
+    );
   }
-  console.log(`  ${"all".padEnd(22)} ${`${ourTotal}/${familyOf.size}`.padStart(10)} ${`${theirTotal}/${familyOf.size}`.padStart(10)}`);
+  console.log(
+    `  ${"all".padEnd(22)} ${`${ourTotal}/${familyOf.size}`.padStart(10)} ${`${theirTotal}/${familyOf.size}`.padStart(10)}`,
+  );
 }
 
 await main();

@@ -25,7 +25,14 @@ export async function scanCommand(target: string, options: CommandOptions, term:
         findings.push(...scanBytes(file.path, await file.read()));
         files += 1;
         bytes += file.size;
-        progress.update(describeProgress({ filesDone: files, filesTotal: list.length, bytesDone: bytes, bytesTotal: total }));
+        progress.update(
+          describeProgress({
+            filesDone: files,
+            filesTotal: list.length,
+            bytesDone: bytes,
+            bytesTotal: total,
+          }),
+        );
       }
     } else if (/\.zip$/i.test(path)) {
       const opened = await openBundleInput(path);
@@ -39,7 +46,9 @@ export async function scanCommand(target: string, options: CommandOptions, term:
           },
           onProgress: (p) => progress.update(describeProgress(p)),
         });
-        const fatal = report.errors.find((e) => ["INVALID_ZIP", "ZIP_BOMB", "TOO_MANY_FILES", "BUNDLE_TOO_LARGE"].includes(e.code));
+        const fatal = report.errors.find((e) =>
+          ["INVALID_ZIP", "ZIP_BOMB", "TOO_MANY_FILES", "BUNDLE_TOO_LARGE"].includes(e.code),
+        );
         if (fatal !== undefined) {
           progress.clear();
           term.stderr.write(`mini-sites scan: cannot read ${target}: ${fatal.code}: ${fatal.message}\n`);
@@ -69,8 +78,11 @@ export async function scanCommand(target: string, options: CommandOptions, term:
     if (findings.length === 0) {
       term.stdout.write(`${style.green("✓")} No secrets found in ${files} files (${formatBytes(bytes)}).\n`);
     } else {
-      term.stdout.write(`${style.red("✗")} ${findings.length} possible secret${findings.length === 1 ? "" : "s"} in ${target}:\n\n`);
-      for (const f of findings) term.stdout.write(`  ${f.path}:${f.line}:${f.column}  ${style.red(f.rule)}  ${f.match}\n`);
+      term.stdout.write(
+        `${style.red("✗")} ${findings.length} possible secret${findings.length === 1 ? "" : "s"} in ${target}:\n\n`,
+      );
+      for (const f of findings)
+        term.stdout.write(`  ${f.path}:${f.line}:${f.column}  ${style.red(f.rule)}  ${f.match}\n`);
       term.stdout.write(
         "\nRemove them from the bundle and rotate them: anyone who can view the page could read them.\n",
       );

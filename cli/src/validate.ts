@@ -9,7 +9,11 @@ export interface CommandOptions {
 }
 
 /** `mini-sites validate`: the same read → validate → scan the control Worker runs on publish. */
-export async function validateCommand(target: string, options: CommandOptions, term: Terminal): Promise<number> {
+export async function validateCommand(
+  target: string,
+  options: CommandOptions,
+  term: Terminal,
+): Promise<number> {
   let opened: Awaited<ReturnType<typeof openBundleInput>>;
   try {
     opened = await openBundleInput(resolve(term.cwd, target));
@@ -46,7 +50,13 @@ function toJson(report: CheckReport) {
     bytes: report.bytes,
     bundleHash: report.bundleHash,
     errors: report.errors.map(({ code, path, message }) => ({ code, path, message })),
-    findings: report.findings.map(({ rule, path, line, column, match }) => ({ rule, path, line, column, match })),
+    findings: report.findings.map(({ rule, path, line, column, match }) => ({
+      rule,
+      path,
+      line,
+      column,
+      match,
+    })),
   };
 }
 
@@ -59,10 +69,15 @@ function humanReport(target: string, report: CheckReport, style: Style): string 
     );
   } else {
     const n = report.errors.length;
-    lines.push(`${style.red("✗")} ${style.bold(target)} cannot be published — ${n} problem${n === 1 ? "" : "s"}:`, "");
+    lines.push(
+      `${style.red("✗")} ${style.bold(target)} cannot be published — ${n} problem${n === 1 ? "" : "s"}:`,
+      "",
+    );
     for (const error of report.errors) {
       lines.push(`  ${style.red(error.code)}  ${error.path || "(whole bundle)"}`, `    ${error.message}`);
-      for (const f of report.findings.filter((f) => error.code === "SECRET_DETECTED" && f.path === error.path)) {
+      for (const f of report.findings.filter(
+        (f) => error.code === "SECRET_DETECTED" && f.path === error.path,
+      )) {
         lines.push(style.dim(`      ${f.path}:${f.line}:${f.column}  ${f.rule}  ${f.match}`));
       }
     }

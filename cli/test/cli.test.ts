@@ -40,14 +40,17 @@ beforeAll(async () => {
     join(dir, "site.zip"),
     zipSync({ "index.html": strToU8("<h1>hi</h1>"), "assets/app.js": strToU8("console.log('hello');") }),
   );
-  await writeFile(join(dir, "leaky.zip"), zipSync({ "index.html": strToU8("<h1>hi</h1>"), "../escape.js": strToU8("x") }));
+  await writeFile(
+    join(dir, "leaky.zip"),
+    zipSync({ "index.html": strToU8("<h1>hi</h1>"), "../escape.js": strToU8("x") }),
+  );
   await writeFile(join(dir, "page.html"), "<!doctype html><title>one file</title><p>Hello</p>");
   await writeFile(join(dir, "notes.txt"), "not a bundle");
   await mkdir(join(dir, "secrets"));
   await writeFile(join(dir, "secrets/index.html"), "<p>dashboard</p>");
   // Assembled at run time so this repository never contains a realistic-looking key.
-  const awsId = ["AKIA", "Q3EGRT7Z", "KW5MNB2X"].join("");
-  await writeFile(join(dir, "secrets/config.js"), `const cfg = {\n  accessKeyId: "${awsId}",\n};\n`);
+  const token = ["ghp", "_", "Q3EGRT7ZKW5MNB2X", "v8Lp0aYc4Hd7Jk9Wm2Rt5Ux"].join("");
+  await writeFile(join(dir, "secrets/config.js"), `const cfg = {\n  githubToken: "${token}",\n};\n`);
   await mkdir(join(dir, "linked"));
   await writeFile(join(dir, "linked/index.html"), "<p>x</p>");
   await symlink("/etc/passwd", join(dir, "linked/passwd.txt"));
@@ -88,22 +91,29 @@ describe("mini-sites validate", () => {
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
     expect(report.ok).toBe(false);
-    expect(report.errors).toContainEqual(expect.objectContaining({ code: "PATH_TRAVERSAL", path: "../escape.js" }));
+    expect(report.errors).toContainEqual(
+      expect.objectContaining({ code: "PATH_TRAVERSAL", path: "../escape.js" }),
+    );
   });
 
   it("rejects a bundle holding a secret and never prints the secret", async () => {
     const { code, stdout } = await run(["validate", "secrets", "--json"], dir);
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
-    expect(report.errors).toContainEqual(expect.objectContaining({ code: "SECRET_DETECTED", path: "config.js" }));
+    expect(report.errors).toContainEqual(
+      expect.objectContaining({ code: "SECRET_DETECTED", path: "config.js" }),
+    );
     expect(report.findings[0]).toMatchObject({ path: "config.js", line: 2 });
     expect(stdout).not.toContain("Q3EGRT7ZKW5MNB2X");
+    expect(report.findings[0].rule).toBe("github-token");
   });
 
   it("reports a symlink instead of following it", async () => {
     const { code, stdout } = await run(["validate", "linked", "--json"], dir);
     expect(code).toBe(1);
-    expect(JSON.parse(stdout).errors).toContainEqual(expect.objectContaining({ code: "SYMLINK", path: "passwd.txt" }));
+    expect(JSON.parse(stdout).errors).toContainEqual(
+      expect.objectContaining({ code: "SYMLINK", path: "passwd.txt" }),
+    );
   });
 
   it("tells a person what is wrong, where, and what to do", async () => {

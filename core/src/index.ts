@@ -4,7 +4,11 @@
  */
 
 export * from "./bundle/index.ts";
+export * from "./crypto.ts";
 export * from "./errors.ts";
+export * from "./grants/index.ts";
+export * from "./identity/index.ts";
+export * from "./ids.ts";
 export * from "./limits.ts";
 export * from "./pipeline.ts";
 export * from "./secrets/index.ts";

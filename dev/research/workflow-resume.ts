@@ -6,6 +6,7 @@
  *   npx node dev/research/workflow-resume.ts            # both variants
  *   npx node dev/research/workflow-resume.ts do         # step 2 is a step.do that takes ~3 s
  *   npx node dev/research/workflow-resume.ts sleep      # step 2 is a durable step.sleep("3 seconds")
+ *   npx node dev/research/workflow-resume.ts do sigkill # or `sigterm` (Miniflare's exit hook stops workerd)
  *
  * The parent spawns a child that runs Miniflare (and so workerd) in its own process group, creates a
  * Workflow instance, and kills the whole group with SIGKILL while step 2 is under way — the closest a
@@ -20,9 +21,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { Miniflare } from "miniflare";
+import { Miniflare, Response } from "miniflare";
 
 type Variant = "do" | "sleep";
+type Stop = "sigkill" | "sigterm";
 
 const WORKFLOW_SOURCE = `
 import { WorkflowEntrypoint } from "cloudflare:workers";
@@ -56,6 +58,7 @@ export default {
       return Response.json({ id: instance.id });
     }
     const instance = await env.WF.get(id);
+    if (url.pathname === "/restart") await instance.restart();
     return Response.json(await instance.status());
   },
 };
@@ -70,6 +73,7 @@ function say(event: Record<string, unknown>): void {
 function startMiniflare(persistDir: string): Miniflare {
   return new Miniflare({
     port: 0,
+    cf: false,
     resourcePersistencePath: persistDir,
     workers: [
       {
@@ -106,7 +110,7 @@ async function child(phase: string, persistDir: string, variant: Variant): Promi
   if (phase === "start") {
     await mf.dispatchFetch(`http://wf/create?id=${INSTANCE_ID}&variant=${variant}`);
     say({ created: INSTANCE_ID });
-    // Stay alive until the parent kills the process group.
+    // Stay alive until the parent stops us.
     await new Promise(() => {});
   }
   // Resume phase: first do nothing for 8 s, so the log shows whether the engine wakes on its own.
@@ -120,6 +124,16 @@ async function child(phase: string, persistDir: string, variant: Variant): Promi
     last = await status(mf);
   }
   say({ final: last });
+  if (last.status === "running") {
+    // Workaround probe: does instance.restart() get a stuck instance going again (from step 1)?
+    await mf.dispatchFetch(`http://wf/restart?id=${INSTANCE_ID}`);
+    const restartDeadline = Date.now() + 10_000;
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      last = await status(mf);
+    } while (last.status !== "complete" && last.status !== "errored" && Date.now() < restartDeadline);
+    say({ afterRestart: last });
+  }
   await mf.dispose();
 }
 
@@ -132,22 +146,31 @@ function run(args: string[], detached: boolean, onLine: (line: string) => void):
   return process_;
 }
 
-async function experiment(variant: Variant): Promise<void> {
+async function experiment(variant: Variant, stop: Stop): Promise<void> {
   const persistDir = await mkdtemp(join(tmpdir(), `wf-resume-${variant}-`));
-  console.log(`\n=== variant "${variant}", persist dir ${persistDir}`);
+  console.log(`\n=== variant "${variant}", stop by ${stop}, persist dir ${persistDir}`);
   const first = run(["child", "start", persistDir, variant], true, (line) => {
     console.log(`[run 1] ${line}`);
     const killAfter = variant === "do" ? '"step":"two-start"' : '"step":"sleep-start"';
     if (line.includes(killAfter)) {
       // Mid-way through step 2: kill Node and workerd together, as a crash would.
       setTimeout(() => {
-        console.log("[parent] SIGKILL to the process group of run 1 (node + workerd)");
-        if (first.pid !== undefined) process.kill(-first.pid, "SIGKILL");
+        if (first.pid === undefined) return;
+        if (stop === "sigkill") {
+          console.log("[parent] SIGKILL to the process group of run 1 (node + workerd)");
+          process.kill(-first.pid, "SIGKILL");
+        } else {
+          // Miniflare's own exit hook answers SIGTERM: it stops workerd and exits at once (code 143).
+          console.log("[parent] SIGTERM to run 1's node process");
+          process.kill(first.pid, "SIGTERM");
+        }
       }, 1000);
     }
   });
   await new Promise((resolve) => first.on("exit", resolve));
-  const second = run(["child", "resume", persistDir, variant], false, (line) => console.log(`[run 2] ${line}`));
+  const second = run(["child", "resume", persistDir, variant], false, (line) =>
+    console.log(`[run 2] ${line}`),
+  );
   await new Promise((resolve) => second.on("exit", resolve));
   await rm(persistDir, { recursive: true, force: true });
 }
@@ -158,4 +181,5 @@ if (mode === "child" && phase !== undefined && persistDir !== undefined) {
   process.exit(0);
 }
 const variants: Variant[] = mode === "do" || mode === "sleep" ? [mode] : ["do", "sleep"];
-for (const v of variants) await experiment(v);
+const stops: Stop[] = phase === "sigkill" || phase === "sigterm" ? [phase] : ["sigkill", "sigterm"];
+for (const v of variants) for (const stop of stops) await experiment(v, stop);

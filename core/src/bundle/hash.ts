@@ -38,7 +38,9 @@ export async function assetHash(path: string, bytes: Uint8Array): Promise<string
  * SHA-256 hex over the lines `path\0hash\n` sorted by path: the same for the same hosted content
  * whether it arrived as a zip, a folder or a single file, and whatever the order of its entries.
  */
-export async function bundleHashOf(files: readonly { readonly path: string; readonly hash: string }[]): Promise<string> {
+export async function bundleHashOf(
+  files: readonly { readonly path: string; readonly hash: string }[],
+): Promise<string> {
   const lines = files
     .map((f) => `${f.path}\0${f.hash}\n`)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))

@@ -13,7 +13,11 @@ export interface RandomAccessSource {
 
 /** One file of a folder drop or of the CLI's walk of a folder. Bytes are read lazily, one file at a time. */
 export interface InputFile {
-  /** As the author's tool gave it: `dist/assets/app.js`, `assets\\app.js`, … It is normalized and checked. */
+  /**
+   * Relative to the bundle root with `/` separators, as a browser folder drop or the CLI's walk gives
+   * it: `dist/assets/app.js`. It is normalized and checked; a `\\` is refused (ABSOLUTE_PATH), so
+   * callers on Windows convert separators first.
+   */
   readonly path: string;
   readonly size: number;
   /** True when the file system said this is a symbolic link (never followed). */

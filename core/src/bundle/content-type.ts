@@ -1,0 +1,119 @@
+/**
+ * What each hosted file is served as, and which files are refused because a host would execute or
+ * obey them instead of serving them.
+ */
+
+import { extensionOf } from "./hash.ts";
+
+const UTF8 = "; charset=utf-8";
+
+/** Extension (lowercase, no dot) → Content-Type. Text types carry a charset so browsers never sniff. */
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  html: `text/html${UTF8}`,
+  htm: `text/html${UTF8}`,
+  css: `text/css${UTF8}`,
+  js: `text/javascript${UTF8}`,
+  mjs: `text/javascript${UTF8}`,
+  cjs: `text/javascript${UTF8}`,
+  json: `application/json${UTF8}`,
+  map: `application/json${UTF8}`,
+  webmanifest: `application/manifest+json${UTF8}`,
+  svg: `image/svg+xml${UTF8}`,
+  txt: `text/plain${UTF8}`,
+  md: `text/markdown${UTF8}`,
+  csv: `text/csv${UTF8}`,
+  tsv: `text/tab-separated-values${UTF8}`,
+  xml: `application/xml${UTF8}`,
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+  avif: "image/avif",
+  ico: "image/x-icon",
+  bmp: "image/bmp",
+  woff: "font/woff",
+  woff2: "font/woff2",
+  ttf: "font/ttf",
+  otf: "font/otf",
+  wasm: "application/wasm",
+  mp4: "video/mp4",
+  webm: "video/webm",
+  mp3: "audio/mpeg",
+  wav: "audio/wav",
+  ogg: "audio/ogg",
+  pdf: "application/pdf",
+  zip: "application/zip",
+};
+
+/** Anything we do not recognise is served as opaque bytes, never sniffed into something runnable. */
+export const DEFAULT_CONTENT_TYPE = "application/octet-stream";
+
+export function contentTypeFor(path: string): string {
+  return CONTENT_TYPES[extensionOf(path)] ?? DEFAULT_CONTENT_TYPE;
+}
+
+/**
+ * Server-side scripts. No host of ours runs them, but their presence means the author expects a server
+ * (the site would be broken), and a copy of the bundle put on a PHP/IIS/Java host would execute them.
+ */
+const SERVER_SCRIPT_EXTENSIONS = new Set([
+  "php",
+  "php3",
+  "php4",
+  "php5",
+  "php7",
+  "php8",
+  "phps",
+  "phtml",
+  "phar",
+  "asp",
+  "aspx",
+  "jsp",
+  "jspx",
+  "cgi",
+]);
+
+/**
+ * Windows executables and scripts: a page offering them for download is the classic malware drop, and
+ * serving them from a Confluence-embedded origin would lend them the company's trust.
+ */
+const WINDOWS_EXECUTABLE_EXTENSIONS = new Set(["exe", "dll", "msi", "bat", "cmd", "scr", "ps1", "vbs"]);
+
+/**
+ * Files a web server obeys as configuration wherever they sit (Apache `.htaccess`/`.htpasswd`, IIS
+ * `web.config`): they could relax headers or expose files on a host that honours them.
+ */
+const SERVER_CONFIG_NAMES = new Set([".htaccess", ".htpasswd", "web.config"]);
+
+/**
+ * Files Cloudflare itself treats as code or configuration when they sit at the site root:
+ * `_worker.js` (file or folder) is run as a Worker by Pages-style uploads; `_headers`, `_redirects` and
+ * `_routes.json` are applied as header/redirect/routing rules by Workers static assets and Pages.
+ * Serving headers is the dispatch Worker's job alone (DESIGN §6.6), so a bundle may not ship them.
+ */
+const CLOUDFLARE_ROOT_NAMES = new Set(["_worker.js", "_headers", "_redirects", "_routes.json"]);
+
+/**
+ * Why this hosted path may not be published, in words for the author, or undefined when it may.
+ * `path` is normalized and relative to the (unwrapped) site root.
+ */
+export function unsupportedFileReason(path: string): string | undefined {
+  const segments = path.split("/");
+  const first = (segments[0] ?? "").toLowerCase();
+  const base = (segments[segments.length - 1] ?? "").toLowerCase();
+  const ext = extensionOf(path);
+  if (CLOUDFLARE_ROOT_NAMES.has(first)) {
+    return `"${segments[0]}" at the top of the site is server code or configuration for Cloudflare, and mini-sites only host static files. Remove or rename it.`;
+  }
+  if (SERVER_SCRIPT_EXTENSIONS.has(ext)) {
+    return `".${ext}" files are server-side scripts; mini-sites only host static files (HTML, CSS, JavaScript, images, data). Remove it.`;
+  }
+  if (SERVER_CONFIG_NAMES.has(base)) {
+    return `"${base}" is web-server configuration, which mini-sites do not use. Remove it.`;
+  }
+  if (WINDOWS_EXECUTABLE_EXTENSIONS.has(ext)) {
+    return `".${ext}" files are Windows programs or scripts and cannot be published on a mini-site. Remove it.`;
+  }
+  return undefined;
+}

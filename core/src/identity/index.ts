@@ -1,0 +1,3 @@
+export * from "./config.ts";
+export * from "./keyring.ts";
+export * from "./purposes.ts";
