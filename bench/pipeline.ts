@@ -8,7 +8,7 @@
  */
 
 import { execFile } from "node:child_process";
-import { cp, mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -91,7 +91,8 @@ async function writeFixtures(): Promise<Map<string, string>> {
   const familyOf = new Map<string, string>();
   const fixtures = secretFixtures();
   for (const [i, fixture] of fixtures.entries()) {
-    const file = join(fixturesDir, fixture.family, `${i}-${fixture.path.replaceAll("/", "_")}`);
+    // The fixture keeps its own file name (rules may depend on it, e.g. `.env` files).
+    const file = join(fixturesDir, fixture.family, String(i), fixture.path);
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, fixture.text);
     familyOf.set(relative(fixturesDir, file).split(sep).join("/"), fixture.family);
@@ -127,7 +128,6 @@ async function main(): Promise<void> {
   const familyOf = await writeFixtures();
   const ourHits = new Set<string>();
   for (const [path] of familyOf) {
-    const { readFile } = await import("node:fs/promises");
     if (scanText(path, await readFile(join(fixturesDir, path), "utf8")).length > 0) ourHits.add(path);
   }
   const theirHits = new Set(

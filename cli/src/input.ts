@@ -48,6 +48,7 @@ export async function walkFolder(root: string): Promise<InputFile[]> {
   const files: InputFile[] = [];
   const pending = [root];
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    const sizes: Promise<void>[] = [];
     for (const dirent of await readdir(dir, { withFileTypes: true })) {
       const full = join(dir, dirent.name);
       const path = relative(root, full).split(sep).join("/");
@@ -56,10 +57,15 @@ export async function walkFolder(root: string): Promise<InputFile[]> {
       } else if (dirent.isDirectory()) {
         pending.push(full);
       } else if (dirent.isFile()) {
-        const { size } = await lstat(full);
-        files.push({ path, size, read: async () => new Uint8Array(await readFile(full)) });
+        // Sizes of one folder are asked for together: a walk of thousands of files is I/O-bound.
+        sizes.push(
+          lstat(full).then(({ size }) => {
+            files.push({ path, size, read: async () => new Uint8Array(await readFile(full)) });
+          }),
+        );
       }
     }
+    await Promise.all(sizes);
   }
   return files;
 }

@@ -44,12 +44,16 @@ export function externalHostsOf(path: string, contentType: string, bytes: Uint8A
   const isCss = type === "text/css";
   const isJs = type === "text/javascript" || type === "application/javascript" || /\.m?js$/i.test(path);
   if (!isHtml && !isCss && !isJs) return [];
-  const text = utf8.decode(bytes);
   const hosts = new Set<string>();
   const add = (url: string | undefined) => {
     const host = url === undefined ? undefined : hostOf(url);
     if (host) hosts.add(host);
   };
+  if (!isHtml && !isCss) {
+    for (const window of urlWindows(bytes)) for (const m of window.matchAll(JS_LOADS)) add(m[1]);
+    return [...hosts].sort();
+  }
+  const text = utf8.decode(bytes);
   if (isHtml) {
     for (const attrs of loadingTagAttributes(text)) {
       for (const m of attrs.matchAll(URL_ATTR)) {
@@ -71,6 +75,48 @@ export function externalHostsOf(path: string, contentType: string, bytes: Uint8A
     for (const m of text.matchAll(JS_LOADS)) add(m[1]);
   }
   return [...hosts].sort();
+}
+
+const SLASH = 0x2f;
+const QUOTES = new Set([0x22, 0x27, 0x60]); // " ' `
+/** Room before a URL's opening quote for the longest call that loads it: `new EventSource (`. */
+const LOOKBEHIND = 48;
+/** Longest URL prefix kept: enough for any hostname (253) plus scheme and quote. */
+const LOOKAHEAD = 280;
+
+/**
+ * Short text windows around each quoted `//` of a JS file: only there can a load with an absolute URL
+ * be. Megabytes of minified JS are never decoded whole: `indexOf` on the bytes finds the slashes, and a
+ * window is decoded one byte per character (hostnames are ASCII; anything else is not a host here).
+ */
+function* urlWindows(bytes: Uint8Array): Generator<string> {
+  let from = 0;
+  for (;;) {
+    const at = bytes.indexOf(SLASH, from);
+    if (at < 0 || at + 1 >= bytes.length) return;
+    from = at + 1;
+    if (bytes[at + 1] !== SLASH) continue;
+    from = at + 2;
+    // `"//host`, or `"https://host` / `'wss://host`: find the quote that opens the URL.
+    let quote = at - 1;
+    if (bytes[quote] === 0x3a) {
+      // The longest scheme counted is "https": five letters, then the quote.
+      const lowest = Math.max(0, at - 2 - 5);
+      quote = -1;
+      for (let i = at - 2; i >= lowest; i--) {
+        const byte = bytes[i] as number;
+        if (QUOTES.has(byte)) {
+          quote = i;
+          break;
+        }
+        if (!((byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a))) break;
+      }
+    }
+    if (quote < 0 || !QUOTES.has(bytes[quote] as number)) continue;
+    const start = Math.max(0, quote - LOOKBEHIND);
+    const end = Math.min(bytes.length, at + LOOKAHEAD);
+    yield String.fromCharCode(...bytes.subarray(start, end));
+  }
 }
 
 /** The attribute text of each loading element, cut with indexOf so the scan stays linear. */

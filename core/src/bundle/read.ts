@@ -271,8 +271,18 @@ async function hostFiles(
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const bytesTotal = toRead.reduce((sum, c) => sum + c.declaredSize, 0);
   let bytesDone = 0;
-  for (const c of toRead) {
-    const loaded = await (c.load as () => Promise<Uint8Array | BundleError>)();
+  // One file is read ahead while the current one is hashed and handed over, so I/O (a disk, R2
+  // ranged reads) overlaps with CPU work. At most two files' bytes are held at once: 2× the per-file cap.
+  const startLoad = (c: Candidate) => {
+    const pending = (c.load as () => Promise<Uint8Array | BundleError>)();
+    pending.catch(() => {}); // awaited below; this only keeps an abandoned read-ahead from going unhandled
+    return pending;
+  };
+  let next = toRead[0] === undefined ? undefined : startLoad(toRead[0]);
+  for (const [i, c] of toRead.entries()) {
+    const loaded = await (next as Promise<Uint8Array | BundleError>);
+    const following = toRead[i + 1];
+    next = following === undefined ? undefined : startLoad(following);
     if (!(loaded instanceof Uint8Array)) {
       errors.push(loaded);
       continue;

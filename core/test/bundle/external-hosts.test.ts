@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { externalHostsOf } from "../../src/bundle/external-hosts.ts";
+import { externalHostsOf, hostOf } from "../../src/bundle/external-hosts.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const HTML = "text/html; charset=utf-8";
@@ -62,5 +63,47 @@ describe("externalHostsOf", () => {
   it("finishes on input crafted to make regexes backtrack", { timeout: 10_000 }, () => {
     const hostile = `${"<img ".repeat(20_000)}${"url(".repeat(20_000)}url(${" ".repeat(100_000)}x${"fetch(".repeat(20_000)}`;
     expect(externalHostsOf("index.html", HTML, enc(hostile))).toEqual([]);
+  });
+});
+
+describe("externalHostsOf on JS, windowed", () => {
+  // The JS path decodes only windows around quoted `//`; on ASCII text it must find exactly what one
+  // regex over the whole text finds.
+  const WHOLE_TEXT =
+    /(?:\bfrom|\bimport|\bimport\s*\(|\bfetch\s*\(|\bnew\s+WebSocket\s*\(|\bnew\s+EventSource\s*\(|\bimportScripts\s*\()\s*["'`]((?:(?:https?|wss?):)?\/\/[^\s"'`]+)/g;
+  const tokens = [
+    "fetch(",
+    "import",
+    " from ",
+    "import(",
+    "new WebSocket(",
+    '"',
+    "'",
+    "`",
+    "https://",
+    "http:",
+    "wss://",
+    "//",
+    "/",
+    ":",
+    "a.example.com",
+    "cdn.test",
+    " ",
+    "x",
+    "(",
+    "/path",
+  ];
+
+  it("finds the same hosts as a whole-text scan", () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...tokens), { maxLength: 60 }), (parts) => {
+        const js = parts.join("");
+        const expected = [
+          ...new Set([...js.matchAll(WHOLE_TEXT)].map((m) => hostOf(m[1] ?? "")).filter(Boolean)),
+        ].sort();
+        expect(externalHostsOf("app.js", JS, enc(js))).toEqual(expected);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
