@@ -81,18 +81,32 @@ const SERVER_SCRIPT_EXTENSIONS = new Set([
 const WINDOWS_EXECUTABLE_EXTENSIONS = new Set(["exe", "dll", "msi", "bat", "cmd", "scr", "ps1", "vbs"]);
 
 /**
- * Files a web server obeys as configuration wherever they sit (Apache `.htaccess`/`.htpasswd`, IIS
- * `web.config`): they could relax headers or expose files on a host that honours them.
+ * Configuration that another host would obey but Mini-Sites never does: Apache `.htaccess`/`.htpasswd`
+ * and IIS `web.config` anywhere, Cloudflare's `_headers`, `_redirects` and `_routes.json` at the root
+ * (Workers static assets and Pages apply them as header, redirect and routing rules; serving headers is
+ * the dispatch Worker's job alone, DESIGN §6.6). Real static builds ship them (HTML5 Boilerplate's
+ * `.htaccess`, a Netlify-style `_redirects`), so they are left out of the upload, not a reason to
+ * refuse the bundle: left out, nothing can obey them.
  */
 const SERVER_CONFIG_NAMES = new Set([".htaccess", ".htpasswd", "web.config"]);
+const CLOUDFLARE_CONFIG_ROOT_NAMES = new Set(["_headers", "_redirects", "_routes.json"]);
 
 /**
- * Files Cloudflare itself treats as code or configuration when they sit at the site root:
- * `_worker.js` (file or folder) is run as a Worker by Pages-style uploads; `_headers`, `_redirects` and
- * `_routes.json` are applied as header/redirect/routing rules by Workers static assets and Pages.
- * Serving headers is the dispatch Worker's job alone (DESIGN §6.6), so a bundle may not ship them.
+ * `_worker.js` (file or folder) at the site root is run as a Worker by Pages-style uploads: server code,
+ * which a static site may not ship.
  */
-const CLOUDFLARE_ROOT_NAMES = new Set(["_worker.js", "_headers", "_redirects", "_routes.json"]);
+const CLOUDFLARE_CODE_ROOT_NAMES = new Set(["_worker.js"]);
+
+/** Why this hosted path is left out of the upload, or undefined when it is hosted. */
+export function leftOutReason(path: string): string | undefined {
+  const segments = path.split("/");
+  const base = (segments[segments.length - 1] ?? "").toLowerCase();
+  if (segments.length === 1 && CLOUDFLARE_CONFIG_ROOT_NAMES.has(base)) {
+    return "host configuration (mini-sites set headers and routing themselves)";
+  }
+  if (SERVER_CONFIG_NAMES.has(base)) return "web-server configuration (not used by mini-sites)";
+  return undefined;
+}
 
 /**
  * Why this hosted path may not be published, in words for the author, or undefined when it may.
@@ -103,14 +117,11 @@ export function unsupportedFileReason(path: string): string | undefined {
   const first = (segments[0] ?? "").toLowerCase();
   const base = (segments[segments.length - 1] ?? "").toLowerCase();
   const ext = extensionOf(path);
-  if (CLOUDFLARE_ROOT_NAMES.has(first)) {
+  if (CLOUDFLARE_CODE_ROOT_NAMES.has(first)) {
     return `"${segments[0]}" at the top of the site is server code or configuration for Cloudflare, and mini-sites only host static files. Remove or rename it.`;
   }
   if (SERVER_SCRIPT_EXTENSIONS.has(ext)) {
     return `".${ext}" files are server-side scripts; mini-sites only host static files (HTML, CSS, JavaScript, images, data). Remove it.`;
-  }
-  if (SERVER_CONFIG_NAMES.has(base)) {
-    return `"${base}" is web-server configuration, which mini-sites do not use. Remove it.`;
   }
   if (WINDOWS_EXECUTABLE_EXTENSIONS.has(ext)) {
     return `".${ext}" files are Windows programs or scripts and cannot be published on a mini-site. Remove it.`;

@@ -12,7 +12,7 @@
 
 import { type BundleError, BundleRejected, bundleError } from "../errors.ts";
 import { type BundleLimits, resolveLimits } from "../limits.ts";
-import { contentTypeFor, unsupportedFileReason } from "./content-type.ts";
+import { contentTypeFor, leftOutReason, unsupportedFileReason } from "./content-type.ts";
 import { assetHash, bundleHashOf } from "./hash.ts";
 import { findCollisions, isReservedPath, junkReason, normalizePath, wrappingFolder } from "./paths.ts";
 import type {
@@ -43,6 +43,8 @@ interface Candidate {
   path?: string;
   error?: BundleError;
   readonly zipEntry?: ZipEntry;
+  /** Set aside on purpose (see leftOutReason): never read, never hosted. */
+  leftOut?: boolean;
   load?: () => Promise<Uint8Array | BundleError>;
 }
 
@@ -62,7 +64,7 @@ export async function readBundle(input: BundleInput, options: ReadBundleOptions 
   let fatal: BundleError | undefined;
   try {
     plan = await listInput(input, limits, ignored);
-    checkCandidates(plan, input.kind, limits);
+    checkCandidates(plan, input.kind, limits, ignored);
     checkDeclaredSizes(plan, limits);
     if (plan.zip) await locateZipEntries(plan.zip, plan.candidates, limits);
     await hostFiles(plan, limits, options, files, readErrors);
@@ -103,7 +105,7 @@ async function locateZipEntries(
   );
   toInflate.forEach((c, i) => {
     const at = located[i];
-    if (at) c.load = () => readEntry(zip.source, at, limits);
+    if (at && !c.leftOut) c.load = () => readEntry(zip.source, at, limits);
   });
 }
 
@@ -172,7 +174,12 @@ function symlinkError(path: string): BundleError {
 }
 
 /** Phase 1b: count, paths, wrapping folder, reserved and unsupported names, duplicates, index.html. */
-function checkCandidates(plan: Plan, kind: BundleInput["kind"], limits: BundleLimits): void {
+function checkCandidates(
+  plan: Plan,
+  kind: BundleInput["kind"],
+  limits: BundleLimits,
+  ignored: IgnoredEntry[],
+): void {
   const { candidates } = plan;
   if (candidates.length > limits.maxFiles) {
     throw new BundleRejected(
@@ -204,6 +211,12 @@ function checkCandidates(plan: Plan, kind: BundleInput["kind"], limits: BundleLi
     }
     const unsupported = unsupportedFileReason(c.path);
     if (unsupported) c.error = bundleError("UNSUPPORTED_FILE_TYPE", c.raw, unsupported);
+    const leftOut = unsupported ? undefined : leftOutReason(c.path);
+    if (leftOut) {
+      ignored.push({ path: c.raw, reason: leftOut });
+      c.leftOut = true;
+      c.load = undefined;
+    }
   }
   for (const [index, message] of findCollisions(named.map((c) => c.path))) {
     const c = named[index];
@@ -224,7 +237,7 @@ function checkCandidates(plan: Plan, kind: BundleInput["kind"], limits: BundleLi
 function checkDeclaredSizes(plan: Plan, limits: BundleLimits): void {
   let total = 0;
   for (const c of plan.candidates) {
-    if (c.error) continue;
+    if (c.error || c.leftOut) continue;
     if (c.declaredSize > limits.maxFileBytes) {
       c.error = bundleError("FILE_TOO_LARGE", c.raw, fileTooLargeMessage(c.declaredSize, limits));
       continue;

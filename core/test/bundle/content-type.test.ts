@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { contentTypeFor, unsupportedFileReason } from "../../src/bundle/content-type.ts";
+import { contentTypeFor, leftOutReason, unsupportedFileReason } from "../../src/bundle/content-type.ts";
 
 describe("contentTypeFor", () => {
   it.each([
@@ -32,15 +32,12 @@ describe("unsupportedFileReason", () => {
   it.each([
     "_worker.js",
     "_worker.js/index.js",
-    "_headers",
-    "_redirects",
     "api/x.php",
     "x.PHTML",
     "x.phar",
     "x.aspx",
     "x.jsp",
     "cgi-bin/x.cgi",
-    "a/.htaccess",
     "tools/setup.exe",
     "run.ps1",
     "x.vbs",
@@ -54,4 +51,23 @@ describe("unsupportedFileReason", () => {
       expect(unsupportedFileReason(path)).toBeUndefined();
     },
   );
+});
+
+describe("leftOutReason", () => {
+  it.each([
+    "_headers",
+    "_redirects",
+    "_routes.json",
+    ".htaccess",
+    "a/.htaccess",
+    "deep/web.config",
+    ".htpasswd",
+  ])("leaves %s out of the upload instead of refusing the bundle", (path) => {
+    expect(leftOutReason(path)).toMatch(/configuration/);
+    expect(unsupportedFileReason(path)).toBeUndefined();
+  });
+
+  it.each(["docs/_headers", "index.html", "_headers.md"])("hosts %s", (path) => {
+    expect(leftOutReason(path)).toBeUndefined();
+  });
 });

@@ -96,6 +96,29 @@ describe("readBundle on valid bundles", () => {
     ]);
   });
 
+  it("leaves host configuration (.htaccess, _redirects) out of a real static build, in zips and folders, unread", async () => {
+    const zip = writeZip([
+      { name: "dist/index.html", data: "<p>hi</p>" },
+      { name: "dist/_redirects", data: "/* /index.html 200" },
+      { name: "dist/.htaccess", data: "Options -Indexes" },
+      { name: "dist/docs/_redirects", data: "hosted: only the root file is configuration" },
+    ]);
+    for (const input of [
+      zipInput(zip),
+      filesInput({ "index.html": "<p>hi</p>", _redirects: "x", ".htaccess": "x", "docs/_redirects": "y" }),
+    ]) {
+      const seen: string[] = [];
+      const report = await readBundle(input, { onFile: (entry) => void seen.push(entry.path) });
+      expect(report.ok).toBe(true);
+      expect(report.files.map((f) => f.path)).toEqual(["docs/_redirects", "index.html"]);
+      expect(seen).toEqual(["docs/_redirects", "index.html"]);
+      expect(report.ignored.map((i) => i.reason)).toEqual([
+        expect.stringContaining("host configuration"),
+        expect.stringContaining("web-server configuration"),
+      ]);
+    }
+  });
+
   it("collapses `.` and empty path segments", async () => {
     const report = await readBundle(filesInput({ "./index.html": "x", "css//site.css": "y" }));
     expect(report.ok).toBe(true);
@@ -168,11 +191,6 @@ describe("readBundle rejects bad paths with the offending path", () => {
       "Windows executables",
       { "index.html": "x", "setup.exe": "x" },
       [["UNSUPPORTED_FILE_TYPE", "setup.exe"]],
-    ],
-    [
-      "an .htaccess file",
-      { "index.html": "x", "a/.htaccess": "x" },
-      [["UNSUPPORTED_FILE_TYPE", "a/.htaccess"]],
     ],
   ];
   for (const [what, files, expected] of cases) {
