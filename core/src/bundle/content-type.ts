@@ -115,10 +115,9 @@ export function leftOutReason(path: string): string | undefined {
 export function unsupportedFileReason(path: string): string | undefined {
   const segments = path.split("/");
   const first = (segments[0] ?? "").toLowerCase();
-  const base = (segments[segments.length - 1] ?? "").toLowerCase();
   const ext = extensionOf(path);
   if (CLOUDFLARE_CODE_ROOT_NAMES.has(first)) {
-    return `"${segments[0]}" at the top of the site is server code or configuration for Cloudflare, and mini-sites only host static files. Remove or rename it.`;
+    return `"${segments[0]}" at the top of the site is server code for Cloudflare, and mini-sites only host static files. Remove or rename it.`;
   }
   if (SERVER_SCRIPT_EXTENSIONS.has(ext)) {
     return `".${ext}" files are server-side scripts; mini-sites only host static files (HTML, CSS, JavaScript, images, data). Remove it.`;
