@@ -1,22 +1,95 @@
 /**
- * `npm run dev` — the whole system on one machine (DESIGN §7): control and dispatch Workers and every
- * user Worker on workerd through Miniflare, persisted D1/R2/Workflows, and local stand-ins for the
- * Cloudflare API and for Confluence/Forge.
+ * `npm run dev` — the whole system on one machine (DESIGN §7), no account anywhere. Prints where
+ * everything is and writes the same to `<data>/dev.json` for tools and tests.
  *
- * Today only the pieces below it exist (the core, the CLI, and the Miniflare host of user Workers in
- * user-workers.ts, proven by dev/test). The serve path and the stand-ins are issue #3, the control
- * plane issue #4; until they land this says so plainly instead of pretending to run a stack.
+ *   npm run dev -- [--port 8787] [--data .data] [--grant-ttl 600] [--max-running 20]
  */
 
-const status = `Mini-Sites local stack — not runnable yet.
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Log, LogLevel } from "miniflare";
+import { DEFAULT_PORT, startDevStack } from "./stack.ts";
 
-What works today:
-  npx mini-sites validate <folder|zip|file.html>   check a bundle exactly as a publish will
-  npx mini-sites scan <folder|zip|file>            look for secrets
-  npm test                                         every test (core, CLI, workerd)
+const USAGE = `Usage: npm run dev -- [--port N] [--data DIR] [--grant-ttl SECONDS] [--max-running N]
 
-Arriving next: the dispatch Worker, grants and the local Cloudflare API stand-in (issue #3), then the
-control Worker with D1, R2 and Workflows (issue #4). See docs/architecture.md.
+  --port         base port; the services use it and the next three (default ${DEFAULT_PORT})
+  --data         folder for everything the stack keeps (default .data)
+  --grant-ttl    lifetime of minted grants in seconds (default 600)
+  --max-running  user Workers kept running at once (default 20)
 `;
 
-process.stdout.write(status);
+function positiveInteger(name: string, value: string | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) {
+    process.stderr.write(`--${name} must be an integer ≥ ${min}, not "${value}".\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+async function main(): Promise<void> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        port: { type: "string" },
+        data: { type: "string" },
+        "grant-ttl": { type: "string" },
+        "max-running": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const str = (key: string) => (typeof values[key] === "string" ? (values[key] as string) : undefined);
+  const dataDir = resolve(str("data") ?? ".data");
+  process.stdout.write("Starting Mini-Sites locally…\n");
+  const stack = await startDevStack({
+    dataDir,
+    port: positiveInteger("port", str("port"), DEFAULT_PORT, 0),
+    grantTtlSeconds: positiveInteger("grant-ttl", str("grant-ttl"), 600),
+    maxRunning: positiveInteger("max-running", str("max-running"), 20),
+    log: new Log(LogLevel.WARN),
+  });
+  const { info } = stack;
+
+  // Miniflare installs its own signal handlers that exit at once; ours close every service first so
+  // the data folder is left consistent (the stand-ins write with write-then-rename, so even a kill is safe).
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.removeAllListeners(signal);
+    process.once(signal, () => {
+      process.stdout.write("\nStopping…\n");
+      stack.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+
+  process.stdout.write(`
+Mini-Sites is running.
+
+  Gateway (dispatch Worker)   ${info.dispatchUrl}/.well-known/mini-sites
+  Sites                       http://s-<siteId>.${info.sitesDomain}/
+  Cloudflare API stand-in     ${info.cloudflareApiUrl}
+  Dev console (view URLs)     ${info.consoleUrl}/sites
+
+Publish a folder as a site version with Cloudflare's own client:
+  CLOUDFLARE_API_BASE_URL=${info.cloudflareApiUrl} CLOUDFLARE_API_TOKEN=${info.cloudflareApiToken} \\
+  CLOUDFLARE_ACCOUNT_ID=${info.accountId} npx wrangler deploy --dispatch-namespace ${info.namespace} \\
+    --name s-abcdefghijklm-v1 --assets ./my-site --compatibility-date 2026-11-01
+then open the URL from:
+  curl -s -X POST ${info.consoleUrl}/view-url -d '{"worker":"s-abcdefghijklm-v1"}'
+
+Everything is kept in ${info.dataDir} (details in dev.json). Ctrl-C stops.
+`);
+}
+
+await main();

@@ -15,7 +15,14 @@
 
 import { statSync } from "node:fs";
 import { isAbsolute } from "node:path";
-import { Log, LogLevel, Miniflare, type MiniflareOptions, type WorkerOptions } from "miniflare";
+import {
+  Log,
+  LogLevel,
+  Miniflare,
+  type MiniflareOptions,
+  Response as MiniflareResponse,
+  type WorkerOptions,
+} from "miniflare";
 
 export type NotFoundHandling = "none" | "single-page-application" | "404-page";
 export type HtmlHandling = "auto-trailing-slash" | "drop-trailing-slash" | "force-trailing-slash" | "none";
@@ -56,6 +63,8 @@ type EnvBinding = NonNullable<WorkerOptions["config"]["env"]>[string];
 /** The newest date workerd 1.20261102.1 supports, so assets routing behaves as deployed today. */
 export const COMPATIBILITY_DATE = "2026-11-01";
 export const NAMESPACE_SHIM_NAME = "dispatch-namespace";
+/** Response header of the stand-in when a known but stopped user Worker was asked for (dev only). */
+export const COLD_HEADER = "x-mini-sites-dev-cold";
 const NAMESPACE_SHIM_EXPORT = "DispatchNamespace";
 const HOST_ROUTER_NAME = "host-router";
 /** A site name is one DNS label, because it becomes part of the site's host name. */
@@ -73,13 +82,40 @@ class MissingWorker extends RpcTarget {
   fetch() { throw new Error("Worker not found: " + this.name); }
 }
 
-export class ${NAMESPACE_SHIM_EXPORT} extends WorkerEntrypoint {
-  get(name) {
-    return Object.hasOwn(this.env, "SITE:" + name) ? this.env["SITE:" + name] : new MissingWorker(name);
+// A script the namespace holds that is not running right now (the dev stack keeps only the most
+// recently used ones running). The loader says whether it exists; if so it is started and the caller is
+// told to retry, which the dev stack's front door does by itself.
+class ColdWorker extends RpcTarget {
+  constructor(name, loader) { super(); this.name = name; this.loader = loader; }
+  async fetch() {
+    const answer = await this.loader.fetch("http://loader/start?name=" + encodeURIComponent(this.name), { method: "POST" });
+    if (answer.status === 404) throw new Error("Worker not found: " + this.name);
+    return new Response("This site is starting; try again in a moment.", {
+      status: 503,
+      headers: { "retry-after": "1", "${COLD_HEADER}": this.name, "content-type": "text/plain; charset=utf-8" },
+    });
   }
 }
 
-export default { fetch() { return new Response("dispatch namespace stand-in", { status: 404 }); } };
+const lastUsed = new Map();
+
+export class ${NAMESPACE_SHIM_EXPORT} extends WorkerEntrypoint {
+  get(name) {
+    if (Object.hasOwn(this.env, "SITE:" + name)) {
+      lastUsed.set(name, Date.now());
+      return this.env["SITE:" + name];
+    }
+    return this.env.LOADER ? new ColdWorker(name, this.env.LOADER) : new MissingWorker(name);
+  }
+}
+
+// When each running user Worker was last asked for, so the dev stack stops the least recently used.
+export default {
+  fetch(request) {
+    if (new URL(request.url).pathname === "/usage") return Response.json(Object.fromEntries(lastUsed));
+    return new Response("dispatch namespace stand-in", { status: 404 });
+  },
+};
 `;
 
 /** Dispatch-Worker stand-in: finds the site by host and forwards the request untouched. */
@@ -116,9 +152,18 @@ export function dispatchNamespaceBinding(): EnvBinding {
  * The namespace stand-in plus one assets-only Worker per site. Add them after the entry Worker
  * (Miniflare sends its socket's requests to the first Worker) and bind `dispatchNamespaceBinding()`.
  */
+export interface NamespaceOptions {
+  readonly directAccess?: boolean;
+  /**
+   * Asked when a name that is not running is requested: true if the namespace holds that script (it
+   * is then started and the request answered 503 with `COLD_HEADER`), false for `Worker not found`.
+   */
+  readonly startStopped?: (name: string) => Promise<boolean>;
+}
+
 export function namespaceWorkers(
   sites: readonly SiteWorker[],
-  options: { readonly directAccess?: boolean } = {},
+  options: NamespaceOptions = {},
 ): WorkerOptions[] {
   const seen = new Set<string>();
   for (const site of sites) {
@@ -136,9 +181,12 @@ export function namespaceWorkers(
       name: NAMESPACE_SHIM_NAME,
       compatibilityDate: COMPATIBILITY_DATE,
       manifest: esModule(NAMESPACE_SHIM_SOURCE),
-      env: Object.fromEntries(
-        sites.map((site) => [`SITE:${site.name}`, { type: "worker", worker: userWorkerName(site.name) }]),
-      ),
+      env: {
+        ...Object.fromEntries(
+          sites.map((site) => [`SITE:${site.name}`, { type: "worker", worker: userWorkerName(site.name) }]),
+        ),
+        ...(options.startStopped ? { LOADER: loaderBinding(options.startStopped) } : {}),
+      },
     },
   };
   return [shim, ...sites.map((site) => assetsOnlyWorker(site, options.directAccess === true))];
@@ -182,6 +230,17 @@ export async function startUserWorkers(options: UserWorkersOptions): Promise<Use
     await miniflare.dispose();
     throw error;
   }
+}
+
+function loaderBinding(startStopped: (name: string) => Promise<boolean>): EnvBinding {
+  return {
+    type: "fetcher",
+    handler: async (request) => {
+      const name = new URL(request.url).searchParams.get("name") ?? "";
+      const known = await startStopped(name);
+      return new MiniflareResponse(null, { status: known ? 202 : 404 });
+    },
+  };
 }
 
 function assetsOnlyWorker(site: SiteWorker, directAccess: boolean): WorkerOptions {

@@ -189,7 +189,7 @@ async function readEndRecord(source: RandomAccessSource): Promise<EndRecord> {
 
 const SPLIT_MESSAGE = "Split (multi-part) zip archives are not supported. Create a single zip file.";
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 const lossyUtf8 = new TextDecoder("utf-8");
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;

@@ -27,7 +27,7 @@ import { KEY_PURPOSE, type KeyPurpose, keyLabel } from "./purposes.ts";
  * not; trimming keeps those two Workers equal. A generated secret has no meaningful edge whitespace.
  */
 export function secretToBytes(value: string): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(value.trim());
+  return new TextEncoder().encode(value.trim()) as Uint8Array<ArrayBuffer>;
 }
 
 /**
@@ -91,7 +91,7 @@ export type IdentityMode = "shared" | "legacy";
 
 /** Salt for HKDF in shared mode: bound to APP_PID, so two deployments sharing a PSK by mistake still differ. */
 function sharedSalt(appPid: string): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(`mini-sites/app-pid/${appPid}`);
+  return new TextEncoder().encode(`mini-sites/app-pid/${appPid}`) as Uint8Array<ArrayBuffer>;
 }
 
 /** Legacy mode has no APP_PID; keys other than the grant key are derived from K_GRANT under this salt. */

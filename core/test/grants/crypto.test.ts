@@ -41,7 +41,8 @@ describe("base32 (lowercase RFC 4648, no padding)", () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), (bytes) => {
         const text = base32Encode(bytes);
-        expect(base32Decode(text.toUpperCase())).toBeUndefined();
+        // An all-digit spelling ("64") has no other case; every other one must not decode in upper case.
+        if (text.toUpperCase() !== text) expect(base32Decode(text.toUpperCase())).toBeUndefined();
         expect(base32Decode(`${text}=`)).toBeUndefined();
         expect(base32Decode(`${text}${"=".repeat((8 - (text.length % 8)) % 8 || 8)}`)).toBeUndefined();
         expect(base32Decode(` ${text}`)).toBeUndefined();

@@ -1,0 +1,212 @@
+/**
+ * The whole system on one machine (DESIGN §7). Ports, from the base port P:
+ *   P     front door → the dispatch Worker (every `s-<site>.localhost:P`, `g-<grant>.localhost:P`,
+ *         and the gateway's own host `gw.localhost:P`)
+ *   P+1   Cloudflare API stand-in (`cloudflareApiUrl`): provisioning lands here, exactly as on Cloudflare
+ *   P+2   the edge's workerd socket (the dispatch Worker without the front door; benchmarks use it)
+ *   P+3   dev console: mints view URLs until the control Worker does (issue #4)
+ * With base port 0 every service takes a free port (tests).
+ *
+ * Everything is kept under the data folder: uploaded assets and scripts (so sites published before a
+ * restart are served after it), and the dev identity and tokens (so grants and `dev.json` stay valid).
+ */
+
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Log, LogLevel } from "miniflare";
+import { bundleWorker, DISPATCH_ENTRY } from "./bundle-worker.ts";
+import type { CloudflareApi, NamespaceScript } from "./cloudflare-api/index.ts";
+import { startCloudflareApi } from "./cloudflare-api/index.ts";
+import { type DevConsole, startDevConsole } from "./console.ts";
+import { Edge } from "./edge.ts";
+import { type FrontDoor, startFrontDoor } from "./front.ts";
+import type { SiteWorker } from "./user-workers.ts";
+
+export interface DevStackOptions {
+  /** Folder for everything the stack keeps. */
+  readonly dataDir: string;
+  /** Base port; the services use the next few (see above). 0: free ports everywhere. */
+  readonly port?: number;
+  /** Lifetime of the grants the dev console mints. */
+  readonly grantTtlSeconds?: number;
+  /** User Workers running at once (the least recently used beyond it are stopped). */
+  readonly maxRunning?: number;
+  /** Give running user Workers their own sockets too (the serve benchmark compares against them). */
+  readonly directAccess?: boolean;
+  readonly log?: Log;
+}
+
+/** `dev.json`: the stable contract between the dev stack and the tools and tests that use it. */
+export interface DevInfo {
+  readonly dispatchUrl: string;
+  readonly sitesDomain: string;
+  readonly cloudflareApiUrl: string;
+  readonly accountId: string;
+  readonly namespace: string;
+  readonly cloudflareApiToken: string;
+  readonly consoleUrl: string;
+  readonly edgeUrl: string;
+  readonly grantTtlSeconds: number;
+  readonly dataDir: string;
+}
+
+export interface DevStack {
+  readonly info: DevInfo;
+  readonly edge: Edge;
+  readonly cloudflareApi: CloudflareApi;
+  close(): Promise<void>;
+}
+
+interface DevSecrets {
+  readonly appPsk: string;
+  readonly cloudflareApiToken: string;
+  readonly accountId: string;
+}
+
+export const DEFAULT_PORT = 8787;
+export const DEV_APP_PID = "mini-sites-dev";
+export const DEV_NAMESPACE = "mini-sites-dev";
+const SITES_DOMAIN = "localhost";
+
+export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
+  const base = options.port ?? DEFAULT_PORT;
+  const portAt = (offset: number) => (base === 0 ? 0 : base + offset);
+  const log = options.log ?? new Log(LogLevel.WARN);
+  await mkdir(options.dataDir, { recursive: true });
+  const secrets = await loadSecrets(options.dataDir);
+  const grantTtlSeconds = options.grantTtlSeconds ?? 600;
+
+  const opened: { close(): Promise<void> }[] = [];
+  const closeAll = async () => {
+    for (const service of opened.reverse()) await service.close().catch(() => {});
+  };
+  try {
+    // The stand-in reports the namespace's scripts once at start and after every change; the edge
+    // only exists once the stand-in has told us what to run, so early reports wait here.
+    let edge: Edge | undefined;
+    let known = new Map<string, string>();
+    let initial: readonly NamespaceScript[] = [];
+    const cloudflareApi = await startCloudflareApi({
+      dataDir: join(options.dataDir, "cloudflare"),
+      accountId: secrets.accountId,
+      namespace: DEV_NAMESPACE,
+      apiToken: secrets.cloudflareApiToken,
+      port: portAt(1),
+      log: (line) => log.warn(line),
+      onScriptsChanged: async (scripts) => {
+        const changed = scripts.filter((s) => known.get(s.name) !== s.versionId).map((s) => s.name);
+        known = new Map(scripts.map((s) => [s.name, s.versionId]));
+        if (edge === undefined) initial = scripts;
+        else await edge.setScripts(scripts.map(siteWorkerOf), changed);
+      },
+    });
+    opened.push(cloudflareApi);
+
+    const frontPort = portAt(0);
+    const dispatchVars = {
+      SITES_DOMAIN,
+      // Filled in below once the front door's port is known (it is the gateway's own host).
+      DISPATCH_BASE_URL: "",
+      APP_PID: DEV_APP_PID,
+      APP_PSK: secrets.appPsk,
+      // Local embedders: the Confluence/Forge stand-in and test pages on loopback.
+      EMBED_ANCESTORS: "http://localhost:* http://127.0.0.1:*",
+    };
+    const front = await reservePort(frontPort);
+    dispatchVars.DISPATCH_BASE_URL = `http://gw.${SITES_DOMAIN}:${front.port}`;
+    edge = await Edge.start(
+      {
+        dispatchScript: await bundleWorker(DISPATCH_ENTRY),
+        dispatchVars,
+        port: portAt(2),
+        maxRunning: options.maxRunning,
+        directAccess: options.directAccess,
+        log,
+      },
+      initial.map(siteWorkerOf),
+    );
+    const running = edge;
+    opened.push({ close: () => running.dispose() });
+    await front.release();
+    const frontDoor: FrontDoor = await startFrontDoor(running, front.port);
+    opened.push(frontDoor);
+
+    const devConsole: DevConsole = await startDevConsole({
+      port: portAt(3),
+      appPid: DEV_APP_PID,
+      appPsk: secrets.appPsk,
+      grantTtlSeconds,
+      sitesDomain: SITES_DOMAIN,
+      sitePort: front.port,
+      scripts: () => cloudflareApi.scripts(),
+    });
+    opened.push(devConsole);
+
+    const info: DevInfo = {
+      dispatchUrl: dispatchVars.DISPATCH_BASE_URL,
+      sitesDomain: `${SITES_DOMAIN}:${front.port}`,
+      cloudflareApiUrl: cloudflareApi.url,
+      accountId: secrets.accountId,
+      namespace: DEV_NAMESPACE,
+      cloudflareApiToken: secrets.cloudflareApiToken,
+      consoleUrl: devConsole.url.href.replace(/\/$/, ""),
+      edgeUrl: running.url.href.replace(/\/$/, ""),
+      grantTtlSeconds,
+      dataDir: options.dataDir,
+    };
+    await writeJsonAtomically(join(options.dataDir, "dev.json"), info);
+    return { info, edge: running, cloudflareApi, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+function siteWorkerOf(script: NamespaceScript): SiteWorker {
+  return {
+    name: script.name,
+    directory: script.directory,
+    notFoundHandling: script.assets.config.not_found_handling,
+    htmlHandling: script.assets.config.html_handling,
+  };
+}
+
+/** The dev identity and tokens, made once per data folder and kept, so restarts change nothing. */
+async function loadSecrets(dataDir: string): Promise<DevSecrets> {
+  const file = join(dataDir, "dev-secrets.json");
+  const existing = await readFile(file, "utf8").then(
+    (text) => JSON.parse(text) as DevSecrets,
+    () => undefined,
+  );
+  if (existing) return existing;
+  const secrets: DevSecrets = {
+    appPsk: randomBytes(32).toString("base64url"),
+    cloudflareApiToken: `dev-${randomBytes(24).toString("base64url")}`,
+    accountId: randomBytes(16).toString("hex"),
+  };
+  await writeJsonAtomically(file, secrets, 0o600);
+  return secrets;
+}
+
+async function writeJsonAtomically(file: string, value: unknown, mode = 0o644): Promise<void> {
+  const partial = `${file}.${process.pid}.tmp`;
+  await writeFile(partial, `${JSON.stringify(value, null, 2)}\n`, { mode });
+  await rename(partial, file);
+}
+
+/**
+ * Picks the front door's port before the edge starts (the dispatch Worker must know its own host),
+ * holding it with a listening socket so nothing else takes it meanwhile.
+ */
+async function reservePort(port: number): Promise<{ port: number; release(): Promise<void> }> {
+  const { createServer } = await import("node:net");
+  const holder = createServer();
+  await new Promise<void>((resolve, reject) => {
+    holder.once("error", reject);
+    holder.listen(port, "127.0.0.1", resolve);
+  });
+  const address = holder.address();
+  const bound = typeof address === "object" && address !== null ? address.port : port;
+  return { port: bound, release: () => new Promise((resolve) => holder.close(() => resolve())) };
+}

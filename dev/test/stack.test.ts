@@ -1,0 +1,190 @@
+/**
+ * The local stack end to end: two sites provisioned through CloudflareWfPProvider (the control
+ * Worker's production code) against the Cloudflare API stand-in, served by the unchanged dispatch
+ * Worker behind grants, still served after a restart, and started on demand when stopped.
+ */
+
+import { mkdtemp, rm } from "node:fs/promises";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  bytesSource,
+  newSiteId,
+  newTenantShortId,
+  readBundle,
+  type SiteId,
+  siteTag,
+  tenantTag,
+  workerNameFor,
+} from "@mini-sites/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CloudflareWfPProvider } from "../../control/src/hosting/index.ts";
+import { type DevStack, startDevStack } from "../src/stack.ts";
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** Node cannot resolve `*.localhost`: connect to loopback and name the host in the header. */
+function get(url: string, hostHeader: string, headers: Record<string, string> = {}): Promise<Reply> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: "127.0.0.1",
+        port: target.port,
+        path: target.pathname + target.search,
+        headers: { host: hostHeader, ...headers },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (c: Buffer) => chunks.push(c));
+        response.on("end", () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
+      },
+    );
+    request.on("error", reject);
+    request.end();
+  });
+}
+
+async function viewUrl(stack: DevStack, worker: string): Promise<{ url: string; grant: string }> {
+  const response = await fetch(`${stack.info.consoleUrl}/view-url`, {
+    method: "POST",
+    body: JSON.stringify({ worker }),
+  });
+  expect(response.status).toBe(200);
+  return (await response.json()) as { url: string; grant: string };
+}
+
+/** What a browser does: enter with the grant, then ask for a path with the cookie it was given. */
+async function open(stack: DevStack, worker: string, path: string): Promise<Reply> {
+  const { url, grant } = await viewUrl(stack, worker);
+  const site = new URL(url);
+  const host = site.host;
+  const enter = await get(url, host);
+  expect(enter.status).toBe(303);
+  expect(String(enter.headers["set-cookie"])).toContain(`__Host-ms=${grant}`);
+  return get(`http://127.0.0.1:${site.port}${path}`, host, { cookie: `__Host-ms=${grant}` });
+}
+
+async function provision(stack: DevStack, siteId: SiteId, files: Record<string, string>) {
+  const encoder = new TextEncoder();
+  const bytes = new Map(Object.entries(files).map(([path, text]) => [path, encoder.encode(text)]));
+  const report = await readBundle({
+    kind: "files",
+    files: [...bytes].map(([path, content]) => ({ path, size: content.length, read: async () => content })),
+  });
+  expect(report.errors).toEqual([]);
+  const provider = new CloudflareWfPProvider({
+    apiBaseUrl: stack.info.cloudflareApiUrl,
+    accountId: stack.info.accountId,
+    namespace: stack.info.namespace,
+    apiToken: stack.info.cloudflareApiToken,
+  });
+  const name = workerNameFor(siteId, 1);
+  const tenant = newTenantShortId();
+  const result = await provider.createWorker({
+    name,
+    files: report.files,
+    readFile: async (entry) => await bytesSource(bytes.get(entry.path) as Uint8Array).read(0, entry.size),
+    tags: [tenantTag(tenant), siteTag(siteId)],
+    assets: { notFoundHandling: "404-page" },
+  });
+  expect(result.ok).toBe(true);
+  return name;
+}
+
+let dataDir: string;
+let stack: DevStack;
+const siteA = newSiteId();
+const siteB = newSiteId();
+let workerA: string;
+let workerB: string;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "mini-sites-stack-"));
+  stack = await startDevStack({ dataDir, port: 0, maxRunning: 1 });
+  workerA = await provision(stack, siteA, {
+    "index.html": '<!doctype html><script type="module" src="/assets/app.js"></script><h1>Site A</h1>',
+    "assets/app.js": "export const site = 'A';",
+  });
+  workerB = await provision(stack, siteB, {
+    "index.html": '<!doctype html><script type="module" src="/assets/app.js"></script><h1>Site B</h1>',
+    "assets/app.js": "export const site = 'B';",
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe("the local stack", () => {
+  it("writes dev.json with the documented keys", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const written = JSON.parse(await readFile(join(dataDir, "dev.json"), "utf8"));
+    for (const key of [
+      "dispatchUrl",
+      "sitesDomain",
+      "cloudflareApiUrl",
+      "accountId",
+      "namespace",
+      "cloudflareApiToken",
+    ]) {
+      expect(written[key], key).toBeTruthy();
+    }
+    expect(written).toEqual(stack.info);
+  });
+
+  it("serves two provisioned sites their own bytes through the dispatch Worker, with a grant only", async () => {
+    const a = await open(stack, workerA, "/assets/app.js");
+    const b = await open(stack, workerB, "/assets/app.js");
+    expect(a.status).toBe(200);
+    expect(a.body).toBe("export const site = 'A';");
+    expect(b.body).toBe("export const site = 'B';");
+    expect(a.headers["content-security-policy"]).toContain("frame-ancestors");
+    const page = await open(stack, workerA, "/");
+    expect(page.body).toContain("<h1>Site A</h1>");
+    expect(page.body).toContain("data-mini-sites-bootstrap");
+  });
+
+  it("refuses a site's bytes without a grant, and with another site's grant", async () => {
+    const host = `s-${siteA}.${stack.info.sitesDomain}`;
+    const front = new URL(stack.info.dispatchUrl);
+    const none = await get(`http://127.0.0.1:${front.port}/assets/app.js`, host);
+    expect(none.status).toBe(401);
+    expect(none.body).not.toContain("site = ");
+    const { grant } = await viewUrl(stack, workerB);
+    const swapped = await get(`http://127.0.0.1:${front.port}/assets/app.js`, host, {
+      cookie: `__Host-ms=${grant}`,
+    });
+    expect(swapped.status).toBe(401);
+    expect(swapped.headers["x-mini-sites-error"]).toBe("GRANT_WRONG_SITE");
+  });
+
+  it("keeps at most maxRunning user Workers and starts a stopped one on demand", async () => {
+    await open(stack, workerA, "/");
+    expect(stack.edge.running()).toEqual([workerA]);
+    const b = await open(stack, workerB, "/");
+    expect(b.body).toContain("<h1>Site B</h1>");
+    expect(stack.edge.running()).toEqual([workerB]);
+  });
+
+  it("serves sites published before a restart after it", async () => {
+    await stack.close();
+    stack = await startDevStack({ dataDir, port: 0, maxRunning: 1 });
+    const a = await open(stack, workerA, "/assets/app.js");
+    expect(a.body).toBe("export const site = 'A';");
+    const b = await open(stack, workerB, "/assets/app.js");
+    expect(b.body).toBe("export const site = 'B';");
+  }, 60_000);
+});

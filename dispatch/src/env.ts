@@ -1,0 +1,23 @@
+/**
+ * What the dispatch Worker is given (wrangler-dispatch.toml). Everything except DISPATCHER is a
+ * string var or secret; unset vars take the defaults in config.ts, unset secrets fail closed.
+ */
+
+import type { IdentityEnv } from "@mini-sites/core";
+
+export interface DispatchEnv extends IdentityEnv {
+  /** The Workers-for-Platforms namespace holding one user Worker per site version. */
+  readonly DISPATCHER: DispatchNamespace;
+  /** Sites live at `s-<siteId>.<SITES_DOMAIN>`; locally `localhost`. */
+  readonly SITES_DOMAIN?: string;
+  /** This Worker's own origin, e.g. `https://gw.<SITES_DOMAIN>`: only `/.well-known/mini-sites` and health. */
+  readonly DISPATCH_BASE_URL?: string;
+  /** CSP `frame-ancestors` sources, space-separated: the Custom UI origin and the Confluence site origin. */
+  readonly EMBED_ANCESTORS?: string;
+  /** The macro view's origin: the only origin the injected script tells which link to open. */
+  readonly EMBED_ORIGIN?: string;
+  /** Script/style/image/font CDN sources, space-separated; defaults to DEFAULT_CDN_ALLOW_LIST. */
+  readonly CDN_ALLOW_LIST?: string;
+  /** Extra `connect-src` sources (the tenant allow-list), space-separated; default none. */
+  readonly CONNECT_ALLOW_LIST?: string;
+}

@@ -1,0 +1,66 @@
+/**
+ * The headers every response carries, errors and redirects included (DESIGN §3 Serve), and the
+ * clean-up of what a user Worker answers. A site's response can add nothing that outlives or
+ * escapes its origin: no cookie (the only cookie on a site's origin is the gateway's grant), no CSP
+ * of its own (ours replaces it), no shared caching (bytes are per-viewer, behind a grant).
+ */
+
+import { FALLBACK_CSP, type GatewayConfig } from "./config.ts";
+
+export const ERROR_HEADER = "x-mini-sites-error";
+
+export function setSecurityHeaders(headers: Headers, config: GatewayConfig | undefined): void {
+  headers.set("Content-Security-Policy", config?.csp ?? FALLBACK_CSP);
+  headers.set("X-Content-Type-Options", "nosniff");
+  headers.set("Referrer-Policy", "no-referrer");
+  headers.set("Cross-Origin-Resource-Policy", "same-origin");
+}
+
+/** Headers of a user Worker's response that never reach the browser. */
+const DROPPED_UPSTREAM_HEADERS = [
+  "set-cookie",
+  "set-cookie2",
+  "content-security-policy",
+  "content-security-policy-report-only",
+  "clear-site-data",
+  "access-control-allow-origin",
+  "access-control-allow-credentials",
+  "service-worker-allowed",
+  "refresh",
+  "link",
+];
+
+/**
+ * Browsers keep a copy but must revalidate through the gateway (and so re-check the grant) before
+ * using it; shared caches keep nothing.
+ */
+export const SITE_CACHE_CONTROL = "private, no-cache";
+
+export function cleanUpstreamHeaders(upstream: Headers, config: GatewayConfig): Headers {
+  const headers = new Headers(upstream);
+  for (const name of DROPPED_UPSTREAM_HEADERS) headers.delete(name);
+  headers.set("Cache-Control", SITE_CACHE_CONTROL);
+  setSecurityHeaders(headers, config);
+  return headers;
+}
+
+/** Request headers a user Worker (Workers Static Assets) needs; the grant cookie is never among them. */
+const FORWARDED_REQUEST_HEADERS = [
+  "accept",
+  "accept-language",
+  "range",
+  "if-range",
+  "if-none-match",
+  "if-modified-since",
+  "sec-fetch-dest",
+  "sec-fetch-mode",
+];
+
+export function forwardedRequestHeaders(incoming: Headers): Headers {
+  const headers = new Headers();
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = incoming.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  return headers;
+}

@@ -1,0 +1,69 @@
+/**
+ * Where a site's bytes leave: a verified grant names (site, version); the version's user Worker is
+ * `workerNameFor(site, version)` in the dispatch namespace — a pure function, no database read.
+ * The user Worker sees a clean request: the site's canonical origin (never the `g-<grant>` host),
+ * the path we checked, and only the headers static assets need (never the grant cookie).
+ */
+
+import { type GrantClaims, type SiteId, siteHostLabel, workerNameFor } from "@mini-sites/core";
+import type { GatewayConfig } from "./config.ts";
+import type { DispatchEnv } from "./env.ts";
+import { errorResponse, SITE_NOT_FOUND, UPSTREAM_FAILED } from "./errors.ts";
+import { cleanUpstreamHeaders, forwardedRequestHeaders } from "./headers.ts";
+import { bootstrapScript, injectBootstrap } from "./inject.ts";
+
+/** WfP: `get()` of a missing script does not throw; its `fetch()` rejects with this (DESIGN §8). */
+const WORKER_NOT_FOUND = "Worker not found";
+
+export async function serveSite(
+  request: Request,
+  url: URL,
+  env: DispatchEnv,
+  config: GatewayConfig,
+  siteId: SiteId,
+  claims: GrantClaims,
+): Promise<Response> {
+  const siteOrigin = `https://${siteHostLabel(siteId)}.${config.sitesDomain}`;
+  const upstreamRequest = new Request(siteOrigin + url.pathname + url.search, {
+    method: request.method,
+    headers: forwardedRequestHeaders(request.headers),
+    redirect: "manual",
+  });
+  let upstream: Response;
+  try {
+    upstream = await env.DISPATCHER.get(workerNameFor(siteId, claims.version)).fetch(upstreamRequest);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return errorResponse(
+      request,
+      config,
+      message.startsWith(WORKER_NOT_FOUND) ? SITE_NOT_FOUND : UPSTREAM_FAILED,
+    );
+  }
+
+  const headers = cleanUpstreamHeaders(upstream.headers, config);
+  const location = headers.get("location");
+  if (location !== null) {
+    // Asset routing redirects (e.g. /about.html → /about) point at the canonical origin; keep the
+    // viewer on the origin they came from (their cookie, or their g- host). Anything else is dropped.
+    const target = URL.parse(location, siteOrigin + url.pathname);
+    if (target !== null && target.origin === siteOrigin)
+      headers.set("location", target.pathname + target.search);
+    else headers.delete("location");
+  }
+  const contentType = headers.get("content-type");
+  if (contentType === null && upstream.body !== null) headers.set("content-type", "application/octet-stream");
+
+  const isHtmlDocument =
+    request.method === "GET" &&
+    upstream.status === 200 &&
+    (contentType ?? "").toLowerCase().startsWith("text/html") &&
+    upstream.body !== null;
+  if (!isHtmlDocument) return new Response(upstream.body, { status: upstream.status, headers });
+
+  headers.delete("content-length");
+  const etag = headers.get("etag");
+  if (etag !== null && !etag.startsWith("W/")) headers.set("etag", `W/${etag}`);
+  const response = new Response(upstream.body, { status: upstream.status, headers });
+  return injectBootstrap(response, bootstrapScript(config.embedOrigin));
+}

@@ -1,0 +1,304 @@
+/**
+ * Invariant 1 (DESIGN §6): bytes leave only through the gateway, only with a valid grant for that
+ * site and version, on that site's own origin — in cookie mode and on the g-<grant> fallback origin.
+ */
+
+import { describe, expect, it } from "vitest";
+import type { DispatchEnv } from "../../src/index.ts";
+import { SITE_A, SITE_B, SITE_GONE } from "./fixtures.ts";
+import {
+  cookieHeader,
+  expectSecurityHeaders,
+  FRAME_NAVIGATION,
+  grantFor,
+  grantOrigin,
+  SAME_ORIGIN_FETCH,
+  send,
+  siteOrigin,
+  testEnv,
+} from "./helpers.ts";
+
+function withUpstream(
+  handler: (request: Request, name: string) => Response | Promise<Response>,
+): DispatchEnv {
+  return {
+    ...testEnv,
+    DISPATCHER: { get: (name: string) => ({ fetch: async (input) => handler(input as Request, name) }) },
+  };
+}
+
+describe("cookie mode: s-<site> origin", () => {
+  it("serves each site's own bytes from its own user Worker", async () => {
+    const a = await send(`${siteOrigin(SITE_A)}/`, {
+      headers: { ...cookieHeader(await grantFor(SITE_A)), ...FRAME_NAVIGATION },
+    });
+    const b = await send(`${siteOrigin(SITE_B)}/`, {
+      headers: { ...cookieHeader(await grantFor(SITE_B)), ...FRAME_NAVIGATION },
+    });
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    const textA = await a.text();
+    const textB = await b.text();
+    expect(textA).toContain("SITE-A-V1-BYTES");
+    expect(textA).not.toContain("SITE-B");
+    expect(textB).toContain("SITE-B-BYTES");
+    expect(textB).not.toContain("SITE-A");
+  });
+
+  it("routes to the version the grant names", async () => {
+    const v2 = await send(`${siteOrigin(SITE_A)}/`, {
+      headers: { ...cookieHeader(await grantFor(SITE_A, { version: 2 })), ...FRAME_NAVIGATION },
+    });
+    expect(v2.status).toBe(200);
+    expect(await v2.text()).toContain("SITE-A-V2-BYTES");
+  });
+
+  it("serves module scripts, CSS, images and JSON with their content types and the security headers", async () => {
+    const grant = await grantFor(SITE_A);
+    const cases: [string, string][] = [
+      ["/assets/app.js", "javascript"],
+      ["/assets/chunks/x.js", "javascript"],
+      ["/assets/style.css", "text/css"],
+      ["/assets/logo.svg", "image/svg+xml"],
+      ["/data/metrics.json", "application/json"],
+    ];
+    for (const [path, type] of cases) {
+      const response = await send(`${siteOrigin(SITE_A)}${path}`, {
+        headers: { ...cookieHeader(grant), ...SAME_ORIGIN_FETCH },
+      });
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get("content-type"), path).toContain(type);
+      expectSecurityHeaders(response);
+      expect(response.headers.get("cache-control")).toBe("private, no-cache");
+      expect(await response.text(), path).not.toContain("data-mini-sites-bootstrap");
+    }
+  });
+
+  it("answers HEAD like GET without a body", async () => {
+    const response = await send(`${siteOrigin(SITE_A)}/assets/app.js`, {
+      method: "HEAD",
+      headers: { ...cookieHeader(await grantFor(SITE_A)), ...SAME_ORIGIN_FETCH },
+    });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("");
+  });
+
+  it("passes the user Worker's custom 404.html and SPA fallback through", async () => {
+    const custom = await send(`${siteOrigin(SITE_A)}/no/such/page`, {
+      headers: { ...cookieHeader(await grantFor(SITE_A)), ...FRAME_NAVIGATION },
+    });
+    expect(custom.status).toBe(404);
+    expect(await custom.text()).toContain("SITE-A-CUSTOM-404");
+    expectSecurityHeaders(custom);
+
+    const spa = await send(`${siteOrigin(SITE_B)}/some/client/route`, {
+      headers: { ...cookieHeader(await grantFor(SITE_B)), ...FRAME_NAVIGATION },
+    });
+    expect(spa.status).toBe(200);
+    expect(await spa.text()).toContain("SITE-B-BYTES");
+  });
+
+  it("answers 404 SITE_NOT_FOUND when the version's user Worker does not exist", async () => {
+    const response = await send(`${siteOrigin(SITE_GONE)}/`, {
+      headers: { ...cookieHeader(await grantFor(SITE_GONE)), ...SAME_ORIGIN_FETCH },
+    });
+    expect(response.status).toBe(404);
+    expect(response.headers.get("x-mini-sites-error")).toBe("SITE_NOT_FOUND");
+    expectSecurityHeaders(response);
+    const missingVersion = await send(`${siteOrigin(SITE_A)}/`, {
+      headers: { ...cookieHeader(await grantFor(SITE_A, { version: 7 })), ...SAME_ORIGIN_FETCH },
+    });
+    expect(missingVersion.status).toBe(404);
+  });
+
+  it("uses a valid grant among several cookie values", async () => {
+    const good = await grantFor(SITE_A);
+    const other = await grantFor(SITE_B);
+    const response = await send(`${siteOrigin(SITE_A)}/assets/chunks/x.js`, {
+      headers: { cookie: `theme=dark; __Host-ms=${other}; __Host-ms=${good}`, ...SAME_ORIGIN_FETCH },
+    });
+    expect(response.status).toBe(200);
+  });
+});
+
+describe("fallback mode: g-<grant> origin", () => {
+  it("serves the grant's own site and version with no cookie at all", async () => {
+    const grant = await grantFor(SITE_B);
+    const page = await send(`${grantOrigin(grant)}/`, { headers: FRAME_NAVIGATION });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("SITE-B-BYTES");
+    const v2 = await send(`${grantOrigin(await grantFor(SITE_A, { version: 2 }))}/`, {
+      headers: FRAME_NAVIGATION,
+    });
+    expect(await v2.text()).toContain("SITE-A-V2-BYTES");
+  });
+
+  it("has no gateway endpoints: /__ms/ is 404 there", async () => {
+    const grant = await grantFor(SITE_A);
+    for (const path of [
+      `/__ms/enter/${grant}`,
+      `/__ms/check?g=${grant}`,
+      `/__ms/renew/${grant}`,
+      "/__ms/x",
+    ]) {
+      const response = await send(`${grantOrigin(grant)}${path}`, { headers: FRAME_NAVIGATION });
+      expect(response.status, path).toBe(404);
+      expect(response.headers.get("set-cookie")).toBeNull();
+    }
+  });
+
+  it("refuses an expired, tampered or foreign-format grant in the host name", async () => {
+    const expired = await grantFor(SITE_A, { ttlSeconds: 60, now: Date.now() - 3_600_000 });
+    const r1 = await send(`${grantOrigin(expired)}/`, { headers: SAME_ORIGIN_FETCH });
+    expect(r1.status).toBe(401);
+    expect(r1.headers.get("x-mini-sites-error")).toBe("GRANT_EXPIRED");
+    const grant = await grantFor(SITE_A);
+    const tampered = grant.slice(0, 30) + (grant[30] === "a" ? "b" : "a") + grant.slice(31);
+    const r2 = await send(`${grantOrigin(tampered)}/`, { headers: SAME_ORIGIN_FETCH });
+    expect(r2.status).toBe(401);
+    expect(["GRANT_BAD_SIGNATURE", "GRANT_MALFORMED"]).toContain(r2.headers.get("x-mini-sites-error"));
+    const r3 = await send(`${grantOrigin("abc")}/`, { headers: SAME_ORIGIN_FETCH });
+    expect(r3.status).toBe(401);
+    expect(r3.headers.get("x-mini-sites-error")).toBe("GRANT_MALFORMED");
+  });
+
+  it("never shows the user Worker the grant: it is asked for the canonical s-<site> origin", async () => {
+    const grant = await grantFor(SITE_A);
+    let seen: Request | undefined;
+    const env = withUpstream((request) => {
+      seen = request;
+      return new Response("ok", { headers: { "content-type": "text/plain" } });
+    });
+    await send(
+      `${grantOrigin(grant)}/x.txt?q=1`,
+      { headers: { ...SAME_ORIGIN_FETCH, cookie: "__Host-ms=zzz" } },
+      env,
+    );
+    expect(seen?.url).toBe(`https://s-${SITE_A}.localhost/x.txt?q=1`);
+    expect(seen?.headers.get("cookie")).toBeNull();
+  });
+});
+
+describe("what a user Worker answers", () => {
+  it("loses its Set-Cookie, CSP and CORS headers and gets ours", async () => {
+    const env = withUpstream(
+      () =>
+        new Response("hello", {
+          headers: {
+            "content-type": "text/plain",
+            "set-cookie": "__Host-ms=forged; Path=/; Secure",
+            "content-security-policy": "default-src *",
+            "access-control-allow-origin": "*",
+          },
+        }),
+    );
+    const response = await send(
+      `${siteOrigin(SITE_A)}/x.txt`,
+      {
+        headers: { ...cookieHeader(await grantFor(SITE_A)), ...SAME_ORIGIN_FETCH },
+      },
+      env,
+    );
+    expect(response.status).toBe(200);
+    expect(response.headers.get("set-cookie")).toBeNull();
+    expect(response.headers.get("access-control-allow-origin")).toBeNull();
+    expectSecurityHeaders(response);
+    expect(response.headers.get("content-security-policy")).not.toContain("default-src *");
+  });
+
+  it("is forwarded without the grant cookie and with the user Worker named by (site, version)", async () => {
+    const seen: { name: string; cookie: string | null; url: string }[] = [];
+    const env = withUpstream((request, name) => {
+      seen.push({ name, cookie: request.headers.get("cookie"), url: request.url });
+      return new Response("ok");
+    });
+    await send(
+      `${siteOrigin(SITE_A)}/a/b.txt`,
+      {
+        headers: { ...cookieHeader(await grantFor(SITE_A, { version: 3 })), ...SAME_ORIGIN_FETCH },
+      },
+      env,
+    );
+    expect(seen).toEqual([
+      { name: `s-${SITE_A}-v3`, cookie: null, url: `https://s-${SITE_A}.localhost/a/b.txt` },
+    ]);
+  });
+
+  it("keeps redirects of the assets router on the viewer's own origin", async () => {
+    const grant = await grantFor(SITE_A);
+    const env = withUpstream(
+      () => new Response(null, { status: 307, headers: { location: `https://s-${SITE_A}.localhost/about` } }),
+    );
+    const cookieMode = await send(
+      `${siteOrigin(SITE_A)}/about.html`,
+      { headers: { ...cookieHeader(grant), ...FRAME_NAVIGATION } },
+      env,
+    );
+    expect(cookieMode.headers.get("location")).toBe("/about");
+    const external = withUpstream(
+      () => new Response(null, { status: 302, headers: { location: "https://evil.example/" } }),
+    );
+    const dropped = await send(
+      `${siteOrigin(SITE_A)}/x`,
+      { headers: { ...cookieHeader(grant), ...FRAME_NAVIGATION } },
+      external,
+    );
+    expect(dropped.headers.get("location")).toBeNull();
+  });
+
+  it("answers 502 without detail when the user Worker fails", async () => {
+    const env = withUpstream(() => {
+      throw new Error(`internal detail ${TEST_SECRET_LIKE}`);
+    });
+    const response = await send(
+      `${siteOrigin(SITE_A)}/`,
+      {
+        headers: { ...cookieHeader(await grantFor(SITE_A)), ...SAME_ORIGIN_FETCH },
+      },
+      env,
+    );
+    expect(response.status).toBe(502);
+    expect(await response.text()).not.toContain("internal detail");
+  });
+});
+
+const TEST_SECRET_LIKE = "stack-and-secret-material";
+
+describe("the injected bootstrap script", () => {
+  it("is added to HTML documents, before </head>, and nowhere else", async () => {
+    const grant = await grantFor(SITE_A);
+    const html = await (
+      await send(`${siteOrigin(SITE_A)}/`, { headers: { ...cookieHeader(grant), ...FRAME_NAVIGATION } })
+    ).text();
+    expect(html.match(/data-mini-sites-bootstrap/g)?.length).toBe(1);
+    expect(html.indexOf("data-mini-sites-bootstrap")).toBeLessThan(html.indexOf("</head>"));
+    expect(html.indexOf("data-mini-sites-bootstrap")).toBeGreaterThan(html.indexOf("<meta charset"));
+    expect(html).toContain('"http://localhost:8788"');
+    expect(html).toContain("mini-sites:height");
+    expect(html).toContain("mini-sites:open");
+    expect(html).not.toMatch(/postMessage\(\{type:"mini-sites:open"[^)]*"\*"\)/);
+
+    const js = await (
+      await send(`${siteOrigin(SITE_A)}/assets/app.js`, {
+        headers: { ...cookieHeader(grant), ...SAME_ORIGIN_FETCH },
+      })
+    ).text();
+    expect(js).not.toContain("mini-sites-bootstrap");
+    const notFound = await (
+      await send(`${siteOrigin(SITE_A)}/missing`, {
+        headers: { ...cookieHeader(grant), ...FRAME_NAVIGATION },
+      })
+    ).text();
+    expect(notFound).not.toContain("mini-sites-bootstrap");
+  });
+
+  it("lands in a document with neither <head> nor <body>", async () => {
+    const grant = await grantFor(SITE_B);
+    const response = await send(`${siteOrigin(SITE_B)}/fragment`, {
+      headers: { ...cookieHeader(grant), ...FRAME_NAVIGATION },
+    });
+    const html = await response.text();
+    expect(html).toContain("SITE-B-FRAGMENT");
+    expect(html).toContain("data-mini-sites-bootstrap");
+  });
+});
