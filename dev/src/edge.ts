@@ -45,6 +45,12 @@ export class Edge {
   #running = new Map<string, number>();
   /** Rebuilds run one at a time, in order. */
   #queue: Promise<void> = Promise.resolve();
+  /**
+   * The wanted state changed since the last rebuild began. State changes apply at once and only ask
+   * for a rebuild; queued rebuilds that find nothing new skip, so a burst of publishes (or of cold
+   * starts) costs one or two workerd restarts, not one each.
+   */
+  #dirty = false;
   #url: URL;
 
   private constructor(options: EdgeOptions, miniflare: Miniflare, url: URL) {
@@ -91,21 +97,19 @@ export class Edge {
    * is about to open them) run at once; removed ones stop.
    */
   setScripts(scripts: readonly SiteWorker[], started: readonly string[] = []): Promise<void> {
-    return this.#enqueue(async () => {
-      this.#scripts = new Map(scripts.map((s) => [s.name, s]));
-      for (const name of this.#running.keys()) if (!this.#scripts.has(name)) this.#running.delete(name);
-      for (const name of started) if (this.#scripts.has(name)) this.#running.set(name, Date.now());
-      await this.#rebuild();
-    });
+    this.#scripts = new Map(scripts.map((s) => [s.name, s]));
+    for (const name of this.#running.keys()) if (!this.#scripts.has(name)) this.#running.delete(name);
+    for (const name of started) if (this.#scripts.has(name)) this.#running.set(name, Date.now());
+    return this.#requestRebuild();
   }
 
   /** Starts `name` if the namespace holds it and it is stopped; resolves once it serves. */
   ensureRunning(name: string): Promise<void> {
-    return this.#enqueue(async () => {
-      if (!this.#scripts.has(name) || this.#running.has(name)) return;
+    if (this.#scripts.has(name) && !this.#running.has(name)) {
       this.#running.set(name, Date.now());
-      await this.#rebuild();
-    });
+      return this.#requestRebuild();
+    }
+    return this.settled();
   }
 
   /** Resolves when every rebuild asked for so far is done. */
@@ -123,6 +127,15 @@ export class Edge {
     // Not awaited: the rebuild restarts the workerd that is waiting for this answer.
     void this.ensureRunning(name).catch((error: unknown) => this.#options.log?.error(error as Error));
     return Promise.resolve(true);
+  }
+
+  #requestRebuild(): Promise<void> {
+    this.#dirty = true;
+    return this.#enqueue(async () => {
+      if (!this.#dirty) return;
+      this.#dirty = false;
+      await this.#rebuild();
+    });
   }
 
   #enqueue(task: () => Promise<void>): Promise<void> {

@@ -5,7 +5,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -48,7 +48,7 @@ async function call(
   api: CloudflareApi,
   method: string,
   path: string,
-  init: { body?: BodyInit; json?: unknown; token?: string | null } = {},
+  init: { body?: FormData | string; json?: unknown; token?: string | null } = {},
 ): Promise<Reply> {
   const headers: Record<string, string> = {};
   const token = init.token === undefined ? TOKEN : init.token;
@@ -58,11 +58,16 @@ async function call(
     headers["content-type"] = "application/json";
     body = JSON.stringify(init.json);
   }
-  const response = await fetch(`${api.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+  const response = await fetch(`${api.url}${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body }),
+  });
   return { status: response.status, headers: response.headers, body: (await response.json()) as Envelope };
 }
 
-const scriptPath = (name: string) => `/accounts/${ACCOUNT}/workers/dispatch/namespaces/${NAMESPACE}/scripts/${name}`;
+const scriptPath = (name: string) =>
+  `/accounts/${ACCOUNT}/workers/dispatch/namespaces/${NAMESPACE}/scripts/${name}`;
 
 async function startSession(api: CloudflareApi, name: string, files: Files) {
   const reply = await call(api, "POST", `${scriptPath(name)}/assets-upload-session`, {
@@ -77,7 +82,11 @@ function uploadForm(files: Files, hashes: readonly string[], contentType = "text
   const form = new FormData();
   for (const hash of hashes) {
     const path = Object.keys(manifest).find((p) => manifest[p]?.hash === hash) as string;
-    form.append(hash, new File([Buffer.from(files[path] as string).toString("base64")], hash, { type: contentType }), hash);
+    form.append(
+      hash,
+      new File([Buffer.from(files[path] as string).toString("base64")], hash, { type: contentType }),
+      hash,
+    );
   }
   return form;
 }
@@ -165,13 +174,25 @@ describe("Cloudflare API stand-in", () => {
     });
 
     it("refuses the API token in place of an upload token on assets/upload", async () => {
-      const reply = await upload(api, TOKEN, uploadForm({ "/a.txt": "a" }, [manifestOf({ "/a.txt": "a" })["/a.txt"]?.hash as string]));
+      const reply = await upload(
+        api,
+        TOKEN,
+        uploadForm({ "/a.txt": "a" }, [manifestOf({ "/a.txt": "a" })["/a.txt"]?.hash as string]),
+      );
       expect(reply.status).toBe(401);
     });
 
     it("answers an unknown account or namespace with a 404 envelope", async () => {
-      const account = await call(api, "GET", `/accounts/ffffffffffffffffffffffffffffffff/workers/dispatch/namespaces/${NAMESPACE}/scripts`);
-      const namespace = await call(api, "GET", `/accounts/${ACCOUNT}/workers/dispatch/namespaces/other/scripts`);
+      const account = await call(
+        api,
+        "GET",
+        `/accounts/ffffffffffffffffffffffffffffffff/workers/dispatch/namespaces/${NAMESPACE}/scripts`,
+      );
+      const namespace = await call(
+        api,
+        "GET",
+        `/accounts/${ACCOUNT}/workers/dispatch/namespaces/other/scripts`,
+      );
       expect([account.status, namespace.status]).toEqual([404, 404]);
       expect(account.body.success).toBe(false);
     });
@@ -212,14 +233,23 @@ describe("Cloudflare API stand-in", () => {
         json: { manifest: { "/a": { hash: "a".repeat(32), size: 1.5 } } },
       });
       const manifest = Object.fromEntries(
-        Array.from({ length: 20_001 }, (_, i) => [`/f${i}`, { hash: i.toString(16).padStart(32, "0"), size: 1 }]),
+        Array.from({ length: 20_001 }, (_, i) => [
+          `/f${i}`,
+          { hash: i.toString(16).padStart(32, "0"), size: 1 },
+        ]),
       );
-      const many = await call(api, "POST", `${scriptPath("site-a")}/assets-upload-session`, { json: { manifest } });
+      const many = await call(api, "POST", `${scriptPath("site-a")}/assets-upload-session`, {
+        json: { manifest },
+      });
       expect([big.status, fractional.status, many.status]).toEqual([400, 400, 400]);
     });
 
     it("lists each missing hash once, in buckets, and nothing already stored (one changed file uploads one file)", async () => {
-      const files = { "/index.html": "<h1>v1</h1>", "/app.js": "console.log(1)", "/copy.js": "console.log(1)" };
+      const files = {
+        "/index.html": "<h1>v1</h1>",
+        "/app.js": "console.log(1)",
+        "/copy.js": "console.log(1)",
+      };
       const first = await startSession(api, "site-a", files);
       expect(first.buckets.flat().sort()).toEqual(
         [manifestOf(files)["/index.html"]?.hash, manifestOf(files)["/app.js"]?.hash].sort(),
@@ -254,9 +284,11 @@ describe("Cloudflare API stand-in", () => {
       const done = await upload(api, session.jwt, uploadForm(files, [b]));
       expect(done.status).toBe(201);
       expect((done.body.result as { jwt: string }).jwt).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
-      expect(await readFile(api.assetPath(a), "utf8")).toBe(
-        Object.values(files).find((text) => manifestOf({ "/x": text })["/x"]?.hash === a) ?? "<p>hello</p>",
+      const byHash = Object.fromEntries(
+        Object.entries(manifestOf(files)).map(([path, e]) => [e.hash, files[path as keyof typeof files]]),
       );
+      expect(await readFile(api.assetPath(a), "utf8")).toBe(byHash[a]);
+      expect(await readFile(api.assetPath(b), "utf8")).toBe(byHash[b]);
     });
 
     it("refuses a part for a hash outside the session's buckets and stores nothing of that request", async () => {
@@ -264,11 +296,15 @@ describe("Cloudflare API stand-in", () => {
       const other = { "/other.txt": "not in this session" };
       const form = uploadForm(files, session.buckets.flat());
       const stray = manifestOf(other)["/other.txt"]?.hash as string;
-      form.append(stray, new File([Buffer.from("not in this session").toString("base64")], stray, { type: "text/plain" }));
+      form.append(
+        stray,
+        new File([Buffer.from("not in this session").toString("base64")], stray, { type: "text/plain" }),
+      );
       const reply = await upload(api, session.jwt, form);
       expect(reply.status).toBe(400);
       expect(reply.body.errors[0]?.message).toContain("not in this upload session");
-      for (const hash of session.buckets.flat()) await expect(readFile(api.assetPath(hash))).rejects.toThrow();
+      for (const hash of session.buckets.flat())
+        await expect(readFile(api.assetPath(hash))).rejects.toThrow();
     });
 
     it("refuses a field whose name is not an asset hash", async () => {
@@ -284,7 +320,10 @@ describe("Cloudflare API stand-in", () => {
       const session = await startSession(api, "site-a", files);
       const hash = session.buckets.flat()[0] as string;
       const form = new FormData();
-      form.append(hash, new File([Buffer.from("wrong length!!").toString("base64")], hash, { type: "text/html" }));
+      form.append(
+        hash,
+        new File([Buffer.from("wrong length!!").toString("base64")], hash, { type: "text/html" }),
+      );
       const reply = await upload(api, session.jwt, form);
       expect(reply.status).toBe(400);
       expect(reply.body.errors[0]?.message).toContain("manifest says");
@@ -322,7 +361,11 @@ describe("Cloudflare API stand-in", () => {
       const files = { "/index.html": "<h1>home</h1>", "/assets/app.js": "export {}", "/404.html": "gone" };
       const reply = await publish(api, "site-a", files, { tags: ["tenant-x", "site-a"] });
       expect(reply.status).toBe(200);
-      expect(reply.body.result).toMatchObject({ id: "site-a", tags: ["tenant-x", "site-a"], has_assets: true });
+      expect(reply.body.result).toMatchObject({
+        id: "site-a",
+        tags: ["tenant-x", "site-a"],
+        has_assets: true,
+      });
       const [script] = api.scripts();
       expect(script?.assets.config).toEqual({ not_found_handling: "404-page" });
       expect(await readFile(join(script?.directory as string, "assets/app.js"), "utf8")).toBe("export {}");
@@ -342,7 +385,9 @@ describe("Cloudflare API stand-in", () => {
       const session = await startSession(api, "site-a", files);
       const done = await upload(api, session.jwt, uploadForm(files, session.buckets.flat()));
       const completion = (done.body.result as { jwt: string }).jwt;
-      const reply = await call(api, "PUT", scriptPath("site-b"), { body: putForm({ assets: { jwt: completion } }) });
+      const reply = await call(api, "PUT", scriptPath("site-b"), {
+        body: putForm({ assets: { jwt: completion } }),
+      });
       expect(reply.status).toBe(400);
       expect(reply.body.errors[0]?.message).toContain("another script");
     });
@@ -350,8 +395,27 @@ describe("Cloudflare API stand-in", () => {
     it("refuses an upload token in place of the completion token", async () => {
       const files = { "/index.html": "half" };
       const session = await startSession(api, "site-a", files);
-      const reply = await call(api, "PUT", scriptPath("site-a"), { body: putForm({ assets: { jwt: session.jwt } }) });
+      const reply = await call(api, "PUT", scriptPath("site-a"), {
+        body: putForm({ assets: { jwt: session.jwt } }),
+      });
       expect(reply.status).toBe(400);
+    });
+
+    it("accepts a Worker with code only when its main_module part is present, and refuses stray parts", async () => {
+      const withCode = putForm({ main_module: "worker.js", compatibility_date: "2026-11-01", tags: ["t"] });
+      withCode.set(
+        "worker.js",
+        new File(["export default {}"], "worker.js", { type: "application/javascript+module" }),
+      );
+      expect((await call(api, "PUT", scriptPath("code-a"), { body: withCode })).status).toBe(200);
+      expect(api.scripts()[0]?.mainModule).toBe("worker.js");
+
+      const missing = putForm({ main_module: "worker.js" });
+      expect((await call(api, "PUT", scriptPath("code-b"), { body: missing })).status).toBe(400);
+      const stray = putForm({ main_module: "worker.js" });
+      stray.set("worker.js", new File(["x"], "worker.js", { type: "application/javascript+module" }));
+      stray.set("../escape.js", new File(["x"], "escape.js", { type: "application/javascript+module" }));
+      expect((await call(api, "PUT", scriptPath("code-c"), { body: stray })).status).toBe(400);
     });
 
     it("answers 10092 for a script the namespace does not have, as wrangler expects", async () => {
@@ -386,8 +450,27 @@ describe("Cloudflare API stand-in", () => {
       expect(changes[0]?.map((s) => s.name)).toEqual(["site-a", "site-b"]);
       const b = api.scripts().find((s) => s.name === "site-b");
       expect(await readFile(join(b?.directory as string, "index.html"), "utf8")).toBe("B");
-      const list = await call(api, "GET", `/accounts/${ACCOUNT}/workers/dispatch/namespaces/${NAMESPACE}/scripts`);
+      const list = await call(
+        api,
+        "GET",
+        `/accounts/${ACCOUNT}/workers/dispatch/namespaces/${NAMESPACE}/scripts`,
+      );
       expect((list.body.result as { id: string }[]).map((s) => s.id)).toEqual(["site-a", "site-b"]);
+    });
+
+    it("after a crash mid-upload, restarts with the last complete version and no leftovers", async () => {
+      await publish(api, "site-a", { "/index.html": "live" });
+      const live = api.scripts()[0]?.versionId as string;
+      await api.close();
+      // What a crash leaves: a half-built version nobody points at, a script never made live, scratch.
+      await mkdir(join(dataDir, "scripts/site-a/versions/deadbeef/files"), { recursive: true });
+      await mkdir(join(dataDir, "scripts/site-b/versions/cafebabe/files"), { recursive: true });
+      await writeFile(join(dataDir, "tmp/partial"), "half an asset");
+      api = await start();
+      expect(api.scripts().map((s) => [s.name, s.versionId])).toEqual([["site-a", live]]);
+      expect(await readdir(join(dataDir, "scripts/site-a/versions"))).toEqual([live]);
+      expect(await readdir(join(dataDir, "scripts"))).toEqual(["site-a"]);
+      expect(await readdir(join(dataDir, "tmp"))).toEqual([]);
     });
 
     it("keeps only the live version's folder after a re-publish", async () => {
@@ -462,7 +545,9 @@ describe("Cloudflare API stand-in", () => {
       api.faults.failNext({ endpoint: "script-list", status: 500, count: 5 });
       await fetch(`${api.origin}/__stand-in/faults`, { method: "DELETE" });
       expect((await call(api, "GET", base)).status).toBe(200);
-      const stats = (await (await fetch(`${api.origin}/__stand-in/stats`)).json()) as { requests: Record<string, number> };
+      const stats = (await (await fetch(`${api.origin}/__stand-in/stats`)).json()) as {
+        requests: Record<string, number>;
+      };
       expect(stats.requests["script-list"]).toBe(2);
     });
 
