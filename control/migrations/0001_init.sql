@@ -33,7 +33,10 @@ CREATE TABLE sites (
   not_found_handling TEXT NOT NULL DEFAULT 'none'
     CHECK (not_found_handling IN ('single-page-application', '404-page', 'none')),
   created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
+  updated_at INTEGER NOT NULL,
+  -- Target of the (tenant_id, site_id) foreign keys below: a child row can only name a site of its
+  -- own tenant, so a bug that mixes tenants fails in the database, not in production data.
+  UNIQUE (tenant_id, id)
 );
 -- Keyset pagination of one tenant's sites, newest first (10,000 sites page by page, no OFFSET scans).
 CREATE INDEX sites_by_tenant ON sites (tenant_id, created_at DESC, id DESC);
@@ -42,7 +45,7 @@ CREATE INDEX sites_by_tenant ON sites (tenant_id, created_at DESC, id DESC);
 -- the transitions the trigger allows.
 CREATE TABLE versions (
   tenant_id TEXT NOT NULL,
-  site_id TEXT NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+  site_id TEXT NOT NULL,
   number INTEGER NOT NULL CHECK (number BETWEEN 1 AND 16777215), -- MAX_SITE_VERSION (grants hold 3 bytes)
   content_hash TEXT NOT NULL CHECK (length(content_hash) = 64 AND content_hash NOT GLOB '*[^0-9a-f]*'),
   status TEXT NOT NULL CHECK (status IN ('staging', 'provisioning', 'live', 'failed', 'superseded')),
@@ -54,6 +57,7 @@ CREATE TABLE versions (
   created_at INTEGER NOT NULL,
   status_at INTEGER NOT NULL,
   PRIMARY KEY (site_id, number),
+  FOREIGN KEY (tenant_id, site_id) REFERENCES sites (tenant_id, id) ON DELETE CASCADE,
   -- A failed version always says why; no other status carries a failure code.
   CHECK ((status = 'failed') = (failure_code IS NOT NULL))
 );
@@ -85,9 +89,9 @@ END;
 
 -- Publish / rollback / re-provision jobs: what `GET /v1/jobs/{id}` reports.
 CREATE TABLE jobs (
-  tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+  tenant_id TEXT NOT NULL,
   id TEXT NOT NULL PRIMARY KEY CHECK (length(id) BETWEEN 16 AND 64),
-  site_id TEXT NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+  site_id TEXT NOT NULL,
   version INTEGER NOT NULL CHECK (version BETWEEN 1 AND 16777215),
   kind TEXT NOT NULL CHECK (kind IN ('publish', 'rollback', 'reprovision')),
   idempotency_key TEXT CHECK (idempotency_key IS NULL OR length(idempotency_key) BETWEEN 1 AND 255),
@@ -99,6 +103,7 @@ CREATE TABLE jobs (
   workflow_instance_id TEXT,
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
+  FOREIGN KEY (tenant_id, site_id) REFERENCES sites (tenant_id, id) ON DELETE CASCADE,
   CHECK ((state = 'failed') = (error_code IS NOT NULL))
 );
 -- The same Idempotency-Key on the same site is the same job, never a second Worker.
@@ -111,15 +116,16 @@ CREATE INDEX jobs_unfinished ON jobs (updated_at) WHERE state IN ('queued', 'run
 -- Which site a Confluence macro shows: resolved from the FIT's signed cloudId / content id / local id,
 -- never from a client-supplied site id (DESIGN §3 Serve).
 CREATE TABLE macro_bindings (
-  tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+  tenant_id TEXT NOT NULL,
   cloud_id TEXT NOT NULL CHECK (length(cloud_id) BETWEEN 1 AND 200),
   content_id TEXT NOT NULL CHECK (length(content_id) BETWEEN 1 AND 200),
   local_id TEXT NOT NULL CHECK (length(local_id) BETWEEN 1 AND 200),
-  site_id TEXT NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+  site_id TEXT NOT NULL,
   created_by TEXT NOT NULL,
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
-  PRIMARY KEY (tenant_id, cloud_id, content_id, local_id)
+  PRIMARY KEY (tenant_id, cloud_id, content_id, local_id),
+  FOREIGN KEY (tenant_id, site_id) REFERENCES sites (tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX macro_bindings_by_site ON macro_bindings (tenant_id, site_id);
 
