@@ -1,7 +1,7 @@
 /**
  * The whole system on one machine (DESIGN §7). Ports, from the base port P:
  *   P     front door → the dispatch Worker (every `s-<site>.localhost:P`, `g-<grant>.localhost:P`,
- *         and the gateway's own host `gw.localhost:P`)
+ *         and the gateway's own host `localhost:P`)
  *   P+1   Cloudflare API stand-in (`cloudflareApiUrl`): provisioning lands here, exactly as on Cloudflare
  *   P+2   the edge's workerd socket (the dispatch Worker without the front door; benchmarks use it)
  *   P+3   dev console: mints view URLs until the control Worker does (issue #4)
@@ -114,7 +114,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       EMBED_ANCESTORS: "http://localhost:* http://127.0.0.1:*",
     };
     const front = await reservePort(frontPort);
-    dispatchVars.DISPATCH_BASE_URL = `http://gw.${SITES_DOMAIN}:${front.port}`;
+    // The gateway's own host is plain `localhost`: every client resolves it (Node and curl do not
+    // resolve `*.localhost` subdomains), and it can never be mistaken for a site's `s-`/`g-` host.
+    dispatchVars.DISPATCH_BASE_URL = `http://${SITES_DOMAIN}:${front.port}`;
     edge = await Edge.start(
       {
         dispatchScript: await bundleWorker(DISPATCH_ENTRY),

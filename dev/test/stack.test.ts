@@ -4,7 +4,7 @@
  * Worker behind grants, still served after a restart, and started on demand when stopped.
  */
 
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -130,7 +130,6 @@ afterAll(async () => {
 
 describe("the local stack", () => {
   it("writes dev.json with the documented keys", async () => {
-    const { readFile } = await import("node:fs/promises");
     const written = JSON.parse(await readFile(join(dataDir, "dev.json"), "utf8"));
     for (const key of [
       "dispatchUrl",
@@ -143,6 +142,16 @@ describe("the local stack", () => {
       expect(written[key], key).toBeTruthy();
     }
     expect(written).toEqual(stack.info);
+  });
+
+  it("answers the gateway's identity at dispatchUrl, reachable from Node as written in dev.json", async () => {
+    const response = await fetch(`${stack.info.dispatchUrl}/.well-known/mini-sites`);
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.identity).toMatchObject({ status: "ready", mode: "shared" });
+    expect(JSON.stringify(body)).not.toContain(
+      JSON.parse(await readFile(join(dataDir, "dev-secrets.json"), "utf8")).appPsk,
+    );
   });
 
   it("serves two provisioned sites their own bytes through the dispatch Worker, with a grant only", async () => {
