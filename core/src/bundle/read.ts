@@ -223,12 +223,17 @@ function checkCandidates(
     if (c && !c.error) c.error = bundleError("DUPLICATE_PATH", c.raw, message);
   }
   if (!named.some((c) => c.path === "index.html")) {
+    // AI tools often name the page after its content (dashboard.html): point at it.
+    const pages = named
+      .map((c) => c.path)
+      .filter((path) => !path.includes("/") && /\.html?$/i.test(path))
+      .slice(0, 3);
+    const hint =
+      pages.length > 0
+        ? ` The top of the bundle has ${pages.map((p) => `"${p}"`).join(", ")}: rename the main page to index.html.`
+        : " Add one (it is the page people see first), or publish the folder that contains it.";
     plan.bundleErrors.push(
-      bundleError(
-        "MISSING_INDEX_HTML",
-        "",
-        "There is no index.html at the top of the bundle. Add one (it is the page people see first), or publish the folder that contains it.",
-      ),
+      bundleError("MISSING_INDEX_HTML", "", `There is no index.html at the top of the bundle.${hint}`),
     );
   }
 }

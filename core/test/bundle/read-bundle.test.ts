@@ -119,6 +119,14 @@ describe("readBundle on valid bundles", () => {
     }
   });
 
+  it("names the HTML pages at the top when index.html is missing, so the author knows what to rename", async () => {
+    const report = await readBundle(filesInput({ "dashboard.html": "x", "assets/app.js": "y" }));
+    expect(report.errors).toHaveLength(1);
+    expect(report.errors[0]?.message).toContain('"dashboard.html": rename the main page to index.html');
+    const none = await readBundle(filesInput({ "assets/app.js": "y" }));
+    expect(none.errors[0]?.message).toContain("Add one");
+  });
+
   it("collapses `.` and empty path segments", async () => {
     const report = await readBundle(filesInput({ "./index.html": "x", "css//site.css": "y" }));
     expect(report.ok).toBe(true);
