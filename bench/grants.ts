@@ -11,11 +11,11 @@
  * Run: `npx node bench/grants.ts` (BENCH_ITERATIONS changes the Node sample size).
  */
 
-import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { mintGrant, verifyGrant } from "../core/src/grants/index.ts";
 import { KEY_PURPOSE, keyringFor, requireIdentity } from "../core/src/identity/index.ts";
 import { newSiteId, newTenantShortId } from "../core/src/ids.ts";
+import { bundleWorker } from "../dev/src/bundle-worker.ts";
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20_000);
 const WARMUP = 2_000;
@@ -99,15 +99,7 @@ export default {
 
 async function inWorkerd(): Promise<void> {
   const root = new URL("..", import.meta.url).pathname;
-  const bundled = await build({
-    stdin: { contents: WORKER_ENTRY, loader: "js", resolveDir: root },
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    write: false,
-    logLevel: "silent",
-  });
+  const code = await bundleWorker({ contents: WORKER_ENTRY, resolveDir: root });
   const mf = new Miniflare({
     port: 0,
     logRequests: false,
@@ -118,10 +110,7 @@ async function inWorkerd(): Promise<void> {
         config: {
           name: "grant-bench",
           compatibilityDate: "2025-09-01",
-          manifest: {
-            mainModule: "worker.js",
-            modules: { "worker.js": { type: "esm", contents: bundled.outputFiles[0]?.text ?? "" } },
-          },
+          manifest: { mainModule: "worker.js", modules: { "worker.js": { type: "esm", contents: code } } },
         },
       },
     ],

@@ -4,13 +4,23 @@ import { build } from "esbuild";
 /** The production dispatch Worker's entry: the dev stack runs exactly this code. */
 export const DISPATCH_ENTRY = fileURLToPath(new URL("../../dispatch/src/index.ts", import.meta.url));
 
+/** A Worker's entry module held in memory (a benchmark's generated Worker), its imports resolved from `resolveDir`. */
+export interface InlineEntry {
+  /** JavaScript ES module source. */
+  readonly contents: string;
+  readonly resolveDir: string;
+}
+
 /**
  * Bundles a Worker's TypeScript into one ES module, as wrangler does for `wrangler deploy`
- * (esbuild, ESM, no Node built-ins), so Miniflare runs what Cloudflare would.
+ * (esbuild, ESM, no Node built-ins), so Miniflare runs what Cloudflare would. `entry` is a file path,
+ * or the entry's source itself.
  */
-export async function bundleWorker(entry: string): Promise<string> {
+export async function bundleWorker(entry: string | InlineEntry): Promise<string> {
   const result = await build({
-    entryPoints: [entry],
+    ...(typeof entry === "string"
+      ? { entryPoints: [entry] }
+      : { stdin: { contents: entry.contents, loader: "js", resolveDir: entry.resolveDir } }),
     bundle: true,
     format: "esm",
     platform: "neutral",
@@ -21,6 +31,8 @@ export async function bundleWorker(entry: string): Promise<string> {
     logLevel: "silent",
   });
   const [output] = result.outputFiles;
-  if (output === undefined) throw new Error(`esbuild produced nothing for ${entry}`);
+  if (output === undefined) {
+    throw new Error(`esbuild produced nothing for ${typeof entry === "string" ? entry : "an inline entry"}`);
+  }
   return output.text;
 }

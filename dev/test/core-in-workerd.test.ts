@@ -5,11 +5,11 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { strToU8, zipSync } from "fflate";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bytesSource, readBundle, scanBytes } from "../../core/src/index.ts";
+import { bundleWorker } from "../src/bundle-worker.ts";
 import { COMPATIBILITY_DATE } from "../src/user-workers.ts";
 
 // Assembled so the repository's own secret scan does not flag this test; the body is random base62.
@@ -37,17 +37,7 @@ describe("core in workerd", () => {
   let answer: WorkerAnswer;
 
   beforeAll(async () => {
-    const bundled = await build({
-      entryPoints: [fileURLToPath(new URL("./fixtures/core-worker.ts", import.meta.url))],
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      mainFields: ["module", "main"],
-      target: "es2022",
-      write: false,
-      logLevel: "silent",
-    });
-    const code = bundled.outputFiles[0]?.text ?? "";
+    const code = await bundleWorker(fileURLToPath(new URL("./fixtures/core-worker.ts", import.meta.url)));
     mf = new Miniflare({
       port: 0,
       logRequests: false,

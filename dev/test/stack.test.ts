@@ -5,7 +5,6 @@
  */
 
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -20,41 +19,8 @@ import {
 } from "@mini-sites/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CloudflareWfPProvider } from "../../control/src/hosting/index.ts";
+import { type LoopbackReply, requestVia } from "../src/loopback-http.ts";
 import { type DevStack, startDevStack } from "../src/stack.ts";
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** Node cannot resolve `*.localhost`: connect to loopback and name the host in the header. */
-function get(url: string, hostHeader: string, headers: Record<string, string> = {}): Promise<Reply> {
-  const target = new URL(url);
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      {
-        host: "127.0.0.1",
-        port: target.port,
-        path: target.pathname + target.search,
-        headers: { host: hostHeader, ...headers },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (c: Buffer) => chunks.push(c));
-        response.on("end", () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: response.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-      },
-    );
-    request.on("error", reject);
-    request.end();
-  });
-}
 
 async function viewUrl(stack: DevStack, worker: string): Promise<{ url: string; grant: string }> {
   const response = await fetch(`${stack.info.consoleUrl}/view-url`, {
@@ -66,14 +32,17 @@ async function viewUrl(stack: DevStack, worker: string): Promise<{ url: string; 
 }
 
 /** What a browser does: enter with the grant, then ask for a path with the cookie it was given. */
-async function open(stack: DevStack, worker: string, path: string): Promise<Reply> {
+async function open(stack: DevStack, worker: string, path: string): Promise<LoopbackReply> {
   const { url, grant } = await viewUrl(stack, worker);
   const site = new URL(url);
   const host = site.host;
-  const enter = await get(url, host);
+  const enter = await requestVia(url, { host });
   expect(enter.status).toBe(303);
   expect(String(enter.headers["set-cookie"])).toContain(`__Host-ms=${grant}`);
-  return get(`http://127.0.0.1:${site.port}${path}`, host, { cookie: `__Host-ms=${grant}` });
+  return requestVia(`http://127.0.0.1:${site.port}${path}`, {
+    host,
+    headers: { cookie: `__Host-ms=${grant}` },
+  });
 }
 
 async function provision(stack: DevStack, siteId: SiteId, files: Record<string, string>) {
@@ -147,7 +116,7 @@ describe("the local stack", () => {
   it("answers the gateway's identity at dispatchUrl, reachable from Node as written in dev.json", async () => {
     const response = await fetch(`${stack.info.dispatchUrl}/.well-known/mini-sites`);
     expect(response.status).toBe(200);
-    const body = await response.json();
+    const body = (await response.json()) as { identity: unknown };
     expect(body.identity).toMatchObject({ status: "ready", mode: "shared" });
     expect(JSON.stringify(body)).not.toContain(
       JSON.parse(await readFile(join(dataDir, "dev-secrets.json"), "utf8")).appPsk,
@@ -169,12 +138,13 @@ describe("the local stack", () => {
   it("refuses a site's bytes without a grant, and with another site's grant", async () => {
     const host = `s-${siteA}.${stack.info.sitesDomain}`;
     const front = new URL(stack.info.dispatchUrl);
-    const none = await get(`http://127.0.0.1:${front.port}/assets/app.js`, host);
+    const none = await requestVia(`http://127.0.0.1:${front.port}/assets/app.js`, { host });
     expect(none.status).toBe(401);
     expect(none.body).not.toContain("site = ");
     const { grant } = await viewUrl(stack, workerB);
-    const swapped = await get(`http://127.0.0.1:${front.port}/assets/app.js`, host, {
-      cookie: `__Host-ms=${grant}`,
+    const swapped = await requestVia(`http://127.0.0.1:${front.port}/assets/app.js`, {
+      host,
+      headers: { cookie: `__Host-ms=${grant}` },
     });
     expect(swapped.status).toBe(401);
     expect(swapped.headers["x-mini-sites-error"]).toBe("GRANT_WRONG_SITE");

@@ -5,10 +5,10 @@
  */
 
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requestVia } from "../src/loopback-http.ts";
 import { type SiteWorker, startUserWorkers, type UserWorkers } from "../src/user-workers.ts";
 
 interface Reply {
@@ -17,28 +17,10 @@ interface Reply {
   readonly body: string;
 }
 
-/**
- * Node's fetch replaces the Host header and glibc does not resolve `*.localhost` (DESIGN §7), so
- * requests go to 127.0.0.1 with the site's Host set by hand.
- */
-function get(base: URL, path: string, host?: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const request = http.get(
-      { host: base.hostname, port: base.port, path, headers: host === undefined ? {} : { host } },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            contentType: response.headers["content-type"],
-            body: Buffer.concat(chunks).toString("utf8"),
-          }),
-        );
-      },
-    );
-    request.on("error", reject);
-  });
+/** `path` on `base`'s socket, with the site named in Host (see loopback-http.ts); no host: `base`'s own. */
+async function get(base: URL, path: string, host?: string): Promise<Reply> {
+  const { status, headers, body } = await requestVia(new URL(path, base), { host });
+  return { status, contentType: headers["content-type"], body };
 }
 
 async function writeSite(root: string, name: string, files: Record<string, string>): Promise<string> {

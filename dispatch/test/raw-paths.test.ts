@@ -12,9 +12,9 @@
 import { fileURLToPath } from "node:url";
 import { workerNameFor } from "@mini-sites/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requestVia } from "../../dev/src/loopback-http.ts";
 import { mint } from "./support/deployment.ts";
 import { type Gateway, startGateway } from "./support/gateway.ts";
-import { rawGet } from "./support/http.ts";
 import { EMBED_ANCESTORS, SITE_A, TEST_APP_PID, TEST_APP_PSK } from "./workerd/fixtures.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -39,7 +39,11 @@ describe("raw paths on the gateway's socket", () => {
   });
 
   it("serves a normal request", async () => {
-    const reply = await rawGet(gateway.port, host(), "/assets/chunks/x.js", { cookie: `__Host-ms=${grant}` });
+    const reply = await requestVia(gateway.url, {
+      host: host(),
+      rawPath: "/assets/chunks/x.js",
+      headers: { cookie: `__Host-ms=${grant}` },
+    });
     expect(reply.status).toBe(200);
     expect(reply.body).toContain("chunk loaded");
   });
@@ -52,9 +56,10 @@ describe("raw paths on the gateway's socket", () => {
     "/assets/%252e%252e/index.html",
     "/assets/%25%32%65%25%32%65/index.html",
   ])("refuses %s with 404 PATH_TRAVERSAL and no site byte", async (path) => {
-    const reply = await rawGet(gateway.port, host(), path, {
-      cookie: `__Host-ms=${grant}`,
-      "sec-fetch-site": "same-origin",
+    const reply = await requestVia(gateway.url, {
+      host: host(),
+      rawPath: path,
+      headers: { cookie: `__Host-ms=${grant}`, "sec-fetch-site": "same-origin" },
     });
     expect(reply.status).toBe(404);
     expect(reply.headers["x-mini-sites-error"]).toBe("PATH_TRAVERSAL");
@@ -70,17 +75,20 @@ describe("raw paths on the gateway's socket", () => {
     ["/assets/.%2e/.%2E/assets/chunks/x.js", 200],
     ["/assets\\chunks\\x.js", 200],
   ])("keeps %s inside the site: workerd resolves it at the root", async (path, status) => {
-    const reply = await rawGet(gateway.port, host(), path, {
-      cookie: `__Host-ms=${grant}`,
-      "sec-fetch-site": "same-origin",
+    const reply = await requestVia(gateway.url, {
+      host: host(),
+      rawPath: path,
+      headers: { cookie: `__Host-ms=${grant}`, "sec-fetch-site": "same-origin" },
     });
     expect(reply.status).toBe(status);
     expect(reply.headers["content-security-policy"]).toContain("frame-ancestors");
   });
 
   it("never forwards a path resolved into /__ms/: the gateway answers it itself", async () => {
-    const reply = await rawGet(gateway.port, host(), "/assets/%2e%2e/__ms/boot.js", {
-      cookie: `__Host-ms=${grant}`,
+    const reply = await requestVia(gateway.url, {
+      host: host(),
+      rawPath: "/assets/%2e%2e/__ms/boot.js",
+      headers: { cookie: `__Host-ms=${grant}` },
     });
     expect(reply.status).toBe(404);
     expect(reply.headers["x-mini-sites-error"]).toBe("NOT_FOUND");

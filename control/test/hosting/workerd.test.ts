@@ -6,9 +6,9 @@
 
 import { fileURLToPath } from "node:url";
 import { newSiteId, newTenantShortId, siteTag, tenantTag, workerNameFor } from "@mini-sites/core";
-import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleWorker } from "../../../dev/src/bundle-worker.ts";
 import { startWfpServer, type WfpServer } from "./wfp-server.ts";
 
 const ACCOUNT = "00112233445566778899aabbccddeeff";
@@ -27,16 +27,7 @@ describe("CloudflareWfPProvider in workerd", () => {
       apiToken: TOKEN,
       bucketSize: 2,
     });
-    const bundled = await build({
-      entryPoints: [fileURLToPath(new URL("./fixtures/provider-worker.ts", import.meta.url))],
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      mainFields: ["module", "main"],
-      target: "es2022",
-      write: false,
-      logLevel: "silent",
-    });
+    const code = await bundleWorker(fileURLToPath(new URL("./fixtures/provider-worker.ts", import.meta.url)));
     mf = new Miniflare({
       port: 0,
       logRequests: false,
@@ -47,10 +38,7 @@ describe("CloudflareWfPProvider in workerd", () => {
           config: {
             name: "provider-worker",
             compatibilityDate: "2026-11-01",
-            manifest: {
-              mainModule: "worker.js",
-              modules: { "worker.js": { type: "esm", contents: bundled.outputFiles[0]?.text ?? "" } },
-            },
+            manifest: { mainModule: "worker.js", modules: { "worker.js": { type: "esm", contents: code } } },
           },
         },
       ],
