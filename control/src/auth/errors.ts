@@ -86,7 +86,9 @@ export function authErrorBody(failure: AuthFailure): { error: { code: AuthErrorC
   return { error: { code: failure.code, message: failure.message } };
 }
 
-export type AuthResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly failure: AuthFailure };
+export type AuthResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly failure: AuthFailure };
 
 export function denied<T>(code: AuthErrorCode): AuthResult<T> {
   return { ok: false, failure: authFailure(code) };

@@ -114,7 +114,14 @@ function rsaSignatureKeys(body: unknown): Record<string, unknown>[] {
     if (typeof jwk.n !== "string" || typeof jwk.e !== "string") continue;
     // Public members only: a private exponent in a published key set is a misconfiguration, never needed.
     const { kty, kid, n, e, alg, use } = jwk;
-    keys.push({ kty, n, e, ...(kid === undefined ? {} : { kid }), ...(alg === undefined ? {} : { alg }), ...(use === undefined ? {} : { use }) });
+    keys.push({
+      kty,
+      n,
+      e,
+      ...(kid === undefined ? {} : { kid }),
+      ...(alg === undefined ? {} : { alg }),
+      ...(use === undefined ? {} : { use }),
+    });
   }
   return keys;
 }

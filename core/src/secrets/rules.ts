@@ -362,6 +362,19 @@ const npmToken = tokenRule({
   window: 42,
 });
 
+/**
+ * Our own API tokens (control/src/auth/api-tokens.ts): `ms_` + 52 lowercase base32 characters
+ * (32 random bytes). A bundle that carries one hands its tenant's publish rights to every viewer.
+ */
+const miniSitesApiToken = tokenRule({
+  id: "mini-sites-api-token",
+  family: "mini-sites",
+  description: "Mini-Sites API token (ms_)",
+  keywords: ["ms_"],
+  pattern: /ms_[a-z2-7]{52}(?![A-Za-z0-9_])/y,
+  window: 55,
+});
+
 /** `.npmrc` `_authToken=…`; `${NPM_TOKEN}` and other variables are how it should be written. */
 const npmAuthToken: SecretRule = {
   id: "npm-auth-token",
@@ -894,6 +907,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
   twilio,
   sendgrid,
   npmToken,
+  miniSitesApiToken,
   npmAuthToken,
   anthropic,
   openai,

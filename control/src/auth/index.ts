@@ -1,0 +1,18 @@
+/**
+ * Authentication for the control Worker: Forge Invocation Tokens (fit.ts), API tokens
+ * (api-tokens.ts), the CI shared secret (shared-secret.ts), and the Hono middleware that picks one
+ * (middleware.ts). Limits and their reasons: constants.ts.
+ */
+
+export * from "./api-tokens.ts";
+export * from "./constants.ts";
+export * from "./errors.ts";
+export * from "./fit.ts";
+export {
+  createForgeKeySet,
+  type ForgeKeySet,
+  type ForgeKeySetOptions,
+  JwksUnavailableError,
+} from "./jwks.ts";
+export * from "./middleware.ts";
+export * from "./shared-secret.ts";
