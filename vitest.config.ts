@@ -2,6 +2,8 @@ import { fileURLToPath } from "node:url";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import type { WorkerOptions } from "miniflare";
 import { defineConfig } from "vitest/config";
+import { readMigrations } from "./control/test/support/migrations.ts";
+import * as control from "./control/test/workerd/fixtures.ts";
 import { COMPATIBILITY_DATE, NAMESPACE_SHIM_NAME, namespaceWorkers } from "./dev/src/user-workers.ts";
 import {
   DISPATCH_HOST,
@@ -15,6 +17,8 @@ import {
 
 /** Tests that run inside workerd (the dispatch Worker with real bindings); every other test runs in Node. */
 const WORKERD_TESTS = "dispatch/test/workerd/**/*.test.ts";
+/** The control Worker's tests inside workerd, with real D1 databases migrated from control/migrations. */
+const CONTROL_WORKERD_TESTS = "control/test/workerd/**/*.test.ts";
 
 type LegacyWorker = Record<string, unknown>;
 
@@ -68,7 +72,7 @@ export default defineConfig({
         test: {
           name: "node",
           include: ["**/test/**/*.test.ts"],
-          exclude: ["**/node_modules/**", WORKERD_TESTS],
+          exclude: ["**/node_modules/**", WORKERD_TESTS, CONTROL_WORKERD_TESTS],
         },
       },
       {
@@ -92,6 +96,35 @@ export default defineConfig({
           }),
         ],
         test: { name: "dispatch-workerd", include: [WORKERD_TESTS] },
+      },
+      {
+        extends: true,
+        plugins: [
+          cloudflareTest({
+            main: "./control/src/index.ts",
+            miniflare: {
+              compatibilityDate: COMPATIBILITY_DATE,
+              // DB: the Worker's own; AUDIT_TEST_DB: a chain the audit tests may tamper with;
+              // MIGRATIONS_TEST_DB: left empty for the migration tests.
+              d1Databases: ["DB", "AUDIT_TEST_DB", "MIGRATIONS_TEST_DB"],
+              r2Buckets: ["BUNDLES"],
+              bindings: {
+                APP_PID: control.TEST_APP_PID,
+                APP_PSK: control.TEST_APP_PSK,
+                SITES_DOMAIN: control.SITES_DOMAIN,
+                DISPATCH_BASE_URL: control.DISPATCH_BASE_URL,
+                WFP_NAMESPACE: control.WFP_NAMESPACE,
+                ALLOWED_FORGE_APP_IDS: control.ALLOWED_FORGE_APP_IDS,
+                TEST_MIGRATIONS: readMigrations(),
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "control-workerd",
+          include: [CONTROL_WORKERD_TESTS],
+          setupFiles: ["./control/test/workerd/setup.ts"],
+        },
       },
     ],
   },

@@ -133,13 +133,14 @@ CREATE INDEX macro_bindings_by_site ON macro_bindings (tenant_id, site_id);
 -- `prefix` is the few leading characters a person needs to tell tokens apart in a list.
 CREATE TABLE api_tokens (
   tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
-  id TEXT NOT NULL PRIMARY KEY CHECK (length(id) BETWEEN 8 AND 64),
-  token_hash TEXT NOT NULL UNIQUE CHECK (length(token_hash) = 64 AND token_hash NOT GLOB '*[^0-9a-f]*'),
-  prefix TEXT NOT NULL CHECK (length(prefix) BETWEEN 1 AND 16),
-  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+  id TEXT NOT NULL PRIMARY KEY CHECK (length(id) BETWEEN 8 AND 64), -- public id (`tok_…`), names it in lists and audit
+  token_hash TEXT NOT NULL UNIQUE CHECK (length(token_hash) = 64 AND token_hash NOT GLOB '*[^0-9a-f]*'), -- SHA-256 hex
+  prefix TEXT NOT NULL CHECK (length(prefix) BETWEEN 1 AND 32),
+  label TEXT NOT NULL CHECK (length(label) BETWEEN 1 AND 200),
   scopes TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(scopes) AND json_type(scopes) = 'array'),
-  created_by TEXT NOT NULL,
+  created_by TEXT,
   created_at INTEGER NOT NULL,
+  expires_at INTEGER,
   last_used_at INTEGER,
   revoked_at INTEGER
 );

@@ -87,7 +87,6 @@ export function splitSqlStatements(sql: string): string[] {
       let j = i + 1;
       while (j < sql.length && /[A-Za-z0-9_$]/.test(sql[j] as string)) j++;
       const word = sql.slice(i, j).toUpperCase();
-      if (!hasCode) isTrigger = false;
       if (word === "TRIGGER" && /^\s*CREATE\s+(TEMP\s+|TEMPORARY\s+)?$/i.test(current)) isTrigger = true;
       if (isTrigger && (word === "BEGIN" || word === "CASE")) depth++;
       if (isTrigger && word === "END" && depth > 0) depth--;
@@ -135,7 +134,10 @@ export interface MigrationReport {
  * applies nothing. Two processes racing on an empty database: the loser's batch fails on the UNIQUE
  * `name` (or on CREATE TABLE of an existing table) and rolls back whole.
  */
-export async function applyMigrations(db: D1Database, migrations: readonly Migration[]): Promise<MigrationReport> {
+export async function applyMigrations(
+  db: D1Database,
+  migrations: readonly Migration[],
+): Promise<MigrationReport> {
   await db
     .prepare(
       `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE}(
@@ -145,7 +147,9 @@ export async function applyMigrations(db: D1Database, migrations: readonly Migra
 )`,
     )
     .run();
-  const { results } = await db.prepare(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`).all<{ name: string }>();
+  const { results } = await db
+    .prepare(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`)
+    .all<{ name: string }>();
   const done = new Set(results.map((row) => row.name));
   const applied: string[] = [];
   const skipped: string[] = [];

@@ -1,0 +1,137 @@
+/**
+ * Request and response schemas shared by the /v1 routes. zod validates requests; the same schemas
+ * generate the OpenAPI document (`GET /v1/openapi.json`), so the document cannot drift from the code.
+ */
+
+import { z } from "@hono/zod-openapi";
+import { MAX_SITE_VERSION, parseSiteId, SITE_ID_LENGTH } from "@mini-sites/core";
+import { API_ERRORS, type ApiErrorCode } from "../app/errors.ts";
+import { MAX_CURSOR_LENGTH } from "../db/cursor.ts";
+import { NOT_FOUND_HANDLING } from "../db/sites.ts";
+import { MAX_VERSION_MESSAGE_LENGTH, VERSION_STATUSES } from "../db/versions.ts";
+
+/** Largest page a listing returns; the default is smaller so a first page is quick. */
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 50;
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(API_ERRORS) as [ApiErrorCode, ...ApiErrorCode[]]),
+      message: z.string(),
+      issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+      requestId: z.string().optional(),
+    }),
+  })
+  .openapi("Error");
+
+export const SiteParam = z
+  .string()
+  .refine((value) => parseSiteId(value) !== undefined, {
+    message: `must be a site id: ${SITE_ID_LENGTH} lowercase base32 characters`,
+  })
+  .openapi({ param: { name: "site", in: "path" }, example: "abcdefghijklm" });
+
+export const SiteParams = z.object({ site: SiteParam });
+
+export const PageQuery = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE_SIZE)
+    .default(DEFAULT_PAGE_SIZE)
+    .openapi({ param: { name: "limit", in: "query" }, example: DEFAULT_PAGE_SIZE }),
+  cursor: z
+    .string()
+    .min(1)
+    .max(MAX_CURSOR_LENGTH)
+    .optional()
+    .openapi({
+      param: { name: "cursor", in: "query" },
+      description: "`nextCursor` of the previous page; opaque.",
+    }),
+});
+
+const Timestamp = z.string().openapi({ description: "RFC 3339, UTC", example: "2026-11-20T10:00:00.000Z" });
+
+export const SiteSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    enabled: z.boolean(),
+    liveVersion: z.number().int().nullable(),
+    notFoundHandling: z.enum(NOT_FOUND_HANDLING),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .openapi("Site");
+
+export const SiteListSchema = z
+  .object({ sites: z.array(SiteSchema), nextCursor: z.string().nullable() })
+  .openapi("SiteList");
+
+export const VersionSchema = z
+  .object({
+    number: z.number().int(),
+    status: z.enum(VERSION_STATUSES),
+    failureCode: z.string().nullable(),
+    message: z.string().nullable(),
+    sizeBytes: z.number().int(),
+    fileCount: z.number().int(),
+    publishedBy: z.string(),
+    contentHash: z.string(),
+    createdAt: Timestamp,
+    live: z.boolean(),
+  })
+  .openapi("Version");
+
+export const VersionListSchema = z
+  .object({ versions: z.array(VersionSchema), nextCursor: z.string().nullable() })
+  .openapi("VersionList");
+
+export const RollbackBody = z
+  .object({ version: z.number().int().min(1).max(MAX_SITE_VERSION) })
+  .strict()
+  .openapi("RollbackRequest");
+
+export const SiteUpdateBody = z.object({ enabled: z.boolean() }).strict().openapi("SiteUpdate");
+
+export const PublishQuery = z.object({
+  message: z
+    .string()
+    .max(MAX_VERSION_MESSAGE_LENGTH)
+    .optional()
+    .openapi({ param: { name: "message", in: "query" } }),
+});
+
+export const JobParams = z.object({
+  job: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{16,64}$/)
+    .openapi({ param: { name: "job", in: "path" } }),
+});
+
+/** The error responses every authenticated route can give, for the OpenAPI document. */
+export function errorResponses(...codes: ApiErrorCode[]) {
+  const out: Record<
+    number,
+    { description: string; content: { "application/json": { schema: typeof ErrorSchema } } }
+  > = {};
+  for (const code of codes) {
+    const status = API_ERRORS[code];
+    const previous = out[status]?.description;
+    out[status] = {
+      description: previous === undefined ? code : `${previous} | ${code}`,
+      content: { "application/json": { schema: ErrorSchema } },
+    };
+  }
+  return out;
+}
+
+/** Any one of the three credentials (control/src/auth/) authenticates a /v1 route. */
+export const API_SECURITY: Record<string, string[]>[] = [
+  { apiToken: [] },
+  { forgeInvocationToken: [] },
+  { sharedSecret: [] },
+];

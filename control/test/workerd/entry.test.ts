@@ -1,0 +1,69 @@
+/**
+ * The deployed entry point (src/index.ts) end to end inside workerd: real authentication in front of
+ * the routes, with API tokens stored hashed in D1, and every denial appended to the audit chain.
+ */
+
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { issueApiToken } from "../../src/auth/index.ts";
+import { D1ApiTokenStore } from "../../src/db/api-tokens.ts";
+import worker from "../../src/index.ts";
+import { newTenant, siteWithVersions } from "./helpers.ts";
+
+const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} };
+
+function call(path: string, headers: Record<string, string> = {}): Promise<Response> {
+  return worker.fetch(new Request(`http://control.test${path}`, { headers }), env, ctx);
+}
+
+async function lastAudit(): Promise<{ action: string; actor: string; detail: string } | null> {
+  return env.DB.prepare("SELECT action, actor, detail FROM audit_log ORDER BY seq DESC LIMIT 1").first();
+}
+
+describe("the control Worker's entry point", () => {
+  it("lets an API token list its own tenant's sites, and hides another tenant's site behind a 404", async () => {
+    const mine = await newTenant();
+    const theirs = await newTenant();
+    const { site } = await siteWithVersions(mine, 1);
+    const { site: other } = await siteWithVersions(theirs, 1);
+    const { token } = await issueApiToken(new D1ApiTokenStore(env.DB), {
+      tenantId: mine,
+      scopes: ["sites:read"],
+      label: "ci",
+    });
+    const list = await call("/v1/sites", { authorization: `Bearer ${token}` });
+    expect(list.status).toBe(200);
+    const body = (await list.json()) as { sites: { id: string }[] };
+    expect(body.sites.map((s) => s.id)).toEqual([site.id]);
+    const foreign = await call(`/v1/sites/${other.id}`, { authorization: `Bearer ${token}` });
+    expect(foreign.status).toBe(404);
+  });
+
+  it("answers a wrong token 401 with a typed error and audits the denial without the token", async () => {
+    const forged = `ms_${"a".repeat(52)}`;
+    const response = await call("/v1/sites", { authorization: `Bearer ${forged}` });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("AUTH_INVALID_TOKEN");
+    const audit = await lastAudit();
+    expect(audit).toMatchObject({ action: "request.denied", actor: "anonymous" });
+    expect(JSON.stringify(audit)).not.toContain(forged);
+  });
+
+  it("answers a request with no credential 401 and a revoked token 401", async () => {
+    expect((await call("/v1/sites")).status).toBe(401);
+    const store = new D1ApiTokenStore(env.DB);
+    const tenant = await newTenant();
+    const { token, record } = await issueApiToken(store, {
+      tenantId: tenant,
+      scopes: ["sites:read"],
+      label: "x",
+    });
+    await store.revoke(tenant, record.id, Date.now());
+    expect((await call("/v1/sites", { authorization: `Bearer ${token}` })).status).toBe(401);
+  });
+
+  it("refuses the CI shared secret when the deployment has none", async () => {
+    const response = await call("/v1/sites", { "x-mini-sites-secret": "x".repeat(40) });
+    expect(response.status).toBe(401);
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * `wrangler deploy --dry-run` succeeds offline for every environment of wrangler-control.toml
+ * (DESIGN §8): the config parses, the Worker bundles, and D1, R2, the Workflow and the vars are bound.
+ * (Wrangler refuses the config unless the entry exports the Workflow's class, ProvisionVersion.)
+ */
+
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const repo = fileURLToPath(new URL("../../", import.meta.url));
+const wrangler = join(repo, "node_modules", "wrangler", "bin", "wrangler.js");
+
+describe("wrangler-control.toml", () => {
+  let scratch: string;
+
+  beforeAll(async () => {
+    scratch = await mkdtemp(join(tmpdir(), "control-dry-run-"));
+  });
+
+  afterAll(async () => {
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  it.each(["", "staging", "production"])(
+    "deploys with --dry-run for env '%s'",
+    async (environment) => {
+      const { stdout } = await run(
+        process.execPath,
+        [
+          wrangler,
+          "deploy",
+          "--dry-run",
+          "-c",
+          "control/wrangler-control.toml",
+          "--outdir",
+          join(scratch, environment || "top"),
+          `--env=${environment}`,
+        ],
+        {
+          cwd: repo,
+          env: {
+            ...process.env,
+            WRANGLER_SEND_METRICS: "false",
+            XDG_CONFIG_HOME: join(scratch, "config"),
+            CLOUDFLARE_API_TOKEN: "",
+            NO_UPDATE_NOTIFIER: "1",
+          },
+          timeout: 90_000,
+        },
+      );
+      const suffix = environment || "dev";
+      expect(stdout).toContain("--dry-run: exiting now.");
+      expect(stdout).toMatch(new RegExp(`env\\.DB \\(mini-sites-control-${suffix}\\)\\s+D1 Database`));
+      expect(stdout).toMatch(new RegExp(`env\\.BUNDLES \\(mini-sites-bundles-${suffix}\\)\\s+R2 Bucket`));
+      expect(stdout).toMatch(/env\.PROVISION_VERSION \(ProvisionVersion\)\s+Workflow/);
+      for (const name of [
+        "APP_PID",
+        "WFP_ACCOUNT_ID",
+        "WFP_NAMESPACE",
+        "DISPATCH_BASE_URL",
+        "SITES_DOMAIN",
+        "ALLOWED_FORGE_APP_IDS",
+        "FORGE_JWKS_URL",
+      ])
+        expect(stdout).toContain(`env.${name}`);
+    },
+    120_000,
+  );
+});
