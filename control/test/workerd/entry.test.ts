@@ -12,8 +12,8 @@ import { newTenant, siteWithVersions } from "./helpers.ts";
 
 const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} };
 
-function call(path: string, headers: Record<string, string> = {}): Promise<Response> {
-  return worker.fetch(new Request(`http://control.test${path}`, { headers }), env, ctx);
+async function call(path: string, headers: Record<string, string> = {}): Promise<Response> {
+  return await worker.fetch(new Request(`http://control.test${path}`, { headers }), env, ctx);
 }
 
 async function lastAudit(): Promise<{ action: string; actor: string; detail: string } | null> {
