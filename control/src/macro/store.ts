@@ -1,0 +1,225 @@
+/**
+ * The Macro API's D1 queries: macro bindings (cloudId, content id, local id → site), and the few site,
+ * version and job reads the macro needs. Every query takes the tenant and filters on it first, so a
+ * binding, site or job of another tenant reads as "none" (DESIGN §6.3). Tenants and sites are created
+ * through db/ (one way to make them), never here.
+ *
+ * A binding is keyed by (tenant, cloudId, content id, local id) — all from the FIT's signed context,
+ * never from the request body (DESIGN §3 Serve). Because the content id is part of the key, a copied
+ * page (new content id, same local id) has no binding: it reads as not published (DESIGN §3 Copy).
+ */
+
+import type { SiteId, TenantShortId } from "@mini-sites/core";
+import type { ForgeContext } from "../auth/fit.ts";
+import type { Clock, D1Database } from "../db/d1.ts";
+import { ensureTenant, findTenant, type Tenant } from "../db/tenants.ts";
+
+/** Where a macro sits: every part from the verified FIT. */
+export interface MacroKey {
+  readonly cloudId: string;
+  readonly contentId: string;
+  readonly localId: string;
+}
+
+export interface MacroBinding extends MacroKey {
+  readonly tenantId: TenantShortId;
+  readonly siteId: SiteId;
+  readonly createdBy: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+interface BindingRow {
+  tenant_id: string;
+  cloud_id: string;
+  content_id: string;
+  local_id: string;
+  site_id: string;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const BINDING_COLUMNS =
+  "tenant_id, cloud_id, content_id, local_id, site_id, created_by, created_at, updated_at";
+
+function toBinding(row: BindingRow): MacroBinding {
+  return {
+    tenantId: row.tenant_id as TenantShortId,
+    cloudId: row.cloud_id,
+    contentId: row.content_id,
+    localId: row.local_id,
+    siteId: row.site_id as SiteId,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/**
+ * The tenant of the FIT's installation. `create` makes it on first sight (an editor's first bind or
+ * upload); reads never create. A row recorded for another installation id of the same app and cloud
+ * (an uninstall whose purge has not finished, then a reinstall) is NOT this installation's: it answers
+ * undefined, so a new installation never inherits the old one's sites (DESIGN §6.3: a tenant is one
+ * installation). A tenant being purged is gone for the macro.
+ */
+export async function tenantOfForge(
+  db: D1Database,
+  ctx: Pick<ForgeContext, "appId" | "cloudId" | "installationId">,
+  options: { create: boolean; now?: Clock },
+): Promise<Tenant | undefined> {
+  const installation = { forgeAppId: ctx.appId, cloudId: ctx.cloudId, installationId: ctx.installationId };
+  const tenant = options.create
+    ? await ensureTenant(db, installation, options.now === undefined ? {} : { now: options.now })
+    : await findTenant(db, installation);
+  if (tenant === undefined || tenant.installationId !== ctx.installationId || tenant.status !== "active")
+    return undefined;
+  return tenant;
+}
+
+export async function getBinding(
+  db: D1Database,
+  tenantId: TenantShortId,
+  key: MacroKey,
+): Promise<MacroBinding | undefined> {
+  const row = await db
+    .prepare(
+      `SELECT ${BINDING_COLUMNS} FROM macro_bindings
+       WHERE tenant_id = ? AND cloud_id = ? AND content_id = ? AND local_id = ?`,
+    )
+    .bind(tenantId, key.cloudId, key.contentId, key.localId)
+    .first<BindingRow>();
+  return row === null ? undefined : toBinding(row);
+}
+
+/** Other macros bound to `siteId` in this tenant (at most `limit`), oldest first. */
+export async function otherBindingsOfSite(
+  db: D1Database,
+  tenantId: TenantShortId,
+  siteId: SiteId,
+  except: MacroKey,
+  limit: number,
+): Promise<MacroBinding[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT ${BINDING_COLUMNS} FROM macro_bindings
+       WHERE tenant_id = ? AND site_id = ? AND NOT (cloud_id = ? AND content_id = ? AND local_id = ?)
+       ORDER BY created_at, content_id, local_id LIMIT ?`,
+    )
+    .bind(tenantId, siteId, except.cloudId, except.contentId, except.localId, limit)
+    .all<BindingRow>();
+  return results.map(toBinding);
+}
+
+/**
+ * Binds the macro to a site of the same tenant (insert or re-point). The INSERT selects the site row by
+ * (tenant, id), so a site of another tenant cannot be bound even if a caller forgot to check; the
+ * schema's (tenant_id, site_id) foreign key says the same. Returns undefined when no such site exists
+ * in the tenant.
+ */
+export async function bindMacro(
+  db: D1Database,
+  tenantId: TenantShortId,
+  key: MacroKey,
+  siteId: SiteId,
+  actor: string,
+  now: number,
+): Promise<MacroBinding | undefined> {
+  const row = await db
+    .prepare(
+      `INSERT INTO macro_bindings (tenant_id, cloud_id, content_id, local_id, site_id, created_by, created_at, updated_at)
+       SELECT s.tenant_id, ?, ?, ?, s.id, ?, ?, ? FROM sites s WHERE s.tenant_id = ? AND s.id = ?
+       ON CONFLICT (tenant_id, cloud_id, content_id, local_id)
+       DO UPDATE SET site_id = excluded.site_id, updated_at = excluded.updated_at
+       RETURNING ${BINDING_COLUMNS}`,
+    )
+    .bind(key.cloudId, key.contentId, key.localId, actor, now, now, tenantId, siteId)
+    .first<BindingRow>();
+  return row === null ? undefined : toBinding(row);
+}
+
+/** A site as the macro needs it. */
+export interface MacroSite {
+  readonly id: SiteId;
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly liveVersion: number | null;
+}
+
+export async function getMacroSite(
+  db: D1Database,
+  tenantId: TenantShortId,
+  siteId: SiteId,
+): Promise<MacroSite | undefined> {
+  const row = await db
+    .prepare("SELECT id, name, enabled, live_version FROM sites WHERE tenant_id = ? AND id = ?")
+    .bind(tenantId, siteId)
+    .first<{ id: string; name: string; enabled: number; live_version: number | null }>();
+  return row === null
+    ? undefined
+    : { id: row.id as SiteId, name: row.name, enabled: row.enabled === 1, liveVersion: row.live_version };
+}
+
+/** The status of one version of a site of this tenant, or undefined. */
+export async function versionStatus(
+  db: D1Database,
+  tenantId: TenantShortId,
+  siteId: SiteId,
+  number: number,
+): Promise<string | undefined> {
+  const row = await db
+    .prepare("SELECT status FROM versions WHERE tenant_id = ? AND site_id = ? AND number = ?")
+    .bind(tenantId, siteId, number)
+    .first<{ status: string }>();
+  return row?.status;
+}
+
+export interface MacroJob {
+  readonly id: string;
+  readonly version: number;
+  readonly kind: string;
+  readonly state: string;
+  readonly step: string | null;
+  readonly progress: number;
+  readonly errorCode: string | null;
+  readonly errorMessage: string | null;
+  readonly updatedAt: number;
+}
+
+/** The site's most recent job (publish, rollback or re-provision), for the editor's progress display. */
+export async function lastJobOfSite(
+  db: D1Database,
+  tenantId: TenantShortId,
+  siteId: SiteId,
+): Promise<MacroJob | undefined> {
+  const row = await db
+    .prepare(
+      `SELECT id, version, kind, state, step, progress, error_code, error_message, updated_at FROM jobs
+       WHERE tenant_id = ? AND site_id = ? ORDER BY created_at DESC, id DESC LIMIT 1`,
+    )
+    .bind(tenantId, siteId)
+    .first<{
+      id: string;
+      version: number;
+      kind: string;
+      state: string;
+      step: string | null;
+      progress: number;
+      error_code: string | null;
+      error_message: string | null;
+      updated_at: number;
+    }>();
+  return row === null
+    ? undefined
+    : {
+        id: row.id,
+        version: row.version,
+        kind: row.kind,
+        state: row.state,
+        step: row.step,
+        progress: row.progress,
+        errorCode: row.error_code,
+        errorMessage: row.error_message,
+        updatedAt: row.updated_at,
+      };
+}

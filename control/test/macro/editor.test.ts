@@ -1,0 +1,282 @@
+/**
+ * The editor's side of the Macro API: bind (incl. copy semantics), upload tickets and chunked uploads,
+ * state (DESIGN §3 Copy semantics; §6 invariant 4: publishing to a page's macro needs update permission
+ * on that page, checked with the user's own token).
+ */
+
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { PERMISSION_CACHE_TTL_MS } from "../../src/confluence/permissions.ts";
+import { getBinding } from "../../src/macro/store.ts";
+import { UPLOAD_CHUNK_BYTES } from "../../src/macro/uploads.ts";
+import { CLOUD_ID, COPIED_PAGE, type Harness, LOCAL_ID, PAGE, startHarness } from "./support.ts";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+  h.confluence.setPermission("editor", COPIED_PAGE.id, ["read", "update"]);
+});
+afterAll(async () => {
+  await h?.close();
+});
+beforeEach(() => {
+  h.confluence.setFault("none");
+  h.clock.now += 10 * PERMISSION_CACHE_TTL_MS;
+});
+
+const errorCode = async (response: Response) =>
+  ((await response.json()) as { error: { code: string } }).error.code;
+
+interface Ticket {
+  ticket: string;
+  siteId: string;
+  siteCreated: boolean;
+  chunkBytes: number;
+  chunks: number;
+  uploadPath: string;
+}
+
+describe("bind", () => {
+  it("needs update permission on the page: a viewer gets 403 NO_ACCESS and nothing is bound", async () => {
+    const { siteId } = await h.seedSite({ bindTo: null });
+    const response = await h.call("POST", "/bind", {
+      user: "viewer",
+      localId: "bind-viewer",
+      body: { siteId },
+    });
+    expect(response.status).toBe(403);
+    expect(await errorCode(response)).toBe("NO_ACCESS");
+    const serve = await h.call("POST", "/serve-url", { user: "viewer", localId: "bind-viewer" });
+    expect(await serve.json()).toEqual({ state: "NOT_PUBLISHED" });
+  });
+
+  it("denies when Confluence cannot answer the update check (503), and binds nothing", async () => {
+    const { siteId } = await h.seedSite({ bindTo: null });
+    h.confluence.setFault("unavailable");
+    const response = await h.call("POST", "/bind", {
+      user: "editor",
+      localId: "bind-outage",
+      body: { siteId },
+    });
+    expect(response.status).toBe(503);
+    h.confluence.setFault("none");
+    expect(await (await h.call("POST", "/serve-url", { localId: "bind-outage" })).json()).toEqual({
+      state: "NOT_PUBLISHED",
+    });
+  });
+
+  it("lets an editor claim a site no macro shows yet; viewers then get its grant", async () => {
+    const { siteId } = await h.seedSite({ bindTo: null });
+    const response = await h.call("POST", "/bind", {
+      user: "editor",
+      localId: "bind-claim",
+      body: { siteId },
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ siteId, forkedFrom: null, copied: "none" });
+    const serve = (await (
+      await h.call("POST", "/serve-url", { user: "viewer", localId: "bind-claim" })
+    ).json()) as {
+      siteId: string;
+    };
+    expect(serve.siteId).toBe(siteId);
+    expect(h.audits.at(-1)).toMatchObject({
+      action: "macro.bind",
+      target: `site:${siteId}`,
+      actor: expect.stringMatching(/^forge:/),
+    });
+  });
+
+  it("answers 404 for a site id that does not exist", async () => {
+    const response = await h.call("POST", "/bind", { user: "editor", body: { siteId: "aaaaaaaaaaaaa" } });
+    expect(response.status).toBe(404);
+  });
+
+  it("forks on a copied page: the copy gets a new site started from the source's live bundle, the source is untouched", async () => {
+    const source = await h.seedSite({ bindTo: { content: PAGE, localId: "macro-copied" } });
+
+    // The copy is unbound: viewers see NOT_PUBLISHED.
+    expect(
+      await (await h.call("POST", "/serve-url", { content: COPIED_PAGE, localId: "macro-copied" })).json(),
+    ).toEqual({
+      state: "NOT_PUBLISHED",
+    });
+    // The first authorized edit on the copy names the source (from the copied macro config) and forks.
+    const response = await h.call("POST", "/bind", {
+      user: "editor",
+      content: COPIED_PAGE,
+      localId: "macro-copied",
+      body: { siteId: source.siteId },
+    });
+    expect(response.status).toBe(200);
+    const fork = (await response.json()) as { siteId: string; forkedFrom: string; copied: string };
+    expect(fork.forkedFrom).toBe(source.siteId);
+    expect(fork.siteId).not.toBe(source.siteId);
+    expect(fork.copied).toBe("live");
+    expect(h.publisher.copies.at(-1)).toEqual({
+      tenant: source.tenantId,
+      fromSite: source.siteId,
+      version: 1,
+      toSite: fork.siteId,
+      actor: expect.stringMatching(/^forge:/),
+    });
+    const original = await getBinding(h.db, source.tenantId, {
+      cloudId: CLOUD_ID,
+      contentId: PAGE.id,
+      localId: "macro-copied",
+    });
+    expect(original?.siteId).toBe(source.siteId);
+    // The copy shows its own fork (not live until the copy job finishes), never the source's site.
+    expect(
+      await (await h.call("POST", "/serve-url", { content: COPIED_PAGE, localId: "macro-copied" })).json(),
+    ).toEqual({ state: "NOT_PUBLISHED" });
+    const sourceView = (await (await h.call("POST", "/serve-url", { localId: "macro-copied" })).json()) as {
+      siteId: string;
+    };
+    expect(sourceView.siteId).toBe(source.siteId);
+  });
+
+  it("refuses to fork a site the user cannot see on any page (404, not an oracle)", async () => {
+    const source = await h.seedSite({ bindTo: { content: { id: "3001" }, localId: "macro-secret" } });
+    const response = await h.call("POST", "/bind", {
+      user: "editor",
+      content: COPIED_PAGE,
+      localId: "macro-secret-copy",
+      body: { siteId: source.siteId },
+    });
+    expect(response.status).toBe(404);
+  });
+});
+
+describe("upload tickets and chunked uploads", () => {
+  async function ticketFor(localId: string, size: number): Promise<Ticket> {
+    const response = await h.call("POST", "/upload-ticket", { user: "editor", localId, body: { size } });
+    expect(response.status).toBe(200);
+    return (await response.json()) as Ticket;
+  }
+  const upload = (ticket: Ticket, path: string, options: Parameters<Harness["call"]>[2] = {}) =>
+    h.call(path.endsWith("complete") ? "POST" : "PUT", `/uploads/${ticket.ticket}${path}`, {
+      user: "editor",
+      userToken: null, // requestRemote carries no user token
+      localId: "upload-1",
+      ...options,
+    });
+
+  it("needs update permission: a viewer gets no ticket", async () => {
+    const response = await h.call("POST", "/upload-ticket", { user: "viewer", body: { size: 10 } });
+    expect(response.status).toBe(403);
+    expect(await errorCode(response)).toBe("NO_ACCESS");
+  });
+
+  it("refuses a bundle larger than the deployment allows before asking anyone", async () => {
+    const response = await h.call("POST", "/upload-ticket", {
+      user: "editor",
+      body: { size: 200 * 1024 * 1024 },
+    });
+    expect(response.status).toBe(413);
+  });
+
+  it("creates a site for an unbound macro, takes chunks under the tenant's R2 prefix and hands the bundle to the publish pipeline", async () => {
+    const size = UPLOAD_CHUNK_BYTES + 3;
+    const ticket = await ticketFor("upload-1", size);
+    expect(ticket).toMatchObject({ siteCreated: true, chunks: 2, chunkBytes: UPLOAD_CHUNK_BYTES });
+
+    // Nothing to assemble yet.
+    const early = await upload(ticket, "/complete");
+    expect(early.status).toBe(409);
+    expect(await early.json()).toMatchObject({
+      error: { code: "UPLOAD_INCOMPLETE", detail: { missing: [1, 2] } },
+    });
+
+    // A chunk of the wrong size is refused.
+    const wrong = await upload(ticket, "/chunks/2", { rawBody: new Uint8Array(4) });
+    expect(wrong.status).toBe(400);
+
+    const first = new Uint8Array(UPLOAD_CHUNK_BYTES).fill(7);
+    expect((await upload(ticket, "/chunks/1", { rawBody: first })).status).toBe(200);
+    expect((await upload(ticket, "/chunks/2", { rawBody: new Uint8Array([1, 2, 3]) })).status).toBe(200);
+    const done = await upload(ticket, "/complete");
+    expect(done.status).toBe(202);
+    const published = h.publisher.published.at(-1);
+    expect(published?.site).toBe(ticket.siteId);
+    expect(published?.key).toMatch(new RegExp(`^t/${published?.tenant}/editor-uploads/${ticket.siteId}/`));
+    const stored = await h.bucket.head(published?.key as string);
+    expect(stored?.size).toBe(size);
+
+    // Completing again is harmless (the pipeline dedupes by content).
+    expect((await upload(ticket, "/complete")).status).toBe(202);
+    // The next ticket for the same macro reuses its site.
+    expect((await ticketFor("upload-1", 10)).siteId).toBe(ticket.siteId);
+  });
+
+  it("binds a ticket to its user and page: another user's or another page's FIT gets 404", async () => {
+    const ticket = await ticketFor("upload-1", 3);
+    const otherUser = await upload(ticket, "/chunks/1", { user: "viewer", rawBody: new Uint8Array(3) });
+    expect(otherUser.status).toBe(404);
+    const otherPage = await upload(ticket, "/chunks/1", { content: COPIED_PAGE, rawBody: new Uint8Array(3) });
+    expect(otherPage.status).toBe(404);
+  });
+
+  it("refuses an altered ticket with 404", async () => {
+    const ticket = await ticketFor("upload-1", 3);
+    const [payload, mac] = ticket.ticket.split(".") as [string, string];
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as Record<string, unknown>;
+    const forged = `${Buffer.from(JSON.stringify({ ...claims, size: 4 })).toString("base64url")}.${mac}`;
+    const response = await upload({ ...ticket, ticket: forged }, "/chunks/1", { rawBody: new Uint8Array(4) });
+    expect(response.status).toBe(404);
+  });
+
+  it("refuses an expired ticket", async () => {
+    const ticket = await ticketFor("upload-1", 3);
+    h.clock.now += 31 * 60 * 1000;
+    const response = await upload(ticket, "/chunks/1", { rawBody: new Uint8Array(3) });
+    expect(response.status).toBe(403);
+    expect(await errorCode(response)).toBe("UPLOAD_TICKET_EXPIRED");
+  });
+
+  it("keeps the upload and says so when no publish pipeline is wired", async () => {
+    const bare = await startHarness({ publisher: false });
+    try {
+      bare.confluence.setPermission("editor", PAGE.id, ["read", "update"]);
+      const response = await bare.call("POST", "/upload-ticket", { user: "editor", body: { size: 3 } });
+      const ticket = (await response.json()) as Ticket;
+      const put = await bare.call("PUT", `/uploads/${ticket.ticket}/chunks/1`, {
+        user: "editor",
+        userToken: null,
+        rawBody: new Uint8Array(3),
+      });
+      expect(put.status).toBe(200);
+      const done = await bare.call("POST", `/uploads/${ticket.ticket}/complete`, {
+        user: "editor",
+        userToken: null,
+      });
+      expect(done.status).toBe(503);
+      expect(await errorCode(done)).toBe("PUBLISH_NOT_AVAILABLE");
+    } finally {
+      await bare.close();
+    }
+  });
+});
+
+describe("state", () => {
+  it("shows the editor the bound site, its live version and whether they may edit", async () => {
+    const { siteId } = await h.seedSite({ bindTo: { content: PAGE, localId: "state-1" } });
+    const editor = await (await h.call("GET", "/state", { user: "editor", localId: "state-1" })).json();
+    expect(editor).toMatchObject({
+      state: "PUBLISHED",
+      bound: true,
+      canEdit: true,
+      site: { id: siteId, liveVersion: 1 },
+    });
+    const viewer = await (await h.call("GET", "/state", { user: "viewer", localId: "state-1" })).json();
+    expect(viewer).toMatchObject({ canEdit: false });
+    const unbound = await (
+      await h.call("GET", "/state", { user: "editor", localId: `${LOCAL_ID}-none` })
+    ).json();
+    expect(unbound).toMatchObject({ state: "NOT_PUBLISHED", bound: false, site: null });
+  });
+
+  it("refuses a user who may not read the page", async () => {
+    const response = await h.call("GET", "/state", { user: "outsider", localId: "state-1" });
+    expect(response.status).toBe(403);
+  });
+});

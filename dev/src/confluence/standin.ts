@@ -1,0 +1,209 @@
+/**
+ * The Confluence side of the local stand-in (DESIGN §7): the REST endpoints the control Worker calls,
+ * answered the way Confluence Cloud answers them, for a few sample users with different permissions.
+ *
+ *   GET /wiki/api/v2/pages/{id}/operations       → 200 {operations:[{operation, targetType:"page"}]}
+ *   GET /wiki/api/v2/blogposts/{id}/operations   → 200 {operations:[{operation, targetType:"blogpost"}]}
+ *
+ * As Confluence does: a missing or unknown bearer token is 401; content that does not exist — or that
+ * the user may not even read (a restricted page) — is 404, because Confluence does not confirm the
+ * existence of content a user cannot see; a user who may read but not edit gets `read` only.
+ * (Confluence Cloud REST v2, "Get permitted operations for page" / "for blog post".)
+ *
+ * Tokens are random and issued per user by `tokenFor(user)`; they stand for the `x-forge-oauth-user`
+ * token Forge hands the control Worker. A fault switch (`setFault`) makes every call answer 503, hang,
+ * return a malformed body or drop the connection, so tests can show a Confluence outage denies.
+ */
+
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type StandInContentType = "page" | "blogpost";
+export type StandInOperation = "read" | "update";
+
+export interface StandInContent {
+  readonly id: string;
+  readonly type: StandInContentType;
+  readonly title?: string;
+}
+
+/** The sample users: what each may do on ordinary (unrestricted) content. */
+export const SAMPLE_USERS = {
+  /** Reads every unrestricted page, edits nothing. */
+  viewer: ["read"],
+  /** Reads and edits every unrestricted page. */
+  editor: ["read", "update"],
+  /** Licensed on another site: sees nothing here. */
+  outsider: [],
+} as const satisfies Record<string, readonly StandInOperation[]>;
+
+export type SampleUser = keyof typeof SAMPLE_USERS;
+
+/** Account ids in Atlassian's `557058:<uuid>` form, stable so FITs and audit rows can name them. */
+export const SAMPLE_ACCOUNT_IDS: Readonly<Record<SampleUser, string>> = {
+  viewer: "557058:00000000-0000-4000-8000-0000000000a1",
+  editor: "557058:00000000-0000-4000-8000-0000000000a2",
+  outsider: "557058:00000000-0000-4000-8000-0000000000a3",
+};
+
+/** Sample content: two ordinary pages, a blog post, and a page restricted to nobody but its owner. */
+export const SAMPLE_CONTENT: readonly StandInContent[] = [
+  { id: "1001", type: "page", title: "Team dashboard" },
+  { id: "1002", type: "page", title: "Copy of Team dashboard" },
+  { id: "2001", type: "blogpost", title: "Release notes" },
+  { id: "3001", type: "page", title: "Restricted: incident review" },
+];
+
+/** The restricted sample page: no sample user may read it until a test grants it with setPermission. */
+export const RESTRICTED_PAGE_ID = "3001";
+
+export type ConfluenceFault = "none" | "unavailable" | "hang" | "malformed" | "reset";
+
+export interface ConfluenceStandInOptions {
+  readonly port?: number;
+  readonly pages?: readonly StandInContent[];
+  /** Users and their default operations on unrestricted content; defaults to SAMPLE_USERS. */
+  readonly users?: Readonly<Record<string, readonly StandInOperation[]>>;
+}
+
+export interface ConfluenceStandIn {
+  /** `http://127.0.0.1:<port>`: the value for a FIT's `app.apiBaseUrl` in the dev stack. */
+  readonly url: string;
+  /** The bearer token of `user` (issued once, stable for this stand-in's life). */
+  tokenFor(user: string): string;
+  /**
+   * Overrides what `user` may do on one piece of content (an empty list = a restriction that hides it).
+   * `undefined` removes the override.
+   */
+  setPermission(user: string, contentId: string, operations: readonly StandInOperation[] | undefined): void;
+  /** Adds (or replaces) a piece of content, e.g. the copy of a page. */
+  addContent(content: StandInContent): void;
+  setFault(fault: ConfluenceFault): void;
+  /** Operations requests received (every outcome), for cache tests. */
+  readonly requests: number;
+  close(): Promise<void>;
+}
+
+const OPERATIONS_PATH = /^\/wiki\/api\/v2\/(pages|blogposts)\/([^/]+)\/operations$/;
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+}
+
+/** Confluence's v2 error envelope. */
+function errorBody(status: number, title: string, detail: string) {
+  return { errors: [{ status, code: title.toUpperCase().replace(/ /g, "_"), title, detail }] };
+}
+
+export async function startConfluenceStandIn(
+  options: ConfluenceStandInOptions = {},
+): Promise<ConfluenceStandIn> {
+  const users = new Map(Object.entries(options.users ?? SAMPLE_USERS));
+  const content = new Map<string, StandInContent>((options.pages ?? SAMPLE_CONTENT).map((c) => [c.id, c]));
+  const tokens = new Map<string, string>(); // token → user
+  const issued = new Map<string, string>(); // user → token
+  const overrides = new Map<string, readonly StandInOperation[]>(); // `${user}\n${contentId}`
+  if (options.pages === undefined) {
+    for (const user of users.keys()) overrides.set(`${user}\n${RESTRICTED_PAGE_ID}`, []);
+  }
+  let fault: ConfluenceFault = "none";
+  let requests = 0;
+  const hanging = new Set<ServerResponse>();
+
+  function operationsOf(user: string, contentId: string): readonly StandInOperation[] {
+    return overrides.get(`${user}\n${contentId}`) ?? users.get(user) ?? [];
+  }
+
+  function handle(request: IncomingMessage, response: ServerResponse): void {
+    const path = new URL(request.url ?? "/", "http://127.0.0.1").pathname;
+    const match = OPERATIONS_PATH.exec(path);
+    if (match === null) {
+      send(response, 404, errorBody(404, "Not Found", "No such endpoint in the Confluence stand-in."));
+      return;
+    }
+    requests++;
+    if (fault === "reset") {
+      request.socket.destroy();
+      return;
+    }
+    if (fault === "hang") {
+      hanging.add(response);
+      return;
+    }
+    if (fault === "unavailable") {
+      send(response, 503, errorBody(503, "Service Unavailable", "Confluence is unavailable."));
+      return;
+    }
+    if (request.method !== "GET") {
+      response.writeHead(405, { allow: "GET" }).end();
+      return;
+    }
+    const authorization = request.headers.authorization ?? "";
+    const bearer = /^Bearer (\S+)$/.exec(authorization)?.[1];
+    const user = bearer === undefined ? undefined : tokens.get(bearer);
+    if (user === undefined) {
+      send(response, 401, errorBody(401, "Unauthorized", "The token is missing or invalid."));
+      return;
+    }
+    const [, collection, id] = match as unknown as [string, string, string];
+    const type: StandInContentType = collection === "pages" ? "page" : "blogpost";
+    const item = content.get(id);
+    const operations = operationsOf(user, id);
+    // Content of another type, unknown content, and content the user may not read all look the same.
+    if (item === undefined || item.type !== type || !operations.includes("read")) {
+      send(response, 404, errorBody(404, "Not Found", `No ${type} with id ${id} was found.`));
+      return;
+    }
+    if (fault === "malformed") {
+      send(response, 200, { results: "not the operations shape" });
+      return;
+    }
+    send(response, 200, { operations: operations.map((operation) => ({ operation, targetType: type })) });
+  }
+
+  const server = createServer(handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    tokenFor(user) {
+      if (!users.has(user)) throw new RangeError(`the Confluence stand-in has no user ${user}`);
+      let token = issued.get(user);
+      if (token === undefined) {
+        token = `cst_${randomBytes(24).toString("base64url")}`;
+        issued.set(user, token);
+        tokens.set(token, user);
+      }
+      return token;
+    },
+    setPermission(user, contentId, operations) {
+      const key = `${user}\n${contentId}`;
+      if (operations === undefined) overrides.delete(key);
+      else overrides.set(key, [...operations]);
+    },
+    addContent(item) {
+      content.set(item.id, item);
+    },
+    setFault(next) {
+      fault = next;
+      if (next !== "hang") {
+        for (const response of hanging) response.socket?.destroy();
+        hanging.clear();
+      }
+    },
+    get requests() {
+      return requests;
+    },
+    close() {
+      for (const response of hanging) response.socket?.destroy();
+      hanging.clear();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
