@@ -42,8 +42,8 @@ import { readArchivedFile, readManifest } from "../publish/r2.ts";
 import { hostingFor, type PublishDeps } from "../publish/services.ts";
 import { smokeCheck } from "../publish/smoke.ts";
 import {
-  failJob,
   type FlipOutcome,
+  failJob,
   flipLive,
   getJob,
   type JobKind,

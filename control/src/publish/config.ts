@@ -1,0 +1,127 @@
+/**
+ * Publish-pipeline configuration: every limit is a named number with a default and a reason, and a
+ * deployment may override it through a `[vars]` entry of the same name (DESIGN §6.9 abuse bounds).
+ * What the pipeline is given beyond the lead's ControlEnv (R2 with ranged reads and multipart
+ * uploads, the dispatch service binding, the Cloudflare API base) is typed here too.
+ */
+
+import { type BundleLimits, DEFAULT_LIMITS } from "@mini-sites/core";
+import type { ControlEnv } from "../env.ts";
+import type { R2BucketLike } from "./r2.ts";
+
+const MiB = 1024 * 1024;
+
+export interface PublishConfig {
+  /** The core's bundle limits (DESIGN §5). */
+  readonly bundle: BundleLimits;
+  /**
+   * Bytes accepted from one upload body, counted while it streams: the bundle cap plus zip/multipart
+   * framing (same reasoning as app/limits.ts UPLOAD_OVERHEAD_BYTES).
+   */
+  readonly maxUploadBytes: number;
+  /** Sites one tenant may hold (QUOTA_SITES). */
+  readonly maxSitesPerTenant: number;
+  /** Sum of the sizes of a tenant's kept (non-failed) versions (QUOTA_BYTES). Logical bytes, before dedupe. */
+  readonly maxStoredBytesPerTenant: number;
+  /** Publishes (jobs) one tenant may start per window (RATE_LIMITED). */
+  readonly publishesPerWindow: number;
+  readonly rateWindowSeconds: number;
+  /** User Workers kept per site: the live one plus the newest earlier ones, for instant rollback. */
+  readonly workersKeptPerSite: number;
+  /** A job whose row has not moved for this long is stuck (recoverJobs). */
+  readonly jobStuckAfterSeconds: number;
+  /** Restarts recoverJobs may give one job before it is failed with JOB_STUCK. */
+  readonly maxJobRestarts: number;
+  /** The smoke check's grant lives this long: enough for the check, useless afterwards. */
+  readonly smokeGrantTtlSeconds: number;
+  /** View-URL grants (DESIGN §3: default 10 minutes; the TTL is the revocation delay). */
+  readonly viewGrantTtlSeconds: number;
+}
+
+export const DEFAULT_PUBLISH_CONFIG: PublishConfig = {
+  bundle: DEFAULT_LIMITS,
+  maxUploadBytes: DEFAULT_LIMITS.maxBundleBytes + 8 * MiB,
+  maxSitesPerTenant: 1_000,
+  maxStoredBytesPerTenant: 10 * 1024 * MiB,
+  publishesPerWindow: 30,
+  rateWindowSeconds: 60,
+  workersKeptPerSite: 3,
+  jobStuckAfterSeconds: 15 * 60,
+  maxJobRestarts: 2,
+  smokeGrantTtlSeconds: 60,
+  viewGrantTtlSeconds: 600,
+};
+
+/** A Worker-to-Worker binding (service binding or workerd `external` service). */
+export interface Fetcher {
+  fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
+}
+
+/** The names of the `[vars]` that override PublishConfig (all optional, decimal integers). */
+export interface PublishVars {
+  readonly PUBLISH_MAX_UPLOAD_BYTES?: string;
+  readonly PUBLISH_MAX_BUNDLE_BYTES?: string;
+  readonly PUBLISH_MAX_FILES?: string;
+  readonly QUOTA_MAX_SITES?: string;
+  readonly QUOTA_MAX_STORED_BYTES?: string;
+  readonly RATE_PUBLISHES_PER_WINDOW?: string;
+  readonly RATE_WINDOW_SECONDS?: string;
+  readonly WORKERS_KEPT_PER_SITE?: string;
+  readonly JOB_STUCK_AFTER_SECONDS?: string;
+  readonly GRANT_TTL_SECONDS?: string;
+}
+
+export interface PublishEnv extends Omit<ControlEnv, "BUNDLES" | "PROVISION_VERSION">, PublishVars {
+  readonly BUNDLES: R2BucketLike;
+  readonly PROVISION_VERSION?: ProvisionWorkflowBinding;
+  /**
+   * Optional service binding to the dispatch Worker, used for smoke checks. Production: a
+   * `[[services]]` binding to the dispatch Worker (no DNS, no public round trip). Dev: a workerd
+   * `external` service at the gateway's loopback address — workerd dials that address and sends the
+   * URL's host (`s-<site>.localhost:<port>`) as `Host`, which Node's resolver could not resolve.
+   * Unset: the check fetches the public site URL.
+   */
+  readonly DISPATCH?: Fetcher;
+  /** The WfP REST API base; default Cloudflare's. The dev stack points it at its stand-in. */
+  readonly CLOUDFLARE_API_BASE_URL?: string;
+}
+
+/** The Workflow binding as the pipeline uses it (a subset of workers-types `Workflow`). */
+export interface ProvisionWorkflowBinding {
+  create(options?: { id?: string; params?: unknown }): Promise<{ readonly id: string }>;
+  get(id: string): Promise<WorkflowInstanceLike>;
+}
+
+export interface WorkflowInstanceLike {
+  readonly id: string;
+  status(): Promise<{ status: string; error?: unknown }>;
+  restart(): Promise<void>;
+  terminate(): Promise<void>;
+}
+
+function positive(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n > 0 ? n : fallback;
+}
+
+export function readPublishConfig(env: PublishVars): PublishConfig {
+  const d = DEFAULT_PUBLISH_CONFIG;
+  const maxBundleBytes = positive(env.PUBLISH_MAX_BUNDLE_BYTES, d.bundle.maxBundleBytes);
+  return {
+    ...d,
+    bundle: {
+      ...d.bundle,
+      maxBundleBytes,
+      maxFiles: positive(env.PUBLISH_MAX_FILES, d.bundle.maxFiles),
+    },
+    maxUploadBytes: positive(env.PUBLISH_MAX_UPLOAD_BYTES, d.maxUploadBytes),
+    maxSitesPerTenant: positive(env.QUOTA_MAX_SITES, d.maxSitesPerTenant),
+    maxStoredBytesPerTenant: positive(env.QUOTA_MAX_STORED_BYTES, d.maxStoredBytesPerTenant),
+    publishesPerWindow: positive(env.RATE_PUBLISHES_PER_WINDOW, d.publishesPerWindow),
+    rateWindowSeconds: positive(env.RATE_WINDOW_SECONDS, d.rateWindowSeconds),
+    workersKeptPerSite: positive(env.WORKERS_KEPT_PER_SITE, d.workersKeptPerSite),
+    jobStuckAfterSeconds: positive(env.JOB_STUCK_AFTER_SECONDS, d.jobStuckAfterSeconds),
+    viewGrantTtlSeconds: positive(env.GRANT_TTL_SECONDS, d.viewGrantTtlSeconds),
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * Where a version's bytes live in R2, and how the pipeline reads them back by ranges.
+ *
+ * Layout (every key under the tenant's prefix, so a tenant purge is one prefix delete — DESIGN §6.3):
+ *
+ *   t/<tenant>/uploads/<uploadId>           a zip or single-HTML upload as received (deleted after staging)
+ *   t/<tenant>/uploads/<uploadId>/f/<n>     the n-th file of a multipart upload (idem)
+ *   t/<tenant>/sites/<site>/files/<assetHash>            one hosted file, content-addressed (bytes + extension)
+ *   t/<tenant>/sites/<site>/manifests/<bundleHash>.json  a version's manifest: ManifestEntry[]
+ *
+ * Why per file rather than the uploaded zip: provisioning hands the HostingProvider a `readFile(entry)`
+ * that Cloudflare's upload session calls only for files it lacks — one GET by hash answers it with no
+ * zip parsing or inflating inside the Workflow; a re-publish that changes one file stores one object;
+ * a zip upload, a folder upload and a single HTML file all end up the same; the download endpoint
+ * rebuilds a zip on the fly (fflate streaming). Dedupe is per site, not per tenant: deleting a site is
+ * then one prefix delete with no reference counting across sites. The manifest is addressed by the bundle hash, which
+ * is the version's `content_hash`, so no extra column is needed to find it.
+ */
+
+import type { ManifestEntry, RandomAccessSource, SiteId, TenantShortId } from "@mini-sites/core";
+
+// --- The R2 binding, as far as the pipeline uses it (shapes follow @cloudflare/workers-types) -----
+
+export interface R2ObjectLike {
+  readonly key: string;
+  readonly size: number;
+}
+
+export interface R2ObjectBodyLike extends R2ObjectLike {
+  readonly body: ReadableStream<Uint8Array>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  text(): Promise<string>;
+}
+
+export interface R2MultipartUploadLike {
+  readonly key: string;
+  readonly uploadId: string;
+  uploadPart(
+    partNumber: number,
+    value: Uint8Array | ArrayBuffer | string,
+  ): Promise<{ partNumber: number; etag: string }>;
+  complete(parts: { partNumber: number; etag: string }[]): Promise<R2ObjectLike>;
+  abort(): Promise<void>;
+}
+
+export interface R2BucketLike {
+  head(key: string): Promise<R2ObjectLike | null>;
+  get(
+    key: string,
+    options?: { range?: { offset: number; length: number } },
+  ): Promise<R2ObjectBodyLike | null>;
+  put(
+    key: string,
+    value: Uint8Array | ArrayBuffer | string | ReadableStream<Uint8Array>,
+    options?: { httpMetadata?: { contentType?: string } },
+  ): Promise<R2ObjectLike | null>;
+  delete(keys: string | string[]): Promise<void>;
+  list(options?: { prefix?: string; cursor?: string; limit?: number }): Promise<{
+    objects: R2ObjectLike[];
+    truncated: boolean;
+    cursor?: string;
+  }>;
+  createMultipartUpload(key: string): Promise<R2MultipartUploadLike>;
+}
+
+// --- Keys ------------------------------------------------------------------------------------------
+
+export const tenantPrefix = (tenant: TenantShortId): string => `t/${tenant}/`;
+export const uploadKey = (tenant: TenantShortId, uploadId: string): string =>
+  `t/${tenant}/uploads/${uploadId}`;
+export const uploadFileKey = (tenant: TenantShortId, uploadId: string, n: number): string =>
+  `t/${tenant}/uploads/${uploadId}/f/${n}`;
+export const sitePrefix = (tenant: TenantShortId, site: SiteId): string => `t/${tenant}/sites/${site}/`;
+export const fileKey = (tenant: TenantShortId, site: SiteId, hash: string): string =>
+  `${sitePrefix(tenant, site)}files/${hash}`;
+export const manifestKey = (tenant: TenantShortId, site: SiteId, bundleHash: string): string =>
+  `${sitePrefix(tenant, site)}manifests/${bundleHash}.json`;
+
+/** R2 deletes at most 1,000 keys per call (developers.cloudflare.com/r2/api/workers/workers-api-reference). */
+export const R2_DELETE_BATCH = 1_000;
+
+/** Deletes every object under `prefix`, page by page. */
+export async function deletePrefix(bucket: R2BucketLike, prefix: string): Promise<number> {
+  let deleted = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({
+      prefix,
+      limit: R2_DELETE_BATCH,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    const keys = page.objects.map((o) => o.key);
+    if (keys.length > 0) await bucket.delete(keys);
+    deleted += keys.length;
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor !== undefined);
+  return deleted;
+}
+
+// --- Reading back ------------------------------------------------------------------------------------
+
+/**
+ * A zip's reader asks for many tiny ranges (a 30-byte local header per entry, then its data): one R2
+ * GET each would cost a round trip per header. Reads shorter than this are widened to this many bytes
+ * and served from the last block fetched; larger reads go straight through.
+ */
+export const READ_AHEAD_BYTES = 64 * 1024;
+
+/** A RandomAccessSource over one R2 object: `size` from HEAD, `read` by ranged GETs with a one-block read-ahead. */
+export async function r2Source(bucket: R2BucketLike, key: string): Promise<RandomAccessSource | undefined> {
+  const head = await bucket.head(key);
+  if (head === null) return undefined;
+  const size = head.size;
+  let block: { offset: number; bytes: Uint8Array } | undefined;
+  const fetchRange = async (offset: number, length: number): Promise<Uint8Array> => {
+    if (length === 0) return new Uint8Array(0);
+    const object = await bucket.get(key, { range: { offset, length } });
+    if (object === null) throw new Error(`R2 object ${key} vanished while it was being read`);
+    return new Uint8Array(await object.arrayBuffer());
+  };
+  return {
+    size,
+    async read(offset: number, length: number): Promise<Uint8Array> {
+      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0)
+        throw new RangeError(`invalid read(${offset}, ${length})`);
+      const start = Math.min(offset, size);
+      const end = Math.min(size, start + length);
+      if (end - start >= READ_AHEAD_BYTES) return fetchRange(start, end - start);
+      if (block === undefined || start < block.offset || end > block.offset + block.bytes.length) {
+        block = { offset: start, bytes: await fetchRange(start, Math.min(READ_AHEAD_BYTES, size - start)) };
+      }
+      return block.bytes.subarray(start - block.offset, end - block.offset);
+    },
+  };
+}
+
+/** The bytes of one archived file, checked by the provider against its manifest entry. */
+export async function readArchivedFile(
+  bucket: R2BucketLike,
+  tenant: TenantShortId,
+  site: SiteId,
+  entry: ManifestEntry,
+): Promise<Uint8Array> {
+  const object = await bucket.get(fileKey(tenant, site, entry.hash));
+  if (object === null) throw new Error(`archived file ${entry.path} (${entry.hash}) is missing from R2`);
+  return new Uint8Array(await object.arrayBuffer());
+}
+
+export async function readManifest(
+  bucket: R2BucketLike,
+  tenant: TenantShortId,
+  site: SiteId,
+  bundleHash: string,
+): Promise<ManifestEntry[] | undefined> {
+  const object = await bucket.get(manifestKey(tenant, site, bundleHash));
+  if (object === null) return undefined;
+  return JSON.parse(await object.text()) as ManifestEntry[];
+}

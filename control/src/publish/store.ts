@@ -1,0 +1,548 @@
+/**
+ * The publish pipeline's D1 statements (schema: control/migrations/0001_init.sql). Every statement
+ * names the tenant; the only cross-tenant query is the stuck-job scan of recoverJobs, a maintenance
+ * pass that acts on each job with that job's own tenant.
+ *
+ * D1 has no interactive transactions, so every invariant is one statement or one `batch()` (which
+ * runs as one transaction): staging a version and its job, the flip of the live version, failing a
+ * version with its job.
+ */
+
+import { hexEncode, type SiteId, type TenantShortId } from "@mini-sites/core";
+import { type D1Database, type D1PreparedStatement, isUniqueViolation } from "../db/d1.ts";
+import type { NotFoundHandling } from "../db/sites.ts";
+import type { VersionStatus } from "../db/versions.ts";
+
+export const JOB_KINDS = ["publish", "rollback", "reprovision"] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+export type JobState = "queued" | "running" | "succeeded" | "failed";
+
+export interface Job {
+  readonly tenantId: TenantShortId;
+  readonly id: string;
+  readonly siteId: SiteId;
+  readonly version: number;
+  readonly kind: JobKind;
+  readonly idempotencyKey: string | null;
+  readonly state: JobState;
+  readonly step: string | null;
+  readonly progress: number;
+  readonly errorCode: string | null;
+  readonly errorMessage: string | null;
+  readonly workflowInstanceId: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+interface JobRow {
+  tenant_id: string;
+  id: string;
+  site_id: string;
+  version: number;
+  kind: JobKind;
+  idempotency_key: string | null;
+  state: JobState;
+  step: string | null;
+  progress: number;
+  error_code: string | null;
+  error_message: string | null;
+  workflow_instance_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const JOB_COLUMNS =
+  "tenant_id, id, site_id, version, kind, idempotency_key, state, step, progress, error_code, error_message, workflow_instance_id, created_at, updated_at";
+
+function toJob(row: JobRow): Job {
+  return {
+    tenantId: row.tenant_id as TenantShortId,
+    id: row.id,
+    siteId: row.site_id as SiteId,
+    version: row.version,
+    kind: row.kind,
+    idempotencyKey: row.idempotency_key,
+    state: row.state,
+    step: row.step,
+    progress: row.progress,
+    errorCode: row.error_code,
+    errorMessage: row.error_message,
+    workflowInstanceId: row.workflow_instance_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** 16 random bytes as hex: unguessable (a job id is tenant-scoped anyway) and the Workflow instance id. */
+export function newJobId(): string {
+  return hexEncode(crypto.getRandomValues(new Uint8Array(16)));
+}
+
+// --- Quotas and rate -------------------------------------------------------------------------------
+
+export async function countSites(db: D1Database, tenant: TenantShortId): Promise<number> {
+  const row = await db
+    .prepare("SELECT COUNT(*) AS n FROM sites WHERE tenant_id = ?")
+    .bind(tenant)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+/** Logical bytes of the tenant's versions that are or may become servable (failed ones do not count). */
+export async function storedBytes(db: D1Database, tenant: TenantShortId): Promise<number> {
+  const row = await db
+    .prepare(
+      "SELECT COALESCE(SUM(size_bytes), 0) AS n FROM versions WHERE tenant_id = ? AND status <> 'failed'",
+    )
+    .bind(tenant)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+/** Jobs the tenant started since `since` (ms): the publish rate (rollbacks that re-provision count too). */
+export async function jobsSince(
+  db: D1Database,
+  tenant: TenantShortId,
+  since: number,
+): Promise<{ count: number; oldest: number | null }> {
+  const row = await db
+    .prepare(
+      "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE tenant_id = ? AND created_at >= ?",
+    )
+    .bind(tenant, since)
+    .first<{ n: number; oldest: number | null }>();
+  return { count: row?.n ?? 0, oldest: row?.oldest ?? null };
+}
+
+// --- Sites ---------------------------------------------------------------------------------------
+
+/**
+ * Inserts a site with an id chosen by the caller (the pipeline archives a new site's files under its
+ * id before the row exists). `false` when the id is taken — by any tenant: ids are global.
+ */
+export async function insertSite(
+  db: D1Database,
+  tenant: TenantShortId,
+  site: SiteId,
+  input: { name: string; notFoundHandling: NotFoundHandling },
+  now: number,
+): Promise<boolean> {
+  try {
+    await db
+      .prepare(
+        `INSERT INTO sites (tenant_id, id, name, not_found_handling, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .bind(tenant, site, input.name, input.notFoundHandling, now, now)
+      .run();
+    return true;
+  } catch (error) {
+    if (isUniqueViolation(error)) return false;
+    throw error;
+  }
+}
+
+/** The admin kill switch. `false` when the site is not the tenant's. */
+export async function setSiteEnabled(
+  db: D1Database,
+  tenant: TenantShortId,
+  site: SiteId,
+  enabled: boolean,
+  now: number,
+): Promise<boolean> {
+  const result = await db
+    .prepare("UPDATE sites SET enabled = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
+    .bind(enabled ? 1 : 0, now, tenant, site)
+    .run();
+  return result.meta.changes === 1;
+}
+
+/** Deletes the site row; versions, jobs and macro bindings go with it (ON DELETE CASCADE). */
+export async function deleteSiteRow(db: D1Database, tenant: TenantShortId, site: SiteId): Promise<boolean> {
+  const result = await db
+    .prepare("DELETE FROM sites WHERE tenant_id = ? AND id = ?")
+    .bind(tenant, site)
+    .run();
+  return result.meta.changes === 1;
+}
+
+// --- Versions and jobs ---------------------------------------------------------------------------
+
+export interface VersionRef {
+  readonly number: number;
+  readonly status: VersionStatus;
+  readonly contentHash: string;
+  readonly sizeBytes: number;
+  readonly fileCount: number;
+}
+
+/** The newest version of the site with this content that is live or on its way (same content ⇒ same version). */
+export async function findActiveVersionByContent(
+  db: D1Database,
+  tenant: TenantShortId,
+  site: SiteId,
+  contentHash: string,
+): Promise<VersionRef | undefined> {
+  const row = await db
+    .prepare(
+      `SELECT number, status, content_hash AS contentHash, size_bytes AS sizeBytes, file_count AS fileCount
+       FROM versions WHERE tenant_id = ? AND site_id = ? AND content_hash = ?
+         AND status IN ('staging', 'provisioning', 'live')
+       ORDER BY number DESC LIMIT 1`,
+    )
+    .bind(tenant, site, contentHash)
+    .first<VersionRef>();
+  return row ?? undefined;
+}
+
+export async function versionNumbers(
+  db: D1Database,
+  tenant: TenantShortId,
+  site: SiteId,
+): Promise<{ number: number; status: VersionStatus; contentHash: string }[]> {
+  const { results } = await db
+    .prepare(
+      "SELECT number, status, content_hash AS contentHash FROM versions WHERE tenant_id = ? AND site_id = ? ORDER BY number DESC",
+    )
+    .bind(tenant, site)
+    .all<{ number: number; status: VersionStatus; contentHash: string }>();
+  return results;
+}
+
+/** A job by id, in the tenant. */
+export async function getJob(db: D1Database, tenant: TenantShortId, id: string): Promise<Job | undefined> {
+  const row = await db
+    .prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE tenant_id = ? AND id = ?`)
+    .bind(tenant, id)
+    .first<JobRow>();
+  return row === null ? undefined : toJob(row);
+}
+
+/** The job an Idempotency-Key named before; `site` undefined searches the whole tenant (a publish that created its site). */
+export async function findJobByKey(
+  db: D1Database,
+  tenant: TenantShortId,
+  site: SiteId | undefined,
+  key: string,
+): Promise<Job | undefined> {
+  const row =
+    site === undefined
+      ? await db
+          .prepare(
+            `SELECT ${JOB_COLUMNS} FROM jobs WHERE tenant_id = ? AND idempotency_key = ? ORDER BY created_at LIMIT 1`,
+          )
+          .bind(tenant, key)
+          .first<JobRow>()
+      : await db
+          .prepare(
+            `SELECT ${JOB_COLUMNS} FROM jobs WHERE tenant_id = ? AND site_id = ? AND idempotency_key = ?`,
+          )
+          .bind(tenant, site, key)
+          .first<JobRow>();
+  return row === null ? undefined : toJob(row);
+}
+
+/** The newest job of a version (what a same-content re-publish is answered with). */
+export async function latestJobOfVersion(
+  db: D1Database,
+  tenant: TenantShortId,
+  site: SiteId,
+  version: number,
+): Promise<Job | undefined> {
+  const row = await db
+    .prepare(
+      `SELECT ${JOB_COLUMNS} FROM jobs WHERE tenant_id = ? AND site_id = ? AND version = ? ORDER BY created_at DESC LIMIT 1`,
+    )
+    .bind(tenant, site, version)
+    .first<JobRow>();
+  return row === null ? undefined : toJob(row);
+}
+
+export interface StageInput {
+  readonly contentHash: string;
+  readonly message: string | null;
+  readonly sizeBytes: number;
+  readonly fileCount: number;
+  readonly publishedBy: string;
+  readonly idempotencyKey: string | null;
+  readonly jobId: string;
+}
+
+export type StageResult =
+  | { readonly staged: true; readonly version: number }
+  /** The Idempotency-Key was taken by a concurrent request: answer with that job. */
+  | { readonly staged: false; readonly reason: "idempotency-key" | "no-site" };
+
+/** Attempts at the next version number when concurrent publishes to one site collide. */
+const STAGE_ATTEMPTS = 5;
+
+/**
+ * Stages a version (`staging`, next number) and its publish job (`queued`) in one transaction, so a
+ * version never exists without the job that will provision or fail it.
+ */
+export async function stageVersion(
+  db: D1Database,
+  tenant: TenantShortId,
+  site: SiteId,
+  input: StageInput,
+  now: number,
+): Promise<StageResult> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const [inserted] = await db.batch<{ number: number }>([
+        db
+          .prepare(
+            `INSERT INTO versions (tenant_id, site_id, number, content_hash, status, message, size_bytes, file_count,
+                                   published_by, created_at, status_at)
+             SELECT s.tenant_id, s.id, COALESCE((SELECT MAX(v.number) FROM versions v WHERE v.site_id = s.id), 0) + 1,
+                    ?, 'staging', ?, ?, ?, ?, ?, ?
+             FROM sites s WHERE s.tenant_id = ? AND s.id = ?
+             RETURNING number`,
+          )
+          .bind(
+            input.contentHash,
+            input.message,
+            input.sizeBytes,
+            input.fileCount,
+            input.publishedBy,
+            now,
+            now,
+            tenant,
+            site,
+          ),
+        db
+          .prepare(
+            `INSERT INTO jobs (tenant_id, id, site_id, version, kind, idempotency_key, state, progress, created_at, updated_at)
+             SELECT ?, ?, ?, MAX(v.number), 'publish', ?, 'queued', 0, ?, ?
+             FROM versions v
+             WHERE v.tenant_id = ? AND v.site_id = ? AND v.content_hash = ? AND v.status = 'staging' AND v.created_at = ?
+             HAVING COUNT(*) > 0`,
+          )
+          .bind(
+            tenant,
+            input.jobId,
+            site,
+            input.idempotencyKey,
+            now,
+            now,
+            tenant,
+            site,
+            input.contentHash,
+            now,
+          ),
+      ]);
+      const row = inserted?.results[0];
+      return row === undefined ? { staged: false, reason: "no-site" } : { staged: true, version: row.number };
+    } catch (error) {
+      if (isUniqueViolation(error, "jobs.tenant_id") || isUniqueViolation(error, "jobs.idempotency_key"))
+        return { staged: false, reason: "idempotency-key" };
+      if (attempt + 1 < STAGE_ATTEMPTS && isUniqueViolation(error)) continue;
+      throw error;
+    }
+  }
+}
+
+/** A rollback or re-provision job for an existing version. */
+export async function insertJob(
+  db: D1Database,
+  tenant: TenantShortId,
+  site: SiteId,
+  job: { id: string; version: number; kind: JobKind },
+  now: number,
+): Promise<void> {
+  await db
+    .prepare(
+      `INSERT INTO jobs (tenant_id, id, site_id, version, kind, state, progress, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?)`,
+    )
+    .bind(tenant, job.id, site, job.version, job.kind, now, now)
+    .run();
+}
+
+export async function setJobInstance(
+  db: D1Database,
+  tenant: TenantShortId,
+  id: string,
+  instanceId: string,
+  now: number,
+) {
+  await db
+    .prepare("UPDATE jobs SET workflow_instance_id = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
+    .bind(instanceId, now, tenant, id)
+    .run();
+}
+
+/** Progress of a running job; a finished job is never moved back. */
+export async function markJobRunning(
+  db: D1Database,
+  tenant: TenantShortId,
+  id: string,
+  step: string,
+  progress: number,
+  now: number,
+): Promise<void> {
+  await db
+    .prepare(
+      `UPDATE jobs SET state = 'running', step = ?, progress = ?, updated_at = ?
+       WHERE tenant_id = ? AND id = ? AND state IN ('queued', 'running')`,
+    )
+    .bind(step, progress, now, tenant, id)
+    .run();
+}
+
+export async function markJobSucceeded(
+  db: D1Database,
+  tenant: TenantShortId,
+  id: string,
+  now: number,
+): Promise<void> {
+  await db
+    .prepare(
+      `UPDATE jobs SET state = 'succeeded', step = 'done', progress = 1, updated_at = ?
+       WHERE tenant_id = ? AND id = ? AND state IN ('queued', 'running')`,
+    )
+    .bind(now, tenant, id)
+    .run();
+}
+
+/**
+ * Fails a job and, in the same transaction, its version if that version has not gone live: the
+ * version ends `failed` with the code, the site's live version is untouched. A rollback's version
+ * (still `superseded`, see markProvisioning) is left as it is: only this attempt failed.
+ */
+export async function failJob(
+  db: D1Database,
+  tenant: TenantShortId,
+  job: { id: string; siteId: SiteId; version: number; kind: JobKind },
+  error: { code: string; message: string },
+  now: number,
+): Promise<void> {
+  const code = error.code.slice(0, 64);
+  const message = error.message.slice(0, 1000);
+  const statements: D1PreparedStatement[] = [
+    db
+      .prepare(
+        `UPDATE jobs SET state = 'failed', error_code = ?, error_message = ?, updated_at = ?
+         WHERE tenant_id = ? AND id = ? AND state IN ('queued', 'running')`,
+      )
+      .bind(code, message, now, tenant, job.id),
+  ];
+  if (job.kind === "publish") {
+    statements.push(
+      db
+        .prepare(
+          `UPDATE versions SET status = 'failed', failure_code = ?, status_at = ?
+           WHERE tenant_id = ? AND site_id = ? AND number = ? AND status IN ('staging', 'provisioning')`,
+        )
+        .bind(code, now, tenant, job.siteId, job.version),
+    );
+  }
+  await db.batch(statements);
+}
+
+/**
+ * Moves a staged version into `provisioning`. A re-provision (rollback to a pruned Worker) leaves its
+ * version `superseded` until the flip: the schema lets nothing leave `failed`, and a failed re-provision
+ * attempt must not cost the version its future rollbacks — its bytes are still good.
+ */
+export async function markProvisioning(
+  db: D1Database,
+  tenant: TenantShortId,
+  site: SiteId,
+  version: number,
+  now: number,
+): Promise<VersionStatus | undefined> {
+  await db
+    .prepare(
+      `UPDATE versions SET status = 'provisioning', status_at = ?
+       WHERE tenant_id = ? AND site_id = ? AND number = ? AND status = 'staging'`,
+    )
+    .bind(now, tenant, site, version)
+    .run();
+  const row = await db
+    .prepare("SELECT status FROM versions WHERE tenant_id = ? AND site_id = ? AND number = ?")
+    .bind(tenant, site, version)
+    .first<{ status: VersionStatus }>();
+  return row?.status;
+}
+
+export type FlipOutcome = "flipped" | "already-live" | "newer-live" | "not-flippable";
+
+/**
+ * The one place a version becomes live (DESIGN §6.5): ONE batch — one transaction — supersedes the
+ * current live version, marks the target live and points the site at it, each statement guarded by the
+ * target's state so a re-run is a no-op and a version that was failed meanwhile is never made live.
+ * `onlyForward` (publish): if a newer version is already live, nothing changes (a slow publish never
+ * rolls a site back); a rollback passes false.
+ */
+export async function flipLive(
+  db: D1Database,
+  tenant: TenantShortId,
+  site: SiteId,
+  version: number,
+  options: { from: readonly VersionStatus[]; onlyForward: boolean },
+  now: number,
+): Promise<FlipOutcome> {
+  const from = options.from.map((s) => `'${s}'`).join(", ");
+  const forward = options.onlyForward ? "AND l.number < ?3" : "";
+  const targetReady = `EXISTS (SELECT 1 FROM versions t WHERE t.tenant_id = ?1 AND t.site_id = ?2 AND t.number = ?3 AND t.status IN (${from}))`;
+  const noBlocker = options.onlyForward
+    ? "NOT EXISTS (SELECT 1 FROM versions n WHERE n.tenant_id = ?1 AND n.site_id = ?2 AND n.status = 'live' AND n.number > ?3)"
+    : "1";
+  const results = await db.batch([
+    db
+      .prepare(
+        `UPDATE versions AS l SET status = 'superseded', status_at = ?4
+         WHERE l.tenant_id = ?1 AND l.site_id = ?2 AND l.status = 'live' AND l.number <> ?3 ${forward}
+           AND ${targetReady}`,
+      )
+      .bind(tenant, site, version, now),
+    db
+      .prepare(
+        `UPDATE versions SET status = 'live', status_at = ?4
+         WHERE tenant_id = ?1 AND site_id = ?2 AND number = ?3 AND status IN (${from}) AND ${noBlocker}`,
+      )
+      .bind(tenant, site, version, now),
+    db
+      .prepare(
+        `UPDATE sites SET live_version = ?3, updated_at = ?4
+         WHERE tenant_id = ?1 AND id = ?2
+           AND EXISTS (SELECT 1 FROM versions t WHERE t.tenant_id = ?1 AND t.site_id = ?2 AND t.number = ?3 AND t.status = 'live')`,
+      )
+      .bind(tenant, site, version, now),
+  ]);
+  if (results[1]?.meta.changes === 1) return "flipped";
+  const row = await db
+    .prepare(
+      `SELECT (SELECT status FROM versions WHERE tenant_id = ?1 AND site_id = ?2 AND number = ?3) AS status,
+              (SELECT live_version FROM sites WHERE tenant_id = ?1 AND id = ?2) AS live`,
+    )
+    .bind(tenant, site, version)
+    .first<{ status: VersionStatus | null; live: number | null }>();
+  if (row?.status === "live" && row.live === version) return "already-live";
+  if (options.onlyForward && row?.live !== null && row?.live !== undefined && row.live > version)
+    return "newer-live";
+  return "not-flippable";
+}
+
+/** Jobs not finished whose row has not moved since `before` (ms), oldest first, at most `limit`. */
+export async function unfinishedJobsBefore(db: D1Database, before: number, limit: number): Promise<Job[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT ${JOB_COLUMNS} FROM jobs WHERE state IN ('queued', 'running') AND updated_at < ? ORDER BY updated_at LIMIT ?`,
+    )
+    .bind(before, limit)
+    .all<JobRow>();
+  return results.map(toJob);
+}
+
+export async function touchJob(
+  db: D1Database,
+  tenant: TenantShortId,
+  id: string,
+  now: number,
+): Promise<void> {
+  await db
+    .prepare("UPDATE jobs SET updated_at = ? WHERE tenant_id = ? AND id = ?")
+    .bind(now, tenant, id)
+    .run();
+}

@@ -1,0 +1,274 @@
+/**
+ * Where an upload enters R2: the request body streams into the tenant's `uploads/` prefix with the
+ * byte cap enforced while it streams (never after), then the core checks it through ranged R2 reads,
+ * and only a bundle that passed is archived per file (r2.ts has the layout and why).
+ *
+ * Memory: a zip or HTML body is cut into fixed-size parts of an R2 multipart upload (R2 wants every
+ * part but the last the same size, ≥ 5 MiB), so at most one part is held; a folder upload holds one
+ * file at a time (multipart.ts). The core then reads one entry at a time.
+ */
+
+import {
+  type BundleInput,
+  bundleError,
+  type CheckReport,
+  checkBundle,
+  hexEncode,
+  type InputFile,
+  type ManifestEntry,
+  readBundle,
+  type SiteId,
+  type TenantShortId,
+} from "@mini-sites/core";
+import type { PublishConfig } from "./config.ts";
+import { bundleRejected, PublishError } from "./errors.ts";
+import { boundaryOf, MultipartError, readMultipart } from "./multipart.ts";
+import {
+  fileKey,
+  manifestKey,
+  type R2BucketLike,
+  type R2MultipartUploadLike,
+  r2Source,
+  uploadFileKey,
+  uploadKey,
+} from "./r2.ts";
+
+/** R2 multipart part size: above R2's 5 MiB minimum, small enough that one part in memory is cheap. */
+export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+
+/** Form fields that are not files (everything else with a body is a file of the bundle). */
+export const FORM_FIELDS = ["message", "name", "notFoundHandling"] as const;
+type FormField = (typeof FORM_FIELDS)[number];
+
+export interface ReceivedUpload {
+  readonly input: BundleInput;
+  /** Form fields of a multipart upload (message, name, notFoundHandling). */
+  readonly fields: Partial<Record<FormField, string>>;
+  /** Every R2 key this upload wrote under `uploads/`: deleted once the upload is staged or refused. */
+  readonly keys: readonly string[];
+}
+
+function tooLarge(limit: number): PublishError {
+  return new PublishError(
+    "BODY_TOO_LARGE",
+    `The upload is larger than this deployment accepts (${limit} bytes).`,
+  );
+}
+
+/** Streams `body` into one R2 object, aborting (and keeping nothing) the moment it passes `limit`. */
+export async function streamToR2(
+  bucket: R2BucketLike,
+  key: string,
+  body: ReadableStream<Uint8Array>,
+  limit: number,
+  partBytes = UPLOAD_PART_BYTES,
+): Promise<number> {
+  const reader = body.getReader();
+  let part = new Uint8Array(partBytes);
+  let filled = 0;
+  let total = 0;
+  let multipart: R2MultipartUploadLike | undefined;
+  const parts: { partNumber: number; etag: string }[] = [];
+  try {
+    for (;;) {
+      let next: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        // The app's own body cap (app/body-limit.ts) errors the stream the same way.
+        if (error instanceof Error && error.name === "BodyTooLarge") throw tooLarge(limit);
+        throw error;
+      }
+      if (next.done) break;
+      let chunk = next.value;
+      total += chunk.length;
+      if (total > limit) throw tooLarge(limit);
+      while (chunk.length > 0) {
+        const take = Math.min(chunk.length, partBytes - filled);
+        part.set(chunk.subarray(0, take), filled);
+        filled += take;
+        chunk = chunk.subarray(take);
+        if (filled === partBytes) {
+          multipart ??= await bucket.createMultipartUpload(key);
+          parts.push(await multipart.uploadPart(parts.length + 1, part));
+          part = new Uint8Array(partBytes);
+          filled = 0;
+        }
+      }
+    }
+    if (multipart === undefined) {
+      await bucket.put(key, part.subarray(0, filled));
+    } else {
+      if (filled > 0) parts.push(await multipart.uploadPart(parts.length + 1, part.subarray(0, filled)));
+      await multipart.complete(parts);
+    }
+    return total;
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    await multipart?.abort().catch(() => {});
+    throw error;
+  }
+}
+
+export function newUploadId(): string {
+  return hexEncode(crypto.getRandomValues(new Uint8Array(16)));
+}
+
+/**
+ * Receives the body of `POST /v1/sites/{site}/versions` into R2. Zip: `application/zip` (or
+ * `application/x-zip-compressed`, `application/octet-stream`); one HTML file: `text/html`
+ * (`htmlName` names it); a folder: `multipart/form-data`, one part per file.
+ */
+export async function receiveUpload(
+  bucket: R2BucketLike,
+  tenant: TenantShortId,
+  request: Request,
+  config: PublishConfig,
+  htmlName = "index.html",
+): Promise<ReceivedUpload> {
+  const body = request.body;
+  if (body === null)
+    throw new PublishError(
+      "INVALID_REQUEST",
+      "The request has no body: send a zip, an HTML file or a folder as multipart/form-data.",
+    );
+  const contentType = (request.headers.get("content-type") ?? "").toLowerCase();
+  const mediaType = contentType.split(";")[0]?.trim() ?? "";
+  const uploadId = newUploadId();
+
+  if (mediaType === "multipart/form-data") {
+    const boundary = boundaryOf(request.headers.get("content-type") ?? "");
+    if (boundary === undefined)
+      throw new PublishError("INVALID_REQUEST", "multipart/form-data without a boundary.");
+    return receiveForm(bucket, tenant, uploadId, body, boundary, config);
+  }
+  const kind =
+    mediaType === "text/html"
+      ? "html"
+      : ["application/zip", "application/x-zip-compressed", "application/octet-stream"].includes(mediaType)
+        ? "zip"
+        : undefined;
+  if (kind === undefined)
+    throw new PublishError(
+      "UNSUPPORTED_MEDIA_TYPE",
+      "Send the bundle as application/zip, text/html (one self-contained page) or multipart/form-data (a folder).",
+    );
+  const key = uploadKey(tenant, uploadId);
+  await streamToR2(bucket, key, body, config.maxUploadBytes);
+  const source = await r2Source(bucket, key);
+  if (source === undefined)
+    throw new PublishError("UNAVAILABLE", "The upload could not be read back from storage; try again.");
+  return {
+    input: kind === "zip" ? { kind: "zip", source } : { kind: "html", name: htmlName, source },
+    fields: {},
+    keys: [key],
+  };
+}
+
+async function receiveForm(
+  bucket: R2BucketLike,
+  tenant: TenantShortId,
+  uploadId: string,
+  body: ReadableStream<Uint8Array>,
+  boundary: string,
+  config: PublishConfig,
+): Promise<ReceivedUpload> {
+  const files: InputFile[] = [];
+  const keys: string[] = [];
+  const fields: Partial<Record<FormField, string>> = {};
+  let total = 0;
+  try {
+    for await (const part of readMultipart(body, boundary, config.bundle.maxFileBytes)) {
+      total += part.bytes.length;
+      if (total > config.maxUploadBytes) throw tooLarge(config.maxUploadBytes);
+      if (part.filename === undefined && (FORM_FIELDS as readonly string[]).includes(part.name)) {
+        fields[part.name as FormField] = new TextDecoder().decode(part.bytes);
+        continue;
+      }
+      if (files.length >= config.bundle.maxFiles) {
+        throw bundleRejected(
+          [
+            bundleError(
+              "TOO_MANY_FILES",
+              "",
+              `A mini-site may have at most ${config.bundle.maxFiles} files.`,
+            ),
+          ],
+          [],
+        );
+      }
+      const key = uploadFileKey(tenant, uploadId, files.length);
+      await bucket.put(key, part.bytes);
+      keys.push(key);
+      const size = part.bytes.length;
+      files.push({
+        path: part.filename !== undefined && part.filename !== "" ? part.filename : part.name,
+        size,
+        read: async () => {
+          const object = await bucket.get(key);
+          if (object === null) throw new Error("an uploaded file vanished from storage");
+          return new Uint8Array(await object.arrayBuffer());
+        },
+      });
+    }
+  } catch (error) {
+    await bucket.delete(keys).catch(() => {});
+    if (error instanceof MultipartError) {
+      if (error.kind === "part-too-large")
+        throw bundleRejected(
+          [
+            bundleError(
+              "FILE_TOO_LARGE",
+              error.partName,
+              `This file is larger than ${config.bundle.maxFileBytes} bytes, the most one file may be.`,
+            ),
+          ],
+          [],
+        );
+      throw new PublishError("INVALID_REQUEST", error.message);
+    }
+    if (error instanceof Error && error.name === "BodyTooLarge") throw tooLarge(config.maxUploadBytes);
+    throw error;
+  }
+  return { input: { kind: "files", files }, fields, keys };
+}
+
+/** Runs the one pipeline (DESIGN §3: read → validate → secret-scan) over the staged upload. */
+export async function checkUpload(upload: ReceivedUpload, config: PublishConfig): Promise<CheckReport> {
+  const report = await checkBundle(upload.input, { limits: config.bundle });
+  if (!report.ok) throw bundleRejected(report.errors, report.findings);
+  return report;
+}
+
+/**
+ * Archives a checked bundle per file (content-addressed, skipping files the tenant already has) and
+ * writes its manifest last, so a manifest in R2 always names files that are there. Reads the upload a
+ * second time rather than writing during the check: nothing of a refused bundle (a secret) is kept.
+ */
+export async function archiveUpload(
+  bucket: R2BucketLike,
+  tenant: TenantShortId,
+  site: SiteId,
+  upload: ReceivedUpload,
+  report: CheckReport,
+  config: PublishConfig,
+): Promise<{ stored: number }> {
+  const existing = await bucket.head(manifestKey(tenant, site, report.bundleHash));
+  if (existing !== null) return { stored: 0 };
+  let stored = 0;
+  const byHash = new Map<string, ManifestEntry>(report.files.map((f) => [f.hash, f]));
+  await readBundle(upload.input, {
+    limits: config.bundle,
+    onFile: async (entry, bytes) => {
+      if (!byHash.has(entry.hash)) throw new Error("the upload changed between check and archive");
+      const key = fileKey(tenant, site, entry.hash);
+      if ((await bucket.head(key)) !== null) return;
+      await bucket.put(key, bytes);
+      stored += 1;
+    },
+  });
+  await bucket.put(manifestKey(tenant, site, report.bundleHash), JSON.stringify(report.files), {
+    httpMetadata: { contentType: "application/json" },
+  });
+  return { stored };
+}
