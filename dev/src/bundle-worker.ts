@@ -27,6 +27,8 @@ export async function bundleWorker(entry: string | InlineEntry): Promise<string>
     mainFields: ["module", "main"],
     conditions: ["workerd", "worker", "browser"],
     target: "es2022",
+    // Runtime modules (`cloudflare:workers` for WorkflowEntrypoint) are provided by workerd.
+    external: ["cloudflare:*"],
     write: false,
     logLevel: "silent",
   });

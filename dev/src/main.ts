@@ -12,7 +12,7 @@ import { DEFAULT_PORT, startDevStack } from "./stack.ts";
 
 const USAGE = `Usage: npm run dev -- [--port N] [--data DIR] [--grant-ttl SECONDS] [--max-running N]
 
-  --port         base port; the services use it and the next three (default ${DEFAULT_PORT})
+  --port         base port; the services use it and the next six (default ${DEFAULT_PORT})
   --data         folder for everything the stack keeps (default .data)
   --grant-ttl    lifetime of minted grants in seconds (default 600)
   --max-running  user Workers kept running at once (default 20)
@@ -76,19 +76,22 @@ async function main(): Promise<void> {
   process.stdout.write(`
 Mini-Sites is running.
 
-  Gateway (dispatch Worker)   ${info.dispatchUrl}/.well-known/mini-sites
-  Sites                       http://s-<siteId>.${info.sitesDomain}/
-  Cloudflare API stand-in     ${info.cloudflareApiUrl}
-  Dev console (view URLs)     ${info.consoleUrl}/sites
+  Control API (publish, sites)  ${info.controlUrl}/v1/openapi.json
+  Gateway (dispatch Worker)     ${info.dispatchUrl}/.well-known/mini-sites
+  Sites                         http://s-<siteId>.${info.sitesDomain}/
+  Cloudflare API stand-in       ${info.cloudflareApiUrl}
+  Confluence stand-in           ${info.confluenceUrl}
+  Dev console (view URLs)       ${info.consoleUrl}/sites
 
-Publish a folder as a site version with Cloudflare's own client:
-  CLOUDFLARE_API_BASE_URL=${info.cloudflareApiUrl} CLOUDFLARE_API_TOKEN=${info.cloudflareApiToken} \\
-  CLOUDFLARE_ACCOUNT_ID=${info.accountId} npx wrangler deploy --dispatch-namespace ${info.namespace} \\
-    --name s-abcdefghijklm-v1 --assets ./my-site --compatibility-date 2026-11-01
-then open the URL from:
-  curl -s -X POST ${info.consoleUrl}/view-url -d '{"worker":"s-abcdefghijklm-v1"}'
+Publish a zip (or a single .html) and open it:
+  curl -s -X POST '${info.controlUrl}/v1/sites/new/versions?name=demo' \\
+    -H 'authorization: Bearer ${info.apiToken}' \\
+    -H 'content-type: application/zip' --data-binary @site.zip
+  curl -s '${info.controlUrl}/v1/jobs/<jobId>' -H 'authorization: Bearer ${info.apiToken}'
+  curl -s -X POST '${info.controlUrl}/v1/sites/<siteId>/view-url' -H 'authorization: Bearer ${info.apiToken}'
+then open the "url" in Chromium (it resolves *.localhost by itself).
 
-Everything is kept in ${info.dataDir} (details in dev.json). Ctrl-C stops.
+Everything is kept in ${info.dataDir} (details, tokens and URLs in dev.json). Ctrl-C stops.
 `);
 }
 

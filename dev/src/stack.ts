@@ -4,7 +4,10 @@
  *         and the gateway's own host `localhost:P`)
  *   P+1   Cloudflare API stand-in (`cloudflareApiUrl`): provisioning lands here, exactly as on Cloudflare
  *   P+2   the edge's workerd socket (the dispatch Worker without the front door; benchmarks use it)
- *   P+3   dev console: mints view URLs until the control Worker does (issue #4)
+ *   P+3   dev console: mints view URLs for any user Worker (e.g. one deployed by hand with wrangler)
+ *   P+4   the control Worker (`controlUrl`): the API, publish pipeline and Workflows
+ *   P+5   Confluence stand-in (`confluenceUrl`): the REST endpoints the control Worker calls
+ *   P+6   Forge JWKS stand-in: the key set FITs are verified against
  * With base port 0 every service takes a free port (tests).
  *
  * Everything is kept under the data folder: uploaded assets and scripts (so sites published before a
@@ -18,8 +21,11 @@ import { Log, LogLevel } from "miniflare";
 import { bundleWorker, DISPATCH_ENTRY } from "./bundle-worker.ts";
 import type { CloudflareApi, NamespaceScript } from "./cloudflare-api/index.ts";
 import { startCloudflareApi } from "./cloudflare-api/index.ts";
+import { startConfluenceStandIn } from "./confluence/index.ts";
 import { type DevConsole, startDevConsole } from "./console.ts";
+import { type Control, startControl } from "./control.ts";
 import { Edge } from "./edge.ts";
+import { DEV_FORGE_INSTALLATION, loadOrCreateFitSigner, startForgeJwksServer } from "./forge/index.ts";
 import { type FrontDoor, startFrontDoor } from "./front.ts";
 import type { SiteWorker } from "./user-workers.ts";
 
@@ -47,6 +53,14 @@ export interface DevInfo {
   readonly cloudflareApiToken: string;
   readonly consoleUrl: string;
   readonly edgeUrl: string;
+  readonly controlUrl: string;
+  /** An API token (all scopes) for the dev Forge installation's tenant. */
+  readonly apiToken: string;
+  /** CONTROL_SHARED_SECRET of the dev control Worker (CI / smoke only). */
+  readonly sharedSecret: string;
+  readonly confluenceUrl: string;
+  readonly forgeJwksUrl: string;
+  readonly forgeAppId: string;
   readonly grantTtlSeconds: number;
   readonly dataDir: string;
 }
@@ -55,6 +69,7 @@ export interface DevStack {
   readonly info: DevInfo;
   readonly edge: Edge;
   readonly cloudflareApi: CloudflareApi;
+  readonly control: Control;
   close(): Promise<void>;
 }
 
@@ -62,6 +77,8 @@ interface DevSecrets {
   readonly appPsk: string;
   readonly cloudflareApiToken: string;
   readonly accountId: string;
+  readonly sharedSecret: string;
+  readonly apiTokenSeed: string;
 }
 
 export const DEFAULT_PORT = 8787;
@@ -145,6 +162,40 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     });
     opened.push(devConsole);
 
+    const confluence = await startConfluenceStandIn({ port: portAt(5) });
+    opened.push(confluence);
+    const forgeJwks = await startForgeJwksServer(await loadOrCreateFitSigner(options.dataDir), {
+      port: portAt(6),
+    });
+    opened.push(forgeJwks);
+    // A tester may bring their own signing keys and app ids (DESIGN §7: FITs "crafted outside").
+    const forgeJwksUrl = process.env.FORGE_JWKS_URL ?? forgeJwks.jwksUrl;
+    const allowedForgeAppIds = process.env.ALLOWED_FORGE_APP_IDS ?? DEV_FORGE_INSTALLATION.appId;
+    const control = await startControl({
+      dataDir: options.dataDir,
+      port: portAt(4),
+      gateway: frontDoor.url,
+      apiTokenSeed: secrets.apiTokenSeed,
+      log,
+      vars: {
+        APP_PID: DEV_APP_PID,
+        APP_PSK: secrets.appPsk,
+        SITES_DOMAIN,
+        DISPATCH_BASE_URL: dispatchVars.DISPATCH_BASE_URL,
+        CLOUDFLARE_API_BASE_URL: cloudflareApi.url,
+        WFP_ACCOUNT_ID: secrets.accountId,
+        WFP_NAMESPACE: DEV_NAMESPACE,
+        WFP_API_TOKEN_PROVISIONING: secrets.cloudflareApiToken,
+        FORGE_JWKS_URL: forgeJwksUrl,
+        ALLOWED_FORGE_APP_IDS: allowedForgeAppIds,
+        CONTROL_SHARED_SECRET: secrets.sharedSecret,
+        GRANT_TTL_SECONDS: String(grantTtlSeconds),
+        // Dev only: the Confluence stand-in and `*.localhost` site origins are plain http.
+        DEV_ALLOW_LOOPBACK_HTTP: "true",
+      },
+    });
+    opened.push(control);
+
     const info: DevInfo = {
       dispatchUrl: dispatchVars.DISPATCH_BASE_URL,
       sitesDomain: `${SITES_DOMAIN}:${front.port}`,
@@ -154,11 +205,17 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       cloudflareApiToken: secrets.cloudflareApiToken,
       consoleUrl: devConsole.url.href.replace(/\/$/, ""),
       edgeUrl: running.url.href.replace(/\/$/, ""),
+      controlUrl: control.url.href.replace(/\/$/, ""),
+      apiToken: control.apiToken,
+      sharedSecret: secrets.sharedSecret,
+      confluenceUrl: confluence.url.replace(/\/$/, ""),
+      forgeJwksUrl,
+      forgeAppId: allowedForgeAppIds,
       grantTtlSeconds,
       dataDir: options.dataDir,
     };
     await writeJsonAtomically(join(options.dataDir, "dev.json"), info);
-    return { info, edge: running, cloudflareApi, close: closeAll };
+    return { info, edge: running, cloudflareApi, control, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
@@ -178,16 +235,21 @@ function siteWorkerOf(script: NamespaceScript): SiteWorker {
 async function loadSecrets(dataDir: string): Promise<DevSecrets> {
   const file = join(dataDir, "dev-secrets.json");
   const existing = await readFile(file, "utf8").then(
-    (text) => JSON.parse(text) as DevSecrets,
-    () => undefined,
+    (text) => JSON.parse(text) as Partial<DevSecrets>,
+    () => ({}) as Partial<DevSecrets>,
   );
-  if (existing) return existing;
+  const secret = () => randomBytes(32).toString("base64url");
   const secrets: DevSecrets = {
-    appPsk: randomBytes(32).toString("base64url"),
-    cloudflareApiToken: `dev-${randomBytes(24).toString("base64url")}`,
-    accountId: randomBytes(16).toString("hex"),
+    appPsk: existing.appPsk ?? secret(),
+    cloudflareApiToken: existing.cloudflareApiToken ?? `dev-${randomBytes(24).toString("base64url")}`,
+    accountId: existing.accountId ?? randomBytes(16).toString("hex"),
+    sharedSecret: existing.sharedSecret ?? secret(),
+    apiTokenSeed: existing.apiTokenSeed ?? secret(),
   };
-  await writeJsonAtomically(file, secrets, 0o600);
+  // Data folders from before a secret existed get it added; the ones they had are kept.
+  if (Object.keys(existing).length !== Object.keys(secrets).length) {
+    await writeJsonAtomically(file, secrets, 0o600);
+  }
   return secrets;
 }
 

@@ -123,6 +123,19 @@ describe("the local stack", () => {
     );
   });
 
+  it("runs the control Worker with its migrations applied and a working dev API token", async () => {
+    const health = await fetch(`${stack.info.controlUrl}/healthz`);
+    expect(health.status).toBe(200);
+    const sites = await fetch(`${stack.info.controlUrl}/v1/sites`, {
+      headers: { authorization: `Bearer ${stack.info.apiToken}` },
+    });
+    expect(sites.status).toBe(200);
+    const refused = await fetch(`${stack.info.controlUrl}/v1/sites`, {
+      headers: { authorization: `Bearer ms_${"a".repeat(52)}` },
+    });
+    expect(refused.status).toBe(401);
+  });
+
   it("serves two provisioned sites their own bytes through the dispatch Worker, with a grant only", async () => {
     const a = await open(stack, workerA, "/assets/app.js");
     const b = await open(stack, workerB, "/assets/app.js");
@@ -159,8 +172,14 @@ describe("the local stack", () => {
   });
 
   it("serves sites published before a restart after it", async () => {
+    const token = stack.info.apiToken;
     await stack.close();
     stack = await startDevStack({ dataDir, port: 0, maxRunning: 1 });
+    expect(stack.info.apiToken).toBe(token);
+    const sites = await fetch(`${stack.info.controlUrl}/v1/sites`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(sites.status).toBe(200);
     const a = await open(stack, workerA, "/assets/app.js");
     expect(a.body).toBe("export const site = 'A';");
     const b = await open(stack, workerB, "/assets/app.js");

@@ -1,0 +1,185 @@
+/**
+ * The control Worker in the dev stack: the production code (control/src/index.ts) on workerd in a
+ * Miniflare instance of its own — apart from the edge, whose rebuilds on every publish would otherwise
+ * restart a running Workflow — with D1, R2 and Workflows persisted under `<data>/control`.
+ *
+ * Local Workflows do not resume after the process dies (dev/research/workflow-resume.ts): at start,
+ * every job still marked running is handed to the Worker's own recovery (restart or fail typed), so a
+ * publish interrupted by Ctrl-C or a kill ends resumed or cleanly failed, never half-live.
+ */
+
+import { createHmac } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseTenantShortId, type TenantShortId } from "@mini-sites/core";
+import { Log, LogLevel, Miniflare, Response as MiniflareResponse } from "miniflare";
+import { API_TOKEN_SCOPES, createApiToken } from "../../control/src/auth/api-tokens.ts";
+import { D1ApiTokenStore } from "../../control/src/db/api-tokens.ts";
+import type { D1Database } from "../../control/src/db/d1.ts";
+import { applyMigrations, parseMigrations } from "../../control/src/db/migrations.ts";
+import { ensureTenant } from "../../control/src/db/tenants.ts";
+import { bundleWorker } from "./bundle-worker.ts";
+import { DEV_FORGE_INSTALLATION } from "./forge/index.ts";
+import { requestVia } from "./loopback-http.ts";
+import { COMPATIBILITY_DATE } from "./user-workers.ts";
+
+export const CONTROL_ENTRY = fileURLToPath(new URL("../../control/src/index.ts", import.meta.url));
+const MIGRATIONS_DIR = fileURLToPath(new URL("../../control/migrations/", import.meta.url));
+const WORKFLOW_NAME = "provision-version";
+/** Headers that described the loopback hop, not the response (the body is re-sent whole). */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length"]);
+
+export interface ControlOptions {
+  readonly dataDir: string;
+  readonly port: number;
+  /** Vars and secrets the Worker gets, exactly as `wrangler-control.toml` and `wrangler secret` give them. */
+  readonly vars: Readonly<Record<string, string>>;
+  /** The front door (`127.0.0.1:<port>`): smoke checks go through the real gateway, Host kept. */
+  readonly gateway: URL;
+  /** 32 bytes kept in dev-secrets.json: the dev API token is derived from it, so it survives restarts. */
+  readonly apiTokenSeed: string;
+  readonly log?: Log;
+}
+
+export interface Control {
+  readonly url: URL;
+  readonly miniflare: Miniflare;
+  /** Tenant of the dev Forge installation, and an API token for it (all scopes). */
+  readonly devTenant: TenantShortId;
+  readonly apiToken: string;
+  close(): Promise<void>;
+}
+
+export async function startControl(options: ControlOptions): Promise<Control> {
+  const text = (value: string) => ({ type: "text" as const, value });
+  const miniflare = new Miniflare({
+    host: "127.0.0.1",
+    port: options.port,
+    log: options.log ?? new Log(LogLevel.WARN),
+    logRequests: false,
+    cf: false,
+    enableDevRegistry: false,
+    resourcePersistencePath: join(options.dataDir, "control"),
+    workers: [
+      {
+        config: {
+          name: "control",
+          compatibilityDate: COMPATIBILITY_DATE,
+          manifest: {
+            mainModule: "control.js",
+            modules: { "control.js": { type: "esm", contents: await bundleWorker(CONTROL_ENTRY) } },
+          },
+          exports: { ProvisionVersion: { type: "workflow", name: WORKFLOW_NAME } },
+          env: {
+            DB: { type: "d1" },
+            BUNDLES: { type: "r2" },
+            PROVISION_VERSION: {
+              type: "workflow",
+              name: WORKFLOW_NAME,
+              worker: "control",
+              exportName: "ProvisionVersion",
+            },
+            // Production: a service binding to the dispatch Worker. Here: the gateway's front door, so
+            // smoke checks see exactly what a browser sees (cold user Workers included).
+            DISPATCH: {
+              type: "fetcher",
+              handler: async (request) => {
+                const url = new URL(request.url);
+                const answer = await requestVia(new URL(url.pathname + url.search, options.gateway).href, {
+                  host: url.host,
+                  method: request.method,
+                  headers: Object.fromEntries(request.headers),
+                });
+                return new MiniflareResponse(answer.body, {
+                  status: answer.status,
+                  headers: Object.entries(answer.headers).flatMap(([name, value]) =>
+                    value === undefined || HOP_BY_HOP.has(name)
+                      ? []
+                      : [[name, String(value)] as [string, string]],
+                  ),
+                });
+              },
+            },
+            ...Object.fromEntries(Object.entries(options.vars).map(([key, value]) => [key, text(value)])),
+          },
+        },
+      },
+    ],
+  });
+  try {
+    const url = await miniflare.ready;
+    const db = (await miniflare.getD1Database("DB", "control")) as unknown as D1Database;
+    await applyMigrations(db, await readMigrationFiles());
+    const devTenant = await devTenantOf(db);
+    const apiToken = await ensureDevApiToken(db, devTenant, options.apiTokenSeed);
+    await recoverInterruptedJobs(miniflare);
+    return { url, miniflare, devTenant, apiToken, close: () => miniflare.dispose() };
+  } catch (error) {
+    await miniflare.dispose();
+    throw error;
+  }
+}
+
+async function readMigrationFiles() {
+  const names = (await readdir(MIGRATIONS_DIR)).filter((name) => name.endsWith(".sql")).sort();
+  return parseMigrations(
+    await Promise.all(
+      names.map(async (name) => ({ name, sql: await readFile(join(MIGRATIONS_DIR, name), "utf8") })),
+    ),
+  );
+}
+
+/** The tenant of the dev Forge installation: the one the dev console's FITs and dev.json's token act for. */
+async function devTenantOf(db: D1Database): Promise<TenantShortId> {
+  const tenant = await ensureTenant(db, {
+    forgeAppId: DEV_FORGE_INSTALLATION.appId,
+    cloudId: DEV_FORGE_INSTALLATION.cloudId,
+    installationId: DEV_FORGE_INSTALLATION.installationId,
+  });
+  const id = parseTenantShortId(tenant.id);
+  if (id === undefined) throw new Error(`dev tenant id ${tenant.id} is not a tenant short id`);
+  return id;
+}
+
+/**
+ * The same API token on every start of one data folder: its random bytes come from a seed kept in
+ * dev-secrets.json, and its hashed record is inserted if the database does not have it yet.
+ */
+async function ensureDevApiToken(db: D1Database, tenantId: TenantShortId, seed: string): Promise<string> {
+  let counter = 0;
+  const random = (length: number) => {
+    const bytes = new Uint8Array(length);
+    for (let filled = 0; filled < length; counter++) {
+      const block = createHmac("sha256", seed).update(String(counter)).digest();
+      const take = Math.min(block.length, length - filled);
+      bytes.set(block.subarray(0, take), filled);
+      filled += take;
+    }
+    return bytes;
+  };
+  const { token, record } = await createApiToken({
+    tenantId,
+    scopes: [...API_TOKEN_SCOPES],
+    label: "dev",
+    createdBy: "dev-stack",
+    now: 0,
+    random,
+  });
+  const existing = await db
+    .prepare("SELECT 1 FROM api_tokens WHERE token_hash = ?")
+    .bind(record.hash)
+    .first();
+  if (existing === null) await new D1ApiTokenStore(db).insert(record);
+  return token;
+}
+
+/**
+ * Jobs left `running` by a stopped dev stack: their local Workflow instances will never continue.
+ * The Worker's own cron recovery handles them, told that every such job is already past its TTL.
+ */
+async function recoverInterruptedJobs(miniflare: Miniflare): Promise<void> {
+  const worker = await miniflare.getWorker("control");
+  const farFuture = new Date(Date.now() + 365 * 24 * 3600 * 1000);
+  await worker.scheduled({ cron: "dev-start", scheduledTime: farFuture });
+}
