@@ -4,7 +4,7 @@
  * same workerd, with autocannon; target ratio ≥ 0.9. Then the dev stack's memory with 100 published
  * sites (only the most recently used user Workers run).
  *
- *   npm run bench -- serve            (BENCH_SECONDS=5 BENCH_SITES=100 to change the defaults)
+ *   npm run bench -- serve           (BENCH_SECONDS=5 BENCH_SITES=100 to change the defaults)
  */
 
 import { readdirSync, readFileSync } from "node:fs";
