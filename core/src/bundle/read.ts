@@ -289,16 +289,26 @@ async function hostFiles(
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const bytesTotal = toRead.reduce((sum, c) => sum + c.declaredSize, 0);
   let bytesDone = 0;
-  // One file is read ahead while the current one is hashed and handed over, so I/O (a disk, R2
-  // ranged reads) overlaps with CPU work. At most two files' bytes are held at once: 2× the per-file cap.
-  const startLoad = (c: Candidate) => {
-    const pending = (c.load as () => Promise<Uint8Array | BundleError>)();
+  // One file is read ahead, and its hash started (crypto.subtle runs off the main thread in every
+  // runtime), while the current one is handed over, so I/O and hashing overlap the caller's work (the
+  // secret scan). At most two files' bytes are held at once: 2× the per-file cap.
+  interface Loaded {
+    readonly bytes: Uint8Array | BundleError;
+    readonly hash?: Promise<string>;
+  }
+  const startLoad = (c: Candidate & { path: string }): Promise<Loaded> => {
+    const pending = (c.load as () => Promise<Uint8Array | BundleError>)().then((bytes): Loaded => {
+      if (!(bytes instanceof Uint8Array) || bytes.length > limits.maxFileBytes) return { bytes };
+      const hash = assetHash(c.path, bytes);
+      hash.catch(() => {}); // awaited below
+      return { bytes, hash };
+    });
     pending.catch(() => {}); // awaited below; this only keeps an abandoned read-ahead from going unhandled
     return pending;
   };
   let next = toRead[0] === undefined ? undefined : startLoad(toRead[0]);
   for (const [i, c] of toRead.entries()) {
-    const loaded = await (next as Promise<Uint8Array | BundleError>);
+    const { bytes: loaded, hash } = await (next as Promise<Loaded>);
     const following = toRead[i + 1];
     next = following === undefined ? undefined : startLoad(following);
     if (!(loaded instanceof Uint8Array)) {
@@ -318,7 +328,7 @@ async function hostFiles(
       path: c.path,
       size: loaded.length,
       contentType: contentTypeFor(c.path),
-      hash: await assetHash(c.path, loaded),
+      hash: await (hash as Promise<string>),
     };
     files.push(entry);
     bytesDone += loaded.length;
