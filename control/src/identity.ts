@@ -1,8 +1,9 @@
 /**
  * This isolate's deployment identity and the keys derived from it, built once per env (HKDF and key
- * import cost more than a request should pay). A missing or weak secret yields no keys at all: what
- * needs a key (grants, audit appends) fails closed, and `/.well-known/mini-sites` says which variable
- * is missing (DESIGN §4).
+ * import cost more than a request should pay). One place for every key the control Worker holds:
+ * grants (grants.ts mints them; the dispatch Worker derives the same key to verify them), the audit
+ * chain, and upload tickets (macro/ticket.ts). A missing or weak secret yields no keys at all: what
+ * needs a key fails closed, and `/.well-known/mini-sites` says which variable is missing (DESIGN §4).
  */
 
 import {
@@ -17,7 +18,13 @@ import {
 import type { ControlEnv } from "./env.ts";
 
 export type ControlKeys =
-  | { readonly ready: true; readonly audit: Keyring; readonly state: IdentityState }
+  | {
+      readonly ready: true;
+      readonly grant: Keyring;
+      readonly audit: Keyring;
+      readonly uploadTicket: Keyring;
+      readonly state: IdentityState;
+    }
   | { readonly ready: false; readonly state: Exclude<IdentityState, { status: "ready" }> };
 
 const keys = new WeakMap<object, Promise<ControlKeys>>();
@@ -26,7 +33,12 @@ const reports = new WeakMap<object, Promise<IdentityReport>>();
 async function load(env: ControlEnv): Promise<ControlKeys> {
   const state = readIdentity(env);
   if (state.status !== "ready") return { ready: false, state };
-  return { ready: true, audit: await keyringFor(state.identity, KEY_PURPOSE.audit), state };
+  const [grant, audit, uploadTicket] = await Promise.all([
+    keyringFor(state.identity, KEY_PURPOSE.grant),
+    keyringFor(state.identity, KEY_PURPOSE.audit),
+    keyringFor(state.identity, KEY_PURPOSE.uploadTicket),
+  ]);
+  return { ready: true, grant, audit, uploadTicket, state };
 }
 
 export function controlKeys(env: ControlEnv): Promise<ControlKeys> {

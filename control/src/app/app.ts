@@ -2,33 +2,63 @@
  * The control Worker's HTTP surface, assembled in one place: where a request enters (this file),
  * what every request passes (request id, security headers, body caps, authentication on /v1), the
  * routes, and the typed error handlers.
+ *
+ *   /.well-known/mini-sites, /healthz   routes/service.ts     public
+ *   /v1/openapi.json                    this file             public
+ *   /v1/sites… (read)                   routes/sites.ts       API token | FIT | shared secret
+ *   /v1/sites… (write), /v1/jobs/…      publish/routes.ts     API token | FIT | shared secret
+ *   /v1/macro/…                         macro/routes.ts       FIT only (Forge Remote)
+ *
+ * Every credential is verified exactly once, here, before any route runs: `authenticate` for /v1 and
+ * `authenticateForge` (FIT only) for /v1/macro, so an API token or the CI secret never reaches a
+ * macro route; the macro sub-app itself only re-checks that the principal is a Forge one.
  */
 
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { hexEncode } from "@mini-sites/core";
-import type { ZodError } from "zod";
-import { registerPlannedRoutes } from "../routes/planned.ts";
+import type { MiddlewareHandler } from "hono";
+import { authErrorBody, authFailure } from "../auth/errors.ts";
+import type { Principal } from "../auth/middleware.ts";
+import { createMacroRoutes, type MacroDeps } from "../macro/routes.ts";
+import { createPipelinePublisher } from "../publish/pipeline.ts";
+import { createPublishRoutes } from "../publish/routes.ts";
+import { audit, type PublishDeps } from "../publish/services.ts";
+import { registerMountedRouteDocs } from "../routes/mounted.ts";
 import { registerServiceRoutes } from "../routes/service.ts";
 import { registerSiteRoutes } from "../routes/sites.ts";
+import { tokenRoutes } from "../routes/tokens.ts";
 import { limitBodies } from "./body-limit.ts";
 import { type AppEnv, type Authenticate, authenticateNobody } from "./context.ts";
-import { ApiError, type ApiIssue, handleError, handleNotFound } from "./errors.ts";
+import { ApiError, handleError, handleNotFound, zodIssues } from "./errors.ts";
 
 export const OPENAPI_PATH = "/v1/openapi.json";
+export const MACRO_PREFIX = "/v1/macro";
 export const API_VERSION = "0.1.0";
 
 export interface AppOptions {
-  /** The authentication middleware (control/src/auth/); default: nobody is authenticated. */
+  /** The authentication middleware for /v1 (control/src/auth/); default: nobody is authenticated. */
   readonly authenticate?: Authenticate;
+  /** The authentication middleware for /v1/macro: must accept FITs only. Default: nobody. */
+  readonly authenticateForge?: Authenticate;
+  /** The publish pipeline's dependencies (hosting provider, clock); production uses the defaults. */
+  readonly publish?: PublishDeps;
+  /** Overrides for the Macro API (tests); its publisher defaults to the publish pipeline. */
+  readonly macro?: Pick<MacroDeps, "permissions" | "publisher" | "audit" | "now">;
 }
 
-/** A zod failure as the caller's field paths: `query.limit: Too big…`. */
-export function zodIssues(target: string, error: ZodError): ApiIssue[] {
-  return error.issues.map((issue) => ({
-    path: [target, ...issue.path.map(String)].join("."),
-    message: issue.message,
-  }));
-}
+/**
+ * The macro sub-app's own authentication slot: the FIT was verified by `authenticateForge` already, so
+ * this verifies nothing again — it only refuses anything that is not a Forge principal, whatever the
+ * app in front of it was wired with.
+ */
+const forgeOnly: MiddlewareHandler = async (c, next) => {
+  const principal = c.get("principal" as never) as Principal | undefined;
+  if (principal !== undefined && principal.kind !== "forge") {
+    const failure = authFailure("AUTH_METHOD_NOT_ACCEPTED");
+    return c.json(authErrorBody(failure), failure.status);
+  }
+  await next();
+};
 
 export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
@@ -58,15 +88,29 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   });
   app.use("*", limitBodies());
   const authenticate = options.authenticate ?? authenticateNobody;
+  const authenticateForge = options.authenticateForge ?? authenticateNobody;
   app.use("/v1/*", async (c, next) => {
     // The API description is public: it documents, it does not reveal anyone's data.
     if (c.req.path === OPENAPI_PATH) return next();
+    // Hono routes case-sensitively on the raw path, so this prefix is exactly what reaches the macro.
+    if (c.req.path.startsWith(`${MACRO_PREFIX}/`)) return authenticateForge(c, next);
     return authenticate(c, next);
   });
 
   registerServiceRoutes(app);
   registerSiteRoutes(app);
-  registerPlannedRoutes(app);
+  registerMountedRouteDocs(app);
+  app.route(
+    MACRO_PREFIX,
+    createMacroRoutes({
+      publisher: createPipelinePublisher(options.publish),
+      audit,
+      ...options.macro,
+      authenticate: forgeOnly,
+    }) as never,
+  );
+  app.route("/v1", createPublishRoutes(options.publish));
+  app.route("/v1", tokenRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", {
     type: "http",

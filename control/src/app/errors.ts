@@ -9,6 +9,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ZodError } from "zod";
 
 export const API_ERRORS = {
   /** The request does not match the route's schema; the message names the field. */
@@ -29,8 +30,6 @@ export const API_ERRORS = {
   UNAVAILABLE: 503,
   /** A bug. The response carries a request id; the log has the rest. */
   INTERNAL: 500,
-  /** The route is declared (it is in the OpenAPI document) but not built yet. */
-  NOT_IMPLEMENTED: 501,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
@@ -48,6 +47,14 @@ export interface ApiErrorBody {
     readonly issues?: readonly ApiIssue[];
     readonly requestId?: string;
   };
+}
+
+/** A zod failure as the caller's field paths: `query.limit: Too big…`. */
+export function zodIssues(target: string, error: ZodError): ApiIssue[] {
+  return error.issues.map((issue) => ({
+    path: [target, ...issue.path.map(String)].join("."),
+    message: issue.message,
+  }));
 }
 
 /** Throw from a handler to answer with a typed error. The message is shown to the caller: no secrets. */

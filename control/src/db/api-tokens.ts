@@ -5,7 +5,9 @@
  */
 
 import type { ApiTokenRecord, ApiTokenScope, ApiTokenStore } from "../auth/api-tokens.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
 import type { D1Database } from "./d1.ts";
+import { InvalidCursor, type Page } from "./sites.ts";
 
 interface ApiTokenRow {
   tenant_id: string;
@@ -86,4 +88,115 @@ export class D1ApiTokenStore implements ApiTokenStore {
       .first<{ found: number }>();
     return row !== null;
   }
+}
+
+/**
+ * A token as its tenant's managers see it (`GET /v1/tokens`). Read from columns that exclude
+ * `token_hash`, so no listing can leak a digest, whatever a route later does with the object.
+ */
+export interface ApiTokenSummary {
+  readonly id: string;
+  readonly displayPrefix: string;
+  readonly label: string;
+  readonly scopes: readonly ApiTokenScope[];
+  readonly createdAt: number;
+  readonly createdBy: string | null;
+  readonly expiresAt: number | null;
+  readonly lastUsedAt: number | null;
+  readonly revokedAt: number | null;
+}
+
+interface ApiTokenSummaryRow {
+  id: string;
+  prefix: string;
+  label: string;
+  scopes: string;
+  created_by: string | null;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+const SUMMARY_COLUMNS =
+  "id, prefix, label, scopes, created_by, created_at, expires_at, last_used_at, revoked_at";
+const TOKENS_LISTING = "api-tokens";
+
+function toSummary(row: ApiTokenSummaryRow): ApiTokenSummary {
+  return {
+    id: row.id,
+    displayPrefix: row.prefix,
+    label: row.label,
+    scopes: JSON.parse(row.scopes) as ApiTokenScope[],
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+/** One of `tenantId`'s tokens; another tenant's id reads as missing. */
+export async function getApiToken(
+  db: D1Database,
+  tenantId: string,
+  tokenId: string,
+): Promise<ApiTokenSummary | undefined> {
+  const row = await db
+    .prepare(`SELECT ${SUMMARY_COLUMNS} FROM api_tokens WHERE tenant_id = ? AND id = ?`)
+    .bind(tenantId, tokenId)
+    .first<ApiTokenSummaryRow>();
+  return row === null ? undefined : toSummary(row);
+}
+
+/** A tenant's tokens, newest first, revoked ones included; keyset-paginated like the sites listing. */
+export async function listApiTokens(
+  db: D1Database,
+  tenantId: string,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<Page<ApiTokenSummary>> {
+  const take = page.limit + 1;
+  let statement: ReturnType<D1Database["prepare"]>;
+  if (page.cursor === undefined) {
+    statement = db
+      .prepare(
+        `SELECT ${SUMMARY_COLUMNS} FROM api_tokens WHERE tenant_id = ?
+         ORDER BY created_at DESC, id DESC LIMIT ?`,
+      )
+      .bind(tenantId, take);
+  } else {
+    const key = decodeCursor(TOKENS_LISTING, page.cursor, ["integer", "string"]);
+    if (key === undefined) throw new InvalidCursor();
+    const [createdAt, id] = key;
+    statement = db
+      .prepare(
+        `SELECT ${SUMMARY_COLUMNS} FROM api_tokens WHERE tenant_id = ? AND (created_at, id) < (?, ?)
+         ORDER BY created_at DESC, id DESC LIMIT ?`,
+      )
+      .bind(tenantId, createdAt, id, take);
+  }
+  const { results } = await statement.all<ApiTokenSummaryRow>();
+  const items = results.slice(0, page.limit).map(toSummary);
+  const last = items[items.length - 1];
+  const nextCursor =
+    results.length > page.limit && last !== undefined
+      ? encodeCursor(TOKENS_LISTING, [last.createdAt, last.id])
+      : null;
+  return { items, nextCursor };
+}
+
+/**
+ * How stale `last_used_at` may get: a busy CI token would otherwise cost a D1 write per request. A
+ * minute is precise enough to answer "is this token still in use?", the question the column is for.
+ */
+export const LAST_USED_GRANULARITY_MS = 60_000;
+
+/** Notes that a token authenticated a request (at most one write per token per LAST_USED_GRANULARITY_MS). */
+export async function recordApiTokenUse(db: D1Database, tokenId: string, at: number): Promise<void> {
+  await db
+    .prepare(
+      "UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
+    )
+    .bind(at, tokenId, at - LAST_USED_GRANULARITY_MS)
+    .run();
 }

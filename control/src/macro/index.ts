@@ -4,7 +4,6 @@
  * uploads.ts the editor's chunked upload; publisher.ts the seam to the publish pipeline.
  */
 
-export * from "./keys.ts";
 export * from "./publisher.ts";
 export * from "./routes.ts";
 export * from "./store.ts";

@@ -36,14 +36,10 @@
  */
 
 import {
-  DEFAULT_GRANT_TTL_SECONDS,
   DEFAULT_LIMITS,
   isSiteVersion,
-  MAX_GRANT_TTL_SECONDS,
-  mintGrant,
   parseSiteId,
   type SiteId,
-  siteHostLabel,
   type TenantShortId,
 } from "@mini-sites/core";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
@@ -59,8 +55,10 @@ import {
   type PermissionVerdict,
 } from "../confluence/permissions.ts";
 import { createSite } from "../db/sites.ts";
-import type { ControlEnv } from "../env.ts";
-import { macroKeys } from "./keys.ts";
+import type { ControlEnv, R2Bucket } from "../env.ts";
+import { allowsLoopbackHttp, mintSiteGrant } from "../grants.ts";
+import { controlKeys } from "../identity.ts";
+import { PublishError, publishErrorResponse } from "../publish/errors.ts";
 import type { MacroPublisher } from "./publisher.ts";
 import {
   bindMacro,
@@ -80,20 +78,8 @@ import {
   expectedChunkSize,
   storeChunk,
   UPLOAD_CHUNK_BYTES,
-  type UploadBucket,
   uploadPrefix,
 } from "./uploads.ts";
-
-/** What the macro reads from the env beyond ControlEnv (wrangler-control.toml [vars]). */
-export interface MacroEnv extends ControlEnv {
-  /** Serve grant lifetime in seconds (default 600, at most MAX_GRANT_TTL_SECONDS): the revocation delay. */
-  readonly GRANT_TTL_SECONDS?: string;
-  /**
-   * "true" in the dev stack only: allows plain http to loopback for the Confluence API base URL (the
-   * stand-in) and for `*.localhost` site origins. Unset in staging and production.
-   */
-  readonly DEV_ALLOW_LOOPBACK_HTTP?: string;
-}
 
 /** The header Forge puts the user's token in when the endpoint sets `auth.appUserToken` (DESIGN §8). */
 export const USER_TOKEN_HEADER = "x-forge-oauth-user";
@@ -138,14 +124,14 @@ export interface MacroDeps {
   /** Used by the default authenticate (tests point it at the Forge stand-in). */
   readonly fitVerifier?: (c: Context<MacroHonoEnv>) => FitVerifier;
   /** Appends to the audit log (binds, forks, denials). Failures are logged, never turned into an allow. */
-  readonly audit?: (env: MacroEnv, entry: AuditEntry) => Promise<void>;
+  readonly audit?: (env: ControlEnv, entry: AuditEntry) => Promise<void>;
   /** The R2 bucket uploads go to; defaults to env.BUNDLES. */
-  readonly bucket?: (env: MacroEnv) => UploadBucket;
+  readonly bucket?: (env: ControlEnv) => R2Bucket;
   readonly now?: () => number;
 }
 
 export interface MacroHonoEnv {
-  Bindings: MacroEnv;
+  Bindings: ControlEnv;
   Variables: AuthVariables;
 }
 
@@ -158,8 +144,6 @@ function fail(c: MacroContext, code: MacroErrorCode, message: string, detail?: R
     { "Cache-Control": "no-store" },
   );
 }
-
-const devFlag = (env: MacroEnv) => env.DEV_ALLOW_LOOPBACK_HTTP === "true";
 
 /** The signed-in user and the macro this FIT is for. */
 interface MacroCaller {
@@ -199,36 +183,6 @@ function callerOf(c: MacroContext): CallerResult {
       actor: `forge:${ctx.accountId}`,
     },
   };
-}
-
-/** The site origin `<scheme>://s-<site>.<SITES_DOMAIN>[:port]`; scheme and port from DISPATCH_BASE_URL. */
-export function siteOrigin(env: MacroEnv, siteId: SiteId): string | undefined {
-  const domain = env.SITES_DOMAIN?.trim().toLowerCase();
-  if (domain === undefined || domain === "" || !/^[a-z0-9.-]+$/.test(domain)) return undefined;
-  let scheme = "https:";
-  let port = "";
-  if (env.DISPATCH_BASE_URL !== undefined && env.DISPATCH_BASE_URL !== "") {
-    let base: URL;
-    try {
-      base = new URL(env.DISPATCH_BASE_URL);
-    } catch {
-      return undefined;
-    }
-    scheme = base.protocol;
-    port = base.port;
-  }
-  const local = domain === "localhost" || domain.endsWith(".localhost");
-  // Plain http only for the dev stack's `s-<id>.localhost` origins (DESIGN §7), never in production.
-  if (scheme !== "https:" && !(scheme === "http:" && local && devFlag(env))) return undefined;
-  return `${scheme}//${siteHostLabel(siteId)}.${domain}${port === "" ? "" : `:${port}`}`;
-}
-
-function grantTtl(env: MacroEnv): number | undefined {
-  const raw = env.GRANT_TTL_SECONDS?.trim();
-  if (raw === undefined || raw === "") return DEFAULT_GRANT_TTL_SECONDS;
-  if (!/^[0-9]{1,6}$/.test(raw)) return undefined;
-  const ttl = Number(raw);
-  return ttl >= 1 && ttl <= MAX_GRANT_TTL_SECONDS ? ttl : undefined;
 }
 
 const ServeUrlBody = z
@@ -273,9 +227,9 @@ async function jsonBody<T>(
 export function createMacroRoutes(deps: MacroDeps = {}): Hono<MacroHonoEnv> {
   const now = deps.now ?? Date.now;
   const clients = new Map<boolean, PermissionClient>();
-  const permissionsFor = (env: MacroEnv): PermissionClient => {
+  const permissionsFor = (env: ControlEnv): PermissionClient => {
     if (deps.permissions !== undefined) return deps.permissions;
-    const flag = devFlag(env);
+    const flag = allowsLoopbackHttp(env);
     let client = clients.get(flag);
     if (client === undefined) {
       client = createPermissionClient({ allowLoopbackHttp: flag, now });
@@ -283,9 +237,9 @@ export function createMacroRoutes(deps: MacroDeps = {}): Hono<MacroHonoEnv> {
     }
     return client;
   };
-  const bucketOf = deps.bucket ?? ((env: MacroEnv) => env.BUNDLES as unknown as UploadBucket);
+  const bucketOf = deps.bucket ?? ((env: ControlEnv) => env.BUNDLES);
 
-  async function audit(env: MacroEnv, entry: AuditEntry): Promise<void> {
+  async function audit(env: ControlEnv, entry: AuditEntry): Promise<void> {
     if (deps.audit === undefined) return;
     try {
       await deps.audit(env, entry);
@@ -389,18 +343,10 @@ export function createMacroRoutes(deps: MacroDeps = {}): Hono<MacroHonoEnv> {
       version = pinned;
     }
 
-    const ttlSeconds = grantTtl(c.env);
-    const origin = siteOrigin(c.env, site.id);
-    const keys = await macroKeys(c.env);
-    if (ttlSeconds === undefined || origin === undefined || !keys.ready) {
+    const minted = await mintSiteGrant(c.env, { tenant: tenant.id, site: site.id, version }, now());
+    if (!minted.ok) {
       console.error(
-        JSON.stringify({
-          level: "error",
-          event: "macro.not_configured",
-          grant: keys.ready,
-          origin: origin !== undefined,
-          ttl: ttlSeconds !== undefined,
-        }),
+        JSON.stringify({ level: "error", event: "macro.not_configured", problems: minted.problems }),
       );
       return fail(
         c,
@@ -408,19 +354,15 @@ export function createMacroRoutes(deps: MacroDeps = {}): Hono<MacroHonoEnv> {
         "This Mini-Sites deployment is not fully configured; see /.well-known/mini-sites.",
       );
     }
-    const grant = await mintGrant(
-      keys.grant,
-      { siteId: site.id, version, tenantId: tenant.id, ttlSeconds },
-      now(),
-    );
+    const { grant } = minted;
     return c.json(
       {
         state: "PUBLISHED" as const,
         siteId: site.id,
         version,
-        url: `${origin}/__ms/enter/${grant.text}`,
-        renewUrl: `${origin}/__ms/renew/${grant.text}`,
-        expiresAt: new Date(grant.claims.expiresAt * 1000).toISOString(),
+        url: grant.url,
+        renewUrl: grant.renewUrl,
+        expiresAt: grant.expiresAt,
       },
       200,
       { "Cache-Control": "no-store" },
@@ -564,7 +506,7 @@ export function createMacroRoutes(deps: MacroDeps = {}): Hono<MacroHonoEnv> {
     }
     const permitted = await requirePermission(c, caller, "update");
     if (!permitted.ok) return permitted.response;
-    const keys = await macroKeys(c.env);
+    const keys = await controlKeys(c.env);
     if (!keys.ready)
       return fail(
         c,
@@ -594,7 +536,7 @@ export function createMacroRoutes(deps: MacroDeps = {}): Hono<MacroHonoEnv> {
     const key = bundleKeyOf(uploadPrefix(tenant.id, binding.siteId, nonce));
     const upload = await bucketOf(c.env).createMultipartUpload(key);
     const expiresAt = Math.floor(now() / 1000) + UPLOAD_TICKET_TTL_SECONDS;
-    const ticket = await signUploadTicket(keys.uploadTicket, {
+    const ticket = await signUploadTicket(keys.uploadTicket.current.hmac, {
       tenant: tenant.id,
       site: binding.siteId,
       contentId: caller.content.id,
@@ -619,13 +561,17 @@ export function createMacroRoutes(deps: MacroDeps = {}): Hono<MacroHonoEnv> {
   // --- Uploads (requestRemote: a FIT, no user token; the ticket carries the update decision) ------
 
   async function ticketFor(c: MacroContext, caller: MacroCaller) {
-    const keys = await macroKeys(c.env);
+    const keys = await controlKeys(c.env);
     if (!keys.ready)
       return {
         ok: false as const,
         response: fail(c, "NOT_CONFIGURED", "This Mini-Sites deployment is not fully configured."),
       };
-    const verdict = await verifyUploadTicket(keys.uploadTicket, c.req.param("ticket") ?? "", now());
+    const verdict = await verifyUploadTicket(
+      keys.uploadTicket.current.hmac,
+      c.req.param("ticket") ?? "",
+      now(),
+    );
     const notFound = { ok: false as const, response: fail(c, "NOT_FOUND", "No such upload.") };
     if (!verdict.ok) {
       return verdict.code === "UPLOAD_TICKET_EXPIRED"
@@ -687,6 +633,8 @@ export function createMacroRoutes(deps: MacroDeps = {}): Hono<MacroHonoEnv> {
       });
       return c.json(accepted, 202);
     } catch (error) {
+      // Refusals that are not about the bundle (rate limit, quota, configuration) keep their own code.
+      if (error instanceof PublishError) return publishErrorResponse(error);
       const code = (error as { code?: unknown }).code;
       if (typeof code === "string" && /^[A-Z][A-Z0-9_]{2,63}$/.test(code)) {
         return fail(c, "BUNDLE_REJECTED", (error as Error).message.slice(0, 500), { code });

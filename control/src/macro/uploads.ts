@@ -10,33 +10,10 @@
  */
 
 import type { SiteId, TenantShortId } from "@mini-sites/core";
+import type { R2Bucket } from "../env.ts";
 
 /** R2's minimum part size (all parts but the last); also the most one chunk request carries. */
 export const UPLOAD_CHUNK_BYTES = 5 * 1024 * 1024;
-
-/** The R2 calls the upload flow makes; structurally a subset of the Workers R2Bucket binding. */
-export interface UploadBucket {
-  createMultipartUpload(key: string): Promise<{ readonly key: string; readonly uploadId: string }>;
-  resumeMultipartUpload(key: string, uploadId: string): UploadSession;
-  put(key: string, value: string | ArrayBuffer | Uint8Array): Promise<unknown>;
-  get(key: string): Promise<{ text(): Promise<string> } | null>;
-  head(key: string): Promise<{ readonly size: number } | null>;
-  list(options: { prefix: string; cursor?: string; limit?: number }): Promise<{
-    objects: { readonly key: string }[];
-    truncated: boolean;
-    cursor?: string;
-  }>;
-  delete(keys: string | string[]): Promise<void>;
-}
-
-export interface UploadSession {
-  uploadPart(
-    partNumber: number,
-    value: ArrayBuffer | Uint8Array,
-  ): Promise<{ partNumber: number; etag: string }>;
-  complete(parts: { partNumber: number; etag: string }[]): Promise<unknown>;
-  abort(): Promise<void>;
-}
 
 /**
  * `t/<tenant>/editor-uploads/<site>/<nonce>/…`: every object of an editor upload under the tenant's prefix
@@ -65,7 +42,7 @@ export function expectedChunkSize(size: number, chunkBytes: number, n: number): 
 }
 
 export async function storeChunk(
-  bucket: UploadBucket,
+  bucket: R2Bucket,
   ticket: { key: string; uploadId: string },
   n: number,
   bytes: Uint8Array,
@@ -81,7 +58,7 @@ export type AssembleResult = { readonly ok: true } | { readonly ok: false; reado
 
 /** Completes the multipart upload if every chunk arrived; idempotent once the bundle exists. */
 export async function assemble(
-  bucket: UploadBucket,
+  bucket: R2Bucket,
   ticket: { key: string; uploadId: string; size: number; chunkBytes: number },
 ): Promise<AssembleResult> {
   const existing = await bucket.head(ticket.key);

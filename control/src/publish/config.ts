@@ -1,13 +1,10 @@
 /**
  * Publish-pipeline configuration: every limit is a named number with a default and a reason, and a
- * deployment may override it through a `[vars]` entry of the same name (DESIGN §6.9 abuse bounds).
- * What the pipeline is given beyond the lead's ControlEnv (R2 with ranged reads and multipart
- * uploads, the dispatch service binding, the Cloudflare API base) is typed here too.
+ * deployment may override it through a `[vars]` entry of the same name (DESIGN §6.9 abuse bounds;
+ * wrangler-control.toml lists them with their defaults). The bindings are typed once, in env.ts.
  */
 
 import { type BundleLimits, DEFAULT_LIMITS } from "@mini-sites/core";
-import type { ControlEnv } from "../env.ts";
-import type { R2BucketLike } from "./r2.ts";
 
 const MiB = 1024 * 1024;
 
@@ -34,8 +31,6 @@ export interface PublishConfig {
   readonly maxJobRestarts: number;
   /** The smoke check's grant lives this long: enough for the check, useless afterwards. */
   readonly smokeGrantTtlSeconds: number;
-  /** View-URL grants (DESIGN §3: default 10 minutes; the TTL is the revocation delay). */
-  readonly viewGrantTtlSeconds: number;
 }
 
 export const DEFAULT_PUBLISH_CONFIG: PublishConfig = {
@@ -49,13 +44,7 @@ export const DEFAULT_PUBLISH_CONFIG: PublishConfig = {
   jobStuckAfterSeconds: 15 * 60,
   maxJobRestarts: 2,
   smokeGrantTtlSeconds: 60,
-  viewGrantTtlSeconds: 600,
 };
-
-/** A Worker-to-Worker binding (service binding or workerd `external` service). */
-export interface Fetcher {
-  fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
-}
 
 /** The names of the `[vars]` that override PublishConfig (all optional, decimal integers). */
 export interface PublishVars {
@@ -68,35 +57,8 @@ export interface PublishVars {
   readonly RATE_WINDOW_SECONDS?: string;
   readonly WORKERS_KEPT_PER_SITE?: string;
   readonly JOB_STUCK_AFTER_SECONDS?: string;
+  /** Lifetime of serve and view grants (grants.ts reads it: default 600, at most MAX_GRANT_TTL_SECONDS). */
   readonly GRANT_TTL_SECONDS?: string;
-}
-
-export interface PublishEnv extends Omit<ControlEnv, "BUNDLES" | "PROVISION_VERSION">, PublishVars {
-  readonly BUNDLES: R2BucketLike;
-  readonly PROVISION_VERSION?: ProvisionWorkflowBinding;
-  /**
-   * Optional service binding to the dispatch Worker, used for smoke checks. Production: a
-   * `[[services]]` binding to the dispatch Worker (no DNS, no public round trip). Dev: a workerd
-   * `external` service at the gateway's loopback address — workerd dials that address and sends the
-   * URL's host (`s-<site>.localhost:<port>`) as `Host`, which Node's resolver could not resolve.
-   * Unset: the check fetches the public site URL.
-   */
-  readonly DISPATCH?: Fetcher;
-  /** The WfP REST API base; default Cloudflare's. The dev stack points it at its stand-in. */
-  readonly CLOUDFLARE_API_BASE_URL?: string;
-}
-
-/** The Workflow binding as the pipeline uses it (a subset of workers-types `Workflow`). */
-export interface ProvisionWorkflowBinding {
-  create(options?: { id?: string; params?: unknown }): Promise<{ readonly id: string }>;
-  get(id: string): Promise<WorkflowInstanceLike>;
-}
-
-export interface WorkflowInstanceLike {
-  readonly id: string;
-  status(): Promise<{ status: string; error?: unknown }>;
-  restart(): Promise<void>;
-  terminate(): Promise<void>;
 }
 
 function positive(value: string | undefined, fallback: number): number {
@@ -122,6 +84,5 @@ export function readPublishConfig(env: PublishVars): PublishConfig {
     rateWindowSeconds: positive(env.RATE_WINDOW_SECONDS, d.rateWindowSeconds),
     workersKeptPerSite: positive(env.WORKERS_KEPT_PER_SITE, d.workersKeptPerSite),
     jobStuckAfterSeconds: positive(env.JOB_STUCK_AFTER_SECONDS, d.jobStuckAfterSeconds),
-    viewGrantTtlSeconds: positive(env.GRANT_TTL_SECONDS, d.viewGrantTtlSeconds),
   };
 }

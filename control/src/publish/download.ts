@@ -6,13 +6,14 @@
 
 import type { ManifestEntry, SiteId, TenantShortId } from "@mini-sites/core";
 import { Zip, ZipDeflate } from "fflate";
-import { type R2BucketLike, readArchivedFile } from "./r2.ts";
+import type { R2Bucket } from "../env.ts";
+import { readArchivedFile } from "./r2.ts";
 
 /** Deflate level: 6 is zlib's default balance; downloads are rare, CPU per request is capped. */
 export const DOWNLOAD_DEFLATE_LEVEL = 6;
 
 export function zipStream(
-  bucket: R2BucketLike,
+  bucket: R2Bucket,
   tenant: TenantShortId,
   site: SiteId,
   files: readonly ManifestEntry[],

@@ -1,11 +1,11 @@
 /** Starting a job's Workflow instance (the instance id IS the job id, so a second start is refused by Workflows itself). */
 
+import type { ControlEnv } from "../env.ts";
 import type { ProvisionParams } from "../workflows/provision.ts";
-import type { PublishEnv } from "./config.ts";
 import { PublishError } from "./errors.ts";
 import { type Job, setJobInstance } from "./store.ts";
 
-export function requireWorkflow(env: PublishEnv): NonNullable<PublishEnv["PROVISION_VERSION"]> {
+export function requireWorkflow(env: ControlEnv): NonNullable<ControlEnv["PROVISION_VERSION"]> {
   if (env.PROVISION_VERSION === undefined)
     throw new PublishError("NOT_CONFIGURED", "The PROVISION_VERSION Workflow binding is missing.");
   return env.PROVISION_VERSION;
@@ -20,7 +20,7 @@ export function paramsOf(job: Job): ProvisionParams {
  * instance: the request still answers 202 (the version is staged, nothing is lost) and recoverJobs —
  * or the same request retried with its Idempotency-Key — starts it.
  */
-export async function ensureStarted(env: PublishEnv, job: Job, now: number): Promise<boolean> {
+export async function ensureStarted(env: ControlEnv, job: Job, now: number): Promise<boolean> {
   if (job.state !== "queued" || job.workflowInstanceId !== null) return true;
   const workflow = requireWorkflow(env);
   try {

@@ -18,50 +18,7 @@
  */
 
 import type { ManifestEntry, RandomAccessSource, SiteId, TenantShortId } from "@mini-sites/core";
-
-// --- The R2 binding, as far as the pipeline uses it (shapes follow @cloudflare/workers-types) -----
-
-export interface R2ObjectLike {
-  readonly key: string;
-  readonly size: number;
-}
-
-export interface R2ObjectBodyLike extends R2ObjectLike {
-  readonly body: ReadableStream<Uint8Array>;
-  arrayBuffer(): Promise<ArrayBuffer>;
-  text(): Promise<string>;
-}
-
-export interface R2MultipartUploadLike {
-  readonly key: string;
-  readonly uploadId: string;
-  uploadPart(
-    partNumber: number,
-    value: Uint8Array | ArrayBuffer | string,
-  ): Promise<{ partNumber: number; etag: string }>;
-  complete(parts: { partNumber: number; etag: string }[]): Promise<R2ObjectLike>;
-  abort(): Promise<void>;
-}
-
-export interface R2BucketLike {
-  head(key: string): Promise<R2ObjectLike | null>;
-  get(
-    key: string,
-    options?: { range?: { offset: number; length: number } },
-  ): Promise<R2ObjectBodyLike | null>;
-  put(
-    key: string,
-    value: Uint8Array | ArrayBuffer | string | ReadableStream<Uint8Array>,
-    options?: { httpMetadata?: { contentType?: string } },
-  ): Promise<R2ObjectLike | null>;
-  delete(keys: string | string[]): Promise<void>;
-  list(options?: { prefix?: string; cursor?: string; limit?: number }): Promise<{
-    objects: R2ObjectLike[];
-    truncated: boolean;
-    cursor?: string;
-  }>;
-  createMultipartUpload(key: string): Promise<R2MultipartUploadLike>;
-}
+import type { R2Bucket } from "../env.ts";
 
 // --- Keys ------------------------------------------------------------------------------------------
 
@@ -80,7 +37,7 @@ export const manifestKey = (tenant: TenantShortId, site: SiteId, bundleHash: str
 export const R2_DELETE_BATCH = 1_000;
 
 /** Deletes every object under `prefix`, page by page. */
-export async function deletePrefix(bucket: R2BucketLike, prefix: string): Promise<number> {
+export async function deletePrefix(bucket: R2Bucket, prefix: string): Promise<number> {
   let deleted = 0;
   let cursor: string | undefined;
   do {
@@ -107,7 +64,7 @@ export async function deletePrefix(bucket: R2BucketLike, prefix: string): Promis
 export const READ_AHEAD_BYTES = 64 * 1024;
 
 /** A RandomAccessSource over one R2 object: `size` from HEAD, `read` by ranged GETs with a one-block read-ahead. */
-export async function r2Source(bucket: R2BucketLike, key: string): Promise<RandomAccessSource | undefined> {
+export async function r2Source(bucket: R2Bucket, key: string): Promise<RandomAccessSource | undefined> {
   const head = await bucket.head(key);
   if (head === null) return undefined;
   const size = head.size;
@@ -136,7 +93,7 @@ export async function r2Source(bucket: R2BucketLike, key: string): Promise<Rando
 
 /** The bytes of one archived file, checked by the provider against its manifest entry. */
 export async function readArchivedFile(
-  bucket: R2BucketLike,
+  bucket: R2Bucket,
   tenant: TenantShortId,
   site: SiteId,
   entry: ManifestEntry,
@@ -147,7 +104,7 @@ export async function readArchivedFile(
 }
 
 export async function readManifest(
-  bucket: R2BucketLike,
+  bucket: R2Bucket,
   tenant: TenantShortId,
   site: SiteId,
   bundleHash: string,

@@ -13,7 +13,7 @@
  */
 
 import { getVersion } from "../db/versions.ts";
-import type { PublishEnv } from "./config.ts";
+import type { ControlEnv } from "../env.ts";
 import { readPublishConfig } from "./config.ts";
 import { ensureStarted } from "./jobs.ts";
 import { failJob, type Job, markJobSucceeded, touchJob, unfinishedJobsBefore } from "./store.ts";
@@ -30,7 +30,7 @@ export interface RecoveryReport {
 
 const ENDED = new Set(["complete", "errored", "terminated"]);
 
-export async function recoverJobs(env: PublishEnv, now: number): Promise<RecoveryReport> {
+export async function recoverJobs(env: ControlEnv, now: number): Promise<RecoveryReport> {
   const config = readPublishConfig(env);
   const ttlMs = config.jobStuckAfterSeconds * 1000;
   const report: RecoveryReport = { started: [], restarted: [], finished: [], failed: [] };
@@ -52,7 +52,7 @@ export async function recoverJobs(env: PublishEnv, now: number): Promise<Recover
 }
 
 async function stuck(
-  env: PublishEnv,
+  env: ControlEnv,
   job: Job,
   now: number,
   why: string,
@@ -63,7 +63,7 @@ async function stuck(
 }
 
 async function recoverOne(
-  env: PublishEnv,
+  env: ControlEnv,
   job: Job,
   now: number,
   ttlMs: number,

@@ -14,44 +14,23 @@
  * up in that tenant only, so another tenant's site answers exactly like a missing one: 404.
  */
 
-import {
-  isSiteVersion,
-  mintGrant,
-  newSiteId,
-  parseSiteId,
-  type SiteId,
-  siteTag,
-  workerNameFor,
-} from "@mini-sites/core";
+import { isSiteVersion, parseSiteId, siteTag, workerNameFor } from "@mini-sites/core";
 import { Hono } from "hono";
+import type { ZodError } from "zod";
 import { type AppContext, type AppEnv, type Caller, requireCaller, requireScope } from "../app/context.ts";
-import { handleError } from "../app/errors.ts";
+import { handleError, zodIssues } from "../app/errors.ts";
 import { getSite, NOT_FOUND_HANDLING, type NotFoundHandling, type Site } from "../db/sites.ts";
 import { getVersion, MAX_VERSION_MESSAGE_LENGTH } from "../db/versions.ts";
-import { type PublishConfig, type PublishEnv, readPublishConfig } from "./config.ts";
+import { RollbackBody, SiteUpdateBody } from "../routes/schemas.ts";
+import { readPublishConfig } from "./config.ts";
 import { zipStream } from "./download.ts";
 import { PublishError, publishErrorResponse } from "./errors.ts";
-import { ensureStarted, requireWorkflow } from "./jobs.ts";
+import { ensureStarted } from "./jobs.ts";
+import { admit, rateLimit, stageUpload } from "./pipeline.ts";
 import { deletePrefix, readManifest, sitePrefix } from "./r2.ts";
-import { audit, hostingFor, type PublishDeps, requireGrantKeyring, siteOrigin, target } from "./services.ts";
-import {
-  countSites,
-  deleteSiteRow,
-  findActiveVersionByContent,
-  findJobByKey,
-  flipLive,
-  getJob,
-  insertJob,
-  insertSite,
-  type Job,
-  jobsSince,
-  latestJobOfVersion,
-  newJobId,
-  setSiteEnabled,
-  stageVersion,
-  storedBytes,
-} from "./store.ts";
-import { archiveUpload, checkUpload, receiveUpload } from "./upload.ts";
+import { audit, hostingFor, type PublishDeps, requireSiteGrant, target } from "./services.ts";
+import { deleteSiteRow, flipLive, getJob, insertJob, type Job, newJobId, setSiteEnabled } from "./store.ts";
+import { receiveUpload } from "./upload.ts";
 
 /** `POST /v1/sites/new/versions` publishes a new site (ids are random; a client never picks one). */
 export const NEW_SITE = "new";
@@ -60,10 +39,6 @@ export const DEFAULT_SITE_NAME = "Untitled site";
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const NO_SUCH_SITE = () => new PublishError("NOT_FOUND", "No such site.");
-
-function envOf(c: AppContext): PublishEnv {
-  return c.env as unknown as PublishEnv;
-}
 
 async function siteOf(c: AppContext, principal: Caller): Promise<Site> {
   const id = parseSiteId(c.req.param("site") ?? "");
@@ -79,22 +54,20 @@ function accepted(c: AppContext, job: Job, extra: Record<string, unknown> = {}):
   );
 }
 
-async function rateLimit(
-  env: PublishEnv,
-  config: PublishConfig,
-  principal: Caller,
-  now: number,
-): Promise<void> {
-  const windowMs = config.rateWindowSeconds * 1000;
-  const recent = await jobsSince(env.DB, principal.tenantId, now - windowMs);
-  if (recent.count >= config.publishesPerWindow) {
-    const retryAfter = Math.max(1, Math.ceil(((recent.oldest ?? now) + windowMs - now) / 1000));
-    throw new PublishError(
-      "RATE_LIMITED",
-      `This tenant may publish ${config.publishesPerWindow} times per ${config.rateWindowSeconds} s; try again in ${retryAfter} s.`,
-      { headers: { "Retry-After": String(retryAfter) } },
-    );
-  }
+/** A JSON body checked with the same zod schema the OpenAPI document shows; issues name the field. */
+function validJson<T>(
+  schema: { safeParse(value: unknown): { success: true; data: T } | { success: false; error: ZodError } },
+  body: unknown,
+): T {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issues = zodIssues("json", parsed.error);
+  const first = issues[0];
+  throw new PublishError(
+    "INVALID_REQUEST",
+    first === undefined ? "The request body is not valid." : `${first.path}: ${first.message}`,
+    { extra: { issues } },
+  );
 }
 
 function textOrUndefined(value: string | undefined | null): string | undefined {
@@ -113,34 +86,21 @@ export function createPublishRoutes(deps: PublishDeps = {}): Hono<AppEnv> {
   app.post("/sites/:site/versions", async (c) => {
     const principal = requireCaller(c);
     requireScope(principal, "sites:write");
-    const env = envOf(c);
+    const env = c.env;
     const config = readPublishConfig(env);
-    const tenant = principal.tenantId;
-    const param = c.req.param("site");
-    const isNew = param === NEW_SITE;
-    const existingSite = isNew ? undefined : await siteOf(c, principal);
-    requireWorkflow(env);
+    const publisher = { tenant: principal.tenantId, actor: principal.actor };
+    const isNew = c.req.param("site") === NEW_SITE;
+    const site = isNew ? undefined : await siteOf(c, principal);
 
     const key = textOrUndefined(c.req.header("idempotency-key"));
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
       throw new PublishError("INVALID_REQUEST", "Idempotency-Key must be 1–255 visible ASCII characters.");
-    if (key !== undefined) {
-      const earlier = await findJobByKey(env.DB, tenant, existingSite?.id, key);
-      if (earlier !== undefined) {
-        await ensureStarted(env, earlier, clock());
-        return accepted(c, earlier, { replayed: true });
-      }
-    }
-    await rateLimit(env, config, principal, clock());
-    if (isNew && (await countSites(env.DB, tenant)) >= config.maxSitesPerTenant)
-      throw new PublishError(
-        "QUOTA_SITES",
-        `This tenant already has ${config.maxSitesPerTenant} sites, the most it may have.`,
-      );
+    const replay = await admit(env, config, publisher, { site, idempotencyKey: key }, clock());
+    if (replay !== undefined) return accepted(c, replay.job, { replayed: true });
 
     const upload = await receiveUpload(
       env.BUNDLES,
-      tenant,
+      principal.tenantId,
       c.req.raw,
       config,
       c.req.query("filename") ?? "index.html",
@@ -155,95 +115,35 @@ export function createPublishRoutes(deps: PublishDeps = {}): Hono<AppEnv> {
           "INVALID_REQUEST",
           `The version message is longer than ${MAX_VERSION_MESSAGE_LENGTH} characters.`,
         );
-      const report = await checkUpload(upload, config);
-
-      // Same content as a live or in-flight version of this site ⇒ that version's job, no second Worker.
-      if (existingSite !== undefined) {
-        const same = await findActiveVersionByContent(env.DB, tenant, existingSite.id, report.bundleHash);
-        const job = same && (await latestJobOfVersion(env.DB, tenant, existingSite.id, same.number));
-        if (job) {
-          await ensureStarted(env, job, clock());
-          return accepted(c, job, { replayed: true });
-        }
-      }
-      const stored = await storedBytes(env.DB, tenant);
-      if (stored + report.bytes > config.maxStoredBytesPerTenant)
-        throw new PublishError(
-          "QUOTA_BYTES",
-          `Storing this version (${report.bytes} bytes) would take the tenant over its ${config.maxStoredBytesPerTenant}-byte quota. Delete old sites first.`,
-        );
-
-      const siteId: SiteId = existingSite?.id ?? newSiteId();
-      await archiveUpload(env.BUNDLES, tenant, siteId, upload, report, config);
-      if (isNew) {
-        const name = (textOrUndefined(c.req.query("name")) ?? upload.fields.name ?? DEFAULT_SITE_NAME).slice(
-          0,
-          200,
-        );
-        const handling =
-          textOrUndefined(c.req.query("notFoundHandling")) ?? upload.fields.notFoundHandling ?? "none";
-        if (!(NOT_FOUND_HANDLING as readonly string[]).includes(handling))
-          throw new PublishError(
-            "INVALID_REQUEST",
-            `notFoundHandling must be one of ${NOT_FOUND_HANDLING.join(", ")}.`,
-          );
-        if (
-          !(await insertSite(
-            env.DB,
-            tenant,
-            siteId,
-            { name, notFoundHandling: handling as NotFoundHandling },
-            clock(),
-          ))
-        )
-          throw new PublishError("UNAVAILABLE", "A site id collided; publish again.");
-        await audit(env, {
-          tenantId: tenant,
-          actor: principal.actor,
-          action: "site.create",
-          target: target(siteId),
-          detail: { name },
-        });
-      }
-      const staged = await stageVersion(
-        env.DB,
-        tenant,
-        siteId,
-        {
-          contentHash: report.bundleHash,
-          message: message ?? null,
-          sizeBytes: report.bytes,
-          fileCount: report.files.length,
-          publishedBy: principal.actor,
-          idempotencyKey: key ?? null,
-          jobId: newJobId(),
-        },
-        clock(),
+      const name = (textOrUndefined(c.req.query("name")) ?? upload.fields.name ?? DEFAULT_SITE_NAME).slice(
+        0,
+        200,
       );
-      if (!staged.staged) {
-        const raced = key === undefined ? undefined : await findJobByKey(env.DB, tenant, siteId, key);
-        if (raced === undefined) throw NO_SUCH_SITE();
-        await ensureStarted(env, raced, clock());
-        return accepted(c, raced, { replayed: true });
-      }
-      const job = (await latestJobOfVersion(env.DB, tenant, siteId, staged.version)) as Job;
-      await audit(env, {
-        tenantId: tenant,
-        actor: principal.actor,
-        action: "site.publish",
-        target: target(siteId, staged.version),
-        detail: {
-          job: job.id,
-          files: report.files.length,
-          bytes: report.bytes,
-          contentHash: report.bundleHash,
+      const handling =
+        textOrUndefined(c.req.query("notFoundHandling")) ?? upload.fields.notFoundHandling ?? "none";
+      if (!(NOT_FOUND_HANDLING as readonly string[]).includes(handling))
+        throw new PublishError(
+          "INVALID_REQUEST",
+          `notFoundHandling must be one of ${NOT_FOUND_HANDLING.join(", ")}.`,
+        );
+      const staged = await stageUpload(
+        env,
+        config,
+        publisher,
+        {
+          site,
+          newSite: { name, notFoundHandling: handling as NotFoundHandling },
+          upload,
+          message,
+          idempotencyKey: key,
         },
-      });
-      await ensureStarted(env, job, clock());
-      return accepted(c, job, {
-        files: report.files.length,
-        bytes: report.bytes,
-        externalHosts: report.externalHosts,
+        clock,
+      );
+      if (staged.replayed || staged.report === undefined) return accepted(c, staged.job, { replayed: true });
+      return accepted(c, staged.job, {
+        files: staged.report.files.length,
+        bytes: staged.report.bytes,
+        externalHosts: staged.report.externalHosts,
       });
     } finally {
       await env.BUNDLES.delete([...upload.keys]).catch(() => undefined);
@@ -269,12 +169,9 @@ export function createPublishRoutes(deps: PublishDeps = {}): Hono<AppEnv> {
   app.post("/sites/:site/rollback", async (c) => {
     const principal = requireCaller(c);
     requireScope(principal, "sites:write");
-    const env = envOf(c);
+    const env = c.env;
     const site = await siteOf(c, principal);
-    const body = (await c.req.json().catch(() => undefined)) as { version?: unknown } | undefined;
-    const number = body?.version;
-    if (!isSiteVersion(number))
-      throw new PublishError("INVALID_REQUEST", 'Send {"version": <a version number>}.');
+    const number = validJson(RollbackBody, await c.req.json().catch(() => undefined)).version;
     const version = await getVersion(env.DB, principal.tenantId, site.id, number);
     if (version === undefined) throw new PublishError("NOT_FOUND", "No such version.");
     if (version.status === "live") return c.json({ version: number, live: true, instant: true });
@@ -307,7 +204,7 @@ export function createPublishRoutes(deps: PublishDeps = {}): Hono<AppEnv> {
     }
     // Pruned (or the provider could not tell): re-provision from R2 through the same Workflow, then flip.
     const config = readPublishConfig(env);
-    await rateLimit(env, config, principal, clock());
+    await rateLimit(env, config, principal.tenantId, clock());
     const jobId = newJobId();
     await insertJob(
       env.DB,
@@ -328,29 +225,31 @@ export function createPublishRoutes(deps: PublishDeps = {}): Hono<AppEnv> {
     return accepted(c, job, { instant: false });
   });
 
-  for (const [path, enabled] of [
-    ["/sites/:site/disable", false],
-    ["/sites/:site/enable", true],
-  ] as const) {
-    app.post(path, async (c) => {
-      const principal = requireCaller(c);
-      requireScope(principal, "sites:write");
-      const site = await siteOf(c, principal);
-      await setSiteEnabled(c.env.DB, principal.tenantId, site.id, enabled, clock());
-      await audit(envOf(c), {
-        tenantId: principal.tenantId,
-        actor: principal.actor,
-        action: enabled ? "site.enable" : "site.disable",
-        target: target(site.id),
-      });
-      return c.json({ id: site.id, enabled });
+  /** The admin kill switch: disabled ⇒ no new grants from this moment (serve-url, view-url). */
+  async function setEnabled(c: AppContext, enabled: boolean): Promise<Response> {
+    const principal = requireCaller(c);
+    requireScope(principal, "sites:write");
+    const site = await siteOf(c, principal);
+    await setSiteEnabled(c.env.DB, principal.tenantId, site.id, enabled, clock());
+    await audit(c.env, {
+      tenantId: principal.tenantId,
+      actor: principal.actor,
+      action: enabled ? "site.enable" : "site.disable",
+      target: target(site.id),
     });
+    return c.json({ id: site.id, enabled });
   }
+
+  app.post("/sites/:site/disable", (c) => setEnabled(c, false));
+  app.post("/sites/:site/enable", (c) => setEnabled(c, true));
+  app.patch("/sites/:site", async (c) =>
+    setEnabled(c, validJson(SiteUpdateBody, await c.req.json().catch(() => undefined)).enabled),
+  );
 
   app.delete("/sites/:site", async (c) => {
     const principal = requireCaller(c);
     requireScope(principal, "sites:write");
-    const env = envOf(c);
+    const env = c.env;
     const site = await siteOf(c, principal);
     // Rows first: from this statement on, no grant can be minted for the site (fail-safe order). The
     // Workers and bytes go next; if Cloudflare or R2 fail here, reconcile deletes the orphans later.
@@ -362,8 +261,10 @@ export function createPublishRoutes(deps: PublishDeps = {}): Hono<AppEnv> {
       target: target(site.id),
       detail: { name: site.name },
     });
-    const workers = await hostingFor(env, deps)
-      .deleteByTag(siteTag(site.id))
+    // Inside the chain: a provider that cannot even be built (provisioning not configured) leaves the
+    // Workers pending like any other failure — the rows are gone already, so the answer is still 200.
+    const workers = await Promise.resolve()
+      .then(() => hostingFor(env, deps).deleteByTag(siteTag(site.id)))
       .then(
         (r) => (r.ok ? "deleted" : "pending"),
         () => "pending",
@@ -377,31 +278,21 @@ export function createPublishRoutes(deps: PublishDeps = {}): Hono<AppEnv> {
 
   app.post("/sites/:site/view-url", async (c) => {
     const principal = requireCaller(c);
-    const env = envOf(c);
+    const env = c.env;
     const site = await siteOf(c, principal);
     if (!site.enabled) throw new PublishError("SITE_DISABLED", "This site is disabled by an admin.");
     if (site.liveVersion === null) throw new PublishError("NOT_LIVE", "This site has no live version yet.");
-    const config = readPublishConfig(env);
-    const grant = await mintGrant(
-      await requireGrantKeyring(env),
-      {
-        siteId: site.id,
-        tenantId: principal.tenantId,
-        version: site.liveVersion,
-        ttlSeconds: config.viewGrantTtlSeconds,
-      },
+    const grant = await requireSiteGrant(
+      env,
+      { tenant: principal.tenantId, site: site.id, version: site.liveVersion },
       clock(),
     );
-    return c.json({
-      url: `${siteOrigin(env, site.id)}/__ms/enter/${grant.text}`,
-      version: site.liveVersion,
-      expiresAt: new Date(grant.claims.expiresAt * 1000).toISOString(),
-    });
+    return c.json({ url: grant.url, version: grant.version, expiresAt: grant.expiresAt });
   });
 
   app.get("/sites/:site/versions/:n/bundle", async (c) => {
     const principal = requireCaller(c);
-    const env = envOf(c);
+    const env = c.env;
     const site = await siteOf(c, principal);
     const number = Number(c.req.param("n"));
     const version = isSiteVersion(number)

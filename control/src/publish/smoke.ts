@@ -11,9 +11,10 @@
  * site URL.
  */
 
-import { mintGrant, type SiteId, type TenantShortId } from "@mini-sites/core";
-import type { PublishConfig, PublishEnv } from "./config.ts";
-import { requireGrantKeyring, siteOrigin } from "./services.ts";
+import type { SiteId, TenantShortId } from "@mini-sites/core";
+import type { ControlEnv } from "../env.ts";
+import type { PublishConfig } from "./config.ts";
+import { requireSiteGrant } from "./services.ts";
 
 /** The grant cookie the dispatch Worker reads (dispatch/src/cookies.ts). */
 export const GRANT_COOKIE = "__Host-ms";
@@ -28,23 +29,22 @@ export interface SmokeResult {
 }
 
 export async function smokeCheck(
-  env: PublishEnv,
+  env: ControlEnv,
   config: PublishConfig,
   claims: { tenant: TenantShortId; site: SiteId; version: number },
   now: number,
 ): Promise<SmokeResult> {
-  const keyring = await requireGrantKeyring(env);
-  const grant = await mintGrant(
-    keyring,
+  const grant = await requireSiteGrant(
+    env,
     {
-      siteId: claims.site,
-      tenantId: claims.tenant,
+      tenant: claims.tenant,
+      site: claims.site,
       version: claims.version,
       ttlSeconds: config.smokeGrantTtlSeconds,
     },
     now,
   );
-  const url = `${siteOrigin(env, claims.site)}/`;
+  const url = `${grant.origin}/`;
   const fetcher = env.DISPATCH ?? {
     fetch: (input: Request | string | URL, init?: RequestInit) => fetch(input, init),
   };

@@ -20,18 +20,11 @@ import {
   type SiteId,
   type TenantShortId,
 } from "@mini-sites/core";
+import type { R2Bucket, R2MultipartUpload } from "../env.ts";
 import type { PublishConfig } from "./config.ts";
 import { bundleRejected, PublishError } from "./errors.ts";
 import { boundaryOf, MultipartError, readMultipart } from "./multipart.ts";
-import {
-  fileKey,
-  manifestKey,
-  type R2BucketLike,
-  type R2MultipartUploadLike,
-  r2Source,
-  uploadFileKey,
-  uploadKey,
-} from "./r2.ts";
+import { fileKey, manifestKey, r2Source, uploadFileKey, uploadKey } from "./r2.ts";
 
 /** R2 multipart part size: above R2's 5 MiB minimum, small enough that one part in memory is cheap. */
 export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
@@ -57,7 +50,7 @@ function tooLarge(limit: number): PublishError {
 
 /** Streams `body` into one R2 object, aborting (and keeping nothing) the moment it passes `limit`. */
 export async function streamToR2(
-  bucket: R2BucketLike,
+  bucket: R2Bucket,
   key: string,
   body: ReadableStream<Uint8Array>,
   limit: number,
@@ -67,7 +60,7 @@ export async function streamToR2(
   let part = new Uint8Array(partBytes);
   let filled = 0;
   let total = 0;
-  let multipart: R2MultipartUploadLike | undefined;
+  let multipart: R2MultipartUpload | undefined;
   const parts: { partNumber: number; etag: string }[] = [];
   try {
     for (;;) {
@@ -120,7 +113,7 @@ export function newUploadId(): string {
  * (`htmlName` names it); a folder: `multipart/form-data`, one part per file.
  */
 export async function receiveUpload(
-  bucket: R2BucketLike,
+  bucket: R2Bucket,
   tenant: TenantShortId,
   request: Request,
   config: PublishConfig,
@@ -166,7 +159,7 @@ export async function receiveUpload(
 }
 
 async function receiveForm(
-  bucket: R2BucketLike,
+  bucket: R2Bucket,
   tenant: TenantShortId,
   uploadId: string,
   body: ReadableStream<Uint8Array>,
@@ -246,7 +239,7 @@ export async function checkUpload(upload: ReceivedUpload, config: PublishConfig)
  * second time rather than writing during the check: nothing of a refused bundle (a secret) is kept.
  */
 export async function archiveUpload(
-  bucket: R2BucketLike,
+  bucket: R2Bucket,
   tenant: TenantShortId,
   site: SiteId,
   upload: ReceivedUpload,

@@ -36,8 +36,9 @@ import {
 } from "@mini-sites/core";
 import { getSite } from "../db/sites.ts";
 import { getVersion, type VersionStatus } from "../db/versions.ts";
+import type { ControlEnv } from "../env.ts";
 import type { HostingProvider } from "../hosting/index.ts";
-import { type PublishConfig, type PublishEnv, readPublishConfig } from "../publish/config.ts";
+import { type PublishConfig, readPublishConfig } from "../publish/config.ts";
 import { readArchivedFile, readManifest } from "../publish/r2.ts";
 import { hostingFor, type PublishDeps } from "../publish/services.ts";
 import { smokeCheck } from "../publish/smoke.ts";
@@ -106,7 +107,7 @@ function unwrap<T>(result: StepValue<T>): T {
   return result.value;
 }
 
-export class ProvisionVersion extends WorkflowEntrypoint<PublishEnv, ProvisionParams> {
+export class ProvisionVersion extends WorkflowEntrypoint<ControlEnv, ProvisionParams> {
   /** Retries of the steps that talk to Cloudflare or the gateway. Subclasses (tests) shorten them. */
   protected stepConfig(): WorkflowStepConfig {
     return { retries: { limit: 4, delay: "5 seconds", backoff: "exponential" }, timeout: "10 minutes" };
@@ -123,7 +124,7 @@ export class ProvisionVersion extends WorkflowEntrypoint<PublishEnv, ProvisionPa
 
   /** The flip (store.ts flipLive); a method so tests can inject a failure at exactly this step. */
   protected async flip(
-    env: PublishEnv,
+    env: ControlEnv,
     tenant: TenantShortId,
     site: SiteId,
     version: number,
@@ -273,7 +274,7 @@ export class ProvisionVersion extends WorkflowEntrypoint<PublishEnv, ProvisionPa
   }
 }
 
-function hostingForSafe(env: PublishEnv, deps: PublishDeps): HostingProvider | undefined {
+function hostingForSafe(env: ControlEnv, deps: PublishDeps): HostingProvider | undefined {
   try {
     return hostingFor(env, deps);
   } catch {
@@ -287,7 +288,7 @@ function hostingForSafe(env: PublishEnv, deps: PublishDeps): HostingProvider | u
  * the site. Their bundles stay in R2, so a rollback to them re-provisions.
  */
 export async function pruneWorkers(
-  env: PublishEnv,
+  env: ControlEnv,
   deps: PublishDeps,
   config: PublishConfig,
   tenant: TenantShortId,

@@ -1,6 +1,7 @@
 /**
- * The Macro API mounted in the control Worker's own app (createApp), as the lead wires it: the app's
- * /v1 middleware (request ids, body caps, default authentication) must not change what the macro answers.
+ * The Macro API mounted in the control Worker's own app (createApp), wired as src/index.ts wires it:
+ * the app's /v1 middleware (request ids, body caps, authentication) must not change what the macro
+ * answers; a FIT is verified once per request; no other credential reaches a macro route.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,5 +33,34 @@ describe("macro routes inside the control app", () => {
       h.env,
     );
     expect(response.status).toBe(401);
+  });
+
+  it("verifies a FIT exactly once per macro request", async () => {
+    await h.seedSite();
+    const before = h.verifications.count;
+    const served = await h.call("POST", "/serve-url", { user: "viewer" });
+    expect(served.status).toBe(200);
+    expect(h.verifications.count - before).toBe(1);
+  });
+
+  it.each([
+    ["an API token", { authorization: `Bearer ms_${"a".repeat(43)}` }],
+    ["the CI shared secret", { "x-mini-sites-secret": "x".repeat(40) }],
+  ])("refuses %s on every macro route with 401 AUTH_METHOD_NOT_ACCEPTED", async (_name, headers) => {
+    await h.seedSite();
+    for (const [method, path] of [
+      ["POST", "/serve-url"],
+      ["GET", "/state"],
+      ["POST", "/bind"],
+      ["POST", "/upload-ticket"],
+      ["PUT", "/uploads/ticket/chunks/1"],
+      ["POST", "/uploads/ticket/complete"],
+    ] as const) {
+      const response = await h.app.request(`/v1/macro${path}`, { method, headers }, h.env);
+      expect(response.status, `${method} ${path}`).toBe(401);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+        "AUTH_METHOD_NOT_ACCEPTED",
+      );
+    }
   });
 });

@@ -25,18 +25,20 @@ import {
 } from "../../../dev/src/confluence/index.ts";
 import { type FitClaimsInput, signFit } from "../../../dev/src/forge/index.ts";
 import { createApp } from "../../src/app/app.ts";
+import type { AppEnv } from "../../src/app/context.ts";
 import type { AuditEntry } from "../../src/audit/chain.ts";
+import type { FitVerifier } from "../../src/auth/fit.ts";
+import { authenticate } from "../../src/auth/middleware.ts";
 import { createPermissionClient, type PermissionClient } from "../../src/confluence/permissions.ts";
 import type { D1Database } from "../../src/db/d1.ts";
 import { applyMigrations, parseMigrations } from "../../src/db/migrations.ts";
 import { createSite } from "../../src/db/sites.ts";
 import { ensureTenant } from "../../src/db/tenants.ts";
 import { insertVersion, transitionVersion } from "../../src/db/versions.ts";
-import type { R2Bucket } from "../../src/env.ts";
+import type { ControlEnv, R2Bucket } from "../../src/env.ts";
 import type { MacroPublisher, PublishFromR2Request } from "../../src/macro/publisher.ts";
-import { createMacroRoutes, type MacroEnv } from "../../src/macro/routes.ts";
+import { createMacroRoutes } from "../../src/macro/routes.ts";
 import { bindMacro, type MacroKey } from "../../src/macro/store.ts";
-import type { UploadBucket } from "../../src/macro/uploads.ts";
 import {
   APP_ID,
   CLOUD_ID,
@@ -116,14 +118,16 @@ export interface TestApp {
 
 export interface Harness {
   readonly db: D1Database;
-  readonly bucket: UploadBucket;
-  readonly env: MacroEnv;
+  readonly bucket: R2Bucket;
+  readonly env: ControlEnv;
   readonly forge: ForgeStandIn;
   readonly confluence: ConfluenceStandIn;
   readonly clock: { now: number };
   readonly permissions: PermissionClient;
   readonly publisher: FakePublisher;
   readonly audits: AuditEntry[];
+  /** FIT verifications so far (to show a FIT is verified exactly once per request). */
+  readonly verifications: { count: number };
   readonly app: TestApp;
   grantKeyring(): Promise<Keyring>;
   fit(options?: CallOptions): Promise<string>;
@@ -148,7 +152,7 @@ async function migrations() {
 
 export async function startHarness(
   options: {
-    env?: Partial<MacroEnv>;
+    env?: Partial<ControlEnv>;
     publisher?: boolean;
     /** Mount under the control Worker's real app (request ids, body caps, error handlers) instead of a bare Hono. */
     inControlApp?: boolean;
@@ -177,7 +181,7 @@ export async function startHarness(
   } as unknown as ConstructorParameters<typeof Miniflare>[0]);
   const db = (await mf.getD1Database("DB")) as unknown as D1Database;
   await applyMigrations(db, await migrations());
-  const bucket = (await mf.getR2Bucket("BUNDLES")) as unknown as UploadBucket;
+  const bucket = (await mf.getR2Bucket("BUNDLES")) as unknown as R2Bucket;
   const forge = await startForgeStandIn();
   const confluence = await startConfluenceStandIn();
   const clock = { now: Date.now() };
@@ -188,9 +192,9 @@ export async function startHarness(
   });
   const publisher = new FakePublisher();
   const audits: AuditEntry[] = [];
-  const env: MacroEnv = {
+  const env: ControlEnv = {
     DB: db,
-    BUNDLES: bucket as unknown as R2Bucket,
+    BUNDLES: bucket,
     APP_PID: "mini-sites-macro-tests",
     APP_PSK: TEST_APP_PSK,
     SITES_DOMAIN,
@@ -200,19 +204,38 @@ export async function startHarness(
     ...options.env,
   };
   const verifier = forge.verifier({ allowedAppIds: [APP_ID, SIBLING_APP_ID] });
-  const macro = createMacroRoutes({
+  const verifications = { count: 0 };
+  const countingVerifier: FitVerifier = {
+    ...verifier,
+    verify: (token) => {
+      verifications.count++;
+      return verifier.verify(token);
+    },
+  };
+  const macroDeps = {
     permissions,
     ...(options.publisher === false ? {} : { publisher }),
-    fitVerifier: () => verifier,
-    audit: async (_env, entry) => {
+    audit: async (_env: ControlEnv, entry: AuditEntry) => {
       audits.push(entry);
     },
     now: () => clock.now,
-  });
+  };
+  // In the control app: wired as src/index.ts wires it — every /v1 credential verified by the app's
+  // middleware, FITs only on /v1/macro — with the stand-in's key set instead of Forge's.
   const mounted =
     options.inControlApp === true
-      ? createApp().route("/v1/macro", macro)
-      : new Hono().route("/v1/macro", macro);
+      ? createApp({
+          authenticate: authenticate<AppEnv>({
+            allow: ["fit", "apiToken", "sharedSecret"],
+            fitVerifier: () => countingVerifier,
+          }),
+          authenticateForge: authenticate<AppEnv>({ allow: ["fit"], fitVerifier: () => countingVerifier }),
+          macro: macroDeps,
+        })
+      : new Hono().route(
+          "/v1/macro",
+          createMacroRoutes({ ...macroDeps, fitVerifier: () => countingVerifier }),
+        );
   const app: TestApp = {
     request: async (path, init, env) => mounted.request(path, init, env as never),
   };
@@ -227,6 +250,7 @@ export async function startHarness(
     permissions,
     publisher,
     audits,
+    verifications,
     app,
     async grantKeyring() {
       const state = readIdentity(env);

@@ -1,6 +1,7 @@
 /**
  * The publish tests' world, all real and on loopback: the control Worker (production publish code,
- * fixtures/control-worker.ts) in workerd with D1, R2 and a Workflow from Miniflare; the Cloudflare API
+ * fixtures/control-worker.ts — or, with `entry: "production"`, the deployed entry src/index.ts with
+ * its real authentication) in workerd with D1, R2 and a Workflow from Miniflare; the Cloudflare API
  * stand-in (dev/src/cloudflare-api) that materializes user Workers; and the dev edge (the unchanged
  * dispatch Worker + namespace stand-in) serving them. Smoke checks reach the edge through the DISPATCH
  * binding exactly as designed for dev, with a fault switch in between.
@@ -23,6 +24,7 @@ import {
 } from "../../../dev/src/cloudflare-api/index.ts";
 import { Edge } from "../../../dev/src/edge.ts";
 import type { SiteWorker } from "../../../dev/src/user-workers.ts";
+import type { D1Database } from "../../src/db/d1.ts";
 import { applyMigrations, parseMigrations } from "../../src/db/migrations.ts";
 
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
@@ -31,8 +33,18 @@ const NAMESPACE = "mini-sites-test";
 const API_TOKEN = ["publish", "test", "token"].join("-");
 const APP_PID = "mini-sites-publish-test";
 
+/** The Worker the world runs: the publish fixture (tenant from a test header) or the deployed entry. */
+export type WorldEntry = "fixture" | "production";
+
+const ENTRIES: Record<WorldEntry, URL> = {
+  fixture: new URL("./fixtures/control-worker.ts", import.meta.url),
+  production: new URL("../../src/index.ts", import.meta.url),
+};
+
 export interface World {
   readonly mf: Miniflare;
+  /** The control Worker's D1 (migrated), for seeding tenants and API tokens. */
+  readonly db: D1Database;
   readonly api: CloudflareApi;
   readonly edgeUrl: URL;
   /** The control Worker's loopback socket, for raw HTTP tests. */
@@ -42,7 +54,13 @@ export interface World {
   smokeFault: boolean;
   flipFault: boolean;
   newTenant(): Promise<TenantShortId>;
-  /** A request to the control Worker as `tenant`. */
+  /** A request to the control Worker with exactly these headers (the production entry authenticates them). */
+  send(
+    method: string,
+    path: string,
+    init?: { body?: string | Uint8Array; headers?: Record<string, string> },
+  ): Promise<Response>;
+  /** A request to the control Worker as `tenant` (fixture entry only). */
   call(
     tenant: TenantShortId,
     method: string,
@@ -120,7 +138,10 @@ function rawGetOnce(target: URL, host: string, cookie?: string) {
   );
 }
 
-export async function startWorld(vars: Record<string, string> = {}): Promise<World> {
+export async function startWorld(
+  vars: Record<string, string> = {},
+  options: { entry?: WorldEntry } = {},
+): Promise<World> {
   const dataDir = await mkdtemp(join(tmpdir(), "mini-sites-publish-"));
   const appPsk = randomBytes(32).toString("base64url");
   let edge: Edge | undefined;
@@ -157,7 +178,7 @@ export async function startWorld(vars: Record<string, string> = {}): Promise<Wor
   );
   const edgeUrl = edge.url;
   const built = await build({
-    entryPoints: [fileURLToPath(new URL("./fixtures/control-worker.ts", import.meta.url))],
+    entryPoints: [fileURLToPath(ENTRIES[options.entry ?? "fixture"])],
     bundle: true,
     format: "esm",
     platform: "neutral",
@@ -222,6 +243,8 @@ export async function startWorld(vars: Record<string, string> = {}): Promise<Wor
             WFP_ACCOUNT_ID: text(ACCOUNT),
             WFP_NAMESPACE: text(NAMESPACE),
             WFP_API_TOKEN_PROVISIONING: text(API_TOKEN),
+            // Sites are `http://s-<id>.localhost:<port>` here, which grants.ts allows only with this flag.
+            DEV_ALLOW_LOOPBACK_HTTP: text("true"),
             ...Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, text(v)])),
           },
         },
@@ -238,6 +261,7 @@ export async function startWorld(vars: Record<string, string> = {}): Promise<Wor
 
   const world: World = {
     mf,
+    db: db as unknown as D1Database,
     api,
     edgeUrl,
     controlUrl,
@@ -263,6 +287,14 @@ export async function startWorld(vars: Record<string, string> = {}): Promise<Wor
         .bind(id, "app-test", `cloud-${id}`, `inst-${id}`, Date.now())
         .run();
       return id;
+    },
+    async send(method, path, init = {}) {
+      const response = await mf.dispatchFetch(`http://control.test${path}`, {
+        method,
+        headers: init.headers ?? {},
+        ...(init.body === undefined ? {} : { body: init.body as never }),
+      } as never);
+      return response as unknown as Response;
     },
     async call(tenant, method, path, init = {}) {
       const response = await mf.dispatchFetch(`http://control.test${path}`, {

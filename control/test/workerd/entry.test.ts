@@ -39,6 +39,28 @@ describe("the control Worker's entry point", () => {
     expect(foreign.status).toBe(404);
   });
 
+  it("records when a token was last used, for the token list", async () => {
+    const tenant = await newTenant();
+    const { token, record } = await issueApiToken(new D1ApiTokenStore(env.DB), {
+      tenantId: tenant,
+      scopes: ["sites:read", "tokens:manage"],
+      label: "ci",
+    });
+    expect((await call("/v1/sites", { authorization: `Bearer ${token}` })).status).toBe(200);
+    let lastUsed: number | null = null;
+    for (let i = 0; i < 50 && lastUsed === null; i++) {
+      const row = await env.DB.prepare("SELECT last_used_at FROM api_tokens WHERE id = ?")
+        .bind(record.id)
+        .first<{ last_used_at: number | null }>();
+      lastUsed = row?.last_used_at ?? null;
+      if (lastUsed === null) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(lastUsed).not.toBeNull();
+    const list = await call("/v1/tokens", { authorization: `Bearer ${token}` });
+    const body = (await list.json()) as { tokens: { id: string; lastUsedAt: unknown }[] };
+    expect(body.tokens.find((t) => t.id === record.id)?.lastUsedAt).not.toBeNull();
+  });
+
   it("answers a wrong token 401 with a typed error and audits the denial without the token", async () => {
     const forged = `ms_${"a".repeat(52)}`;
     const response = await call("/v1/sites", { authorization: `Bearer ${forged}` });

@@ -81,7 +81,7 @@ describe("typed errors", () => {
     expect(errors.join("\n")).toContain("unhandled_error");
   });
 
-  it("answers declared-but-unbuilt routes with 501 NOT_IMPLEMENTED, after authentication", async () => {
+  it("answers a write route with 401 before authentication, and runs it only after", async () => {
     const tenant = await newTenant();
     const { site } = await siteWithVersions(tenant, 1);
     const unauthenticated = await worker.fetch(
@@ -89,9 +89,13 @@ describe("typed errors", () => {
       testEnv,
       {},
     );
-    await expectError(unauthenticated, 401, "UNAUTHENTICATED");
+    await expectError(unauthenticated, 401, "AUTH_MISSING");
+    expect((await as(principalFor(tenant))(`/v1/sites/${site.id}`)).status).toBe(200);
+    // Provisioning is not configured in this env: the rows go at once, the Workers are left pending.
     const response = await as(principalFor(tenant))(`/v1/sites/${site.id}`, { method: "DELETE" });
-    await expectError(response, 501, "NOT_IMPLEMENTED");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ id: site.id, deleted: true, workers: "pending" });
+    expect((await as(principalFor(tenant))(`/v1/sites/${site.id}`)).status).toBe(404);
   });
 });
 
@@ -152,7 +156,7 @@ describe("body caps", () => {
       headers: JSON_HEADERS,
       body: padded,
     });
-    // Past the cap and the schema: the route itself is not built yet.
-    await expectError(response, 501, "NOT_IMPLEMENTED");
+    // Past the cap: the rollback handler itself answers (version 1 never went live).
+    await expectError(response, 409, "VERSION_NOT_SERVABLE");
   });
 });

@@ -140,9 +140,9 @@ describe("GET /v1/sites", () => {
     }
   });
 
-  it("answers 401 UNAUTHENTICATED through the deployed Worker, where no authentication is wired yet", async () => {
+  it("answers 401 AUTH_MISSING through the deployed Worker to a request without credentials", async () => {
     const response = await worker.fetch(new Request("http://control.test/v1/sites"), testEnv, {});
-    await expectError(response, 401, "UNAUTHENTICATED");
+    await expectError(response, 401, "AUTH_MISSING");
   });
 
   it("answers 403 FORBIDDEN to a credential without the sites:read scope", async () => {

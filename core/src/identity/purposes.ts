@@ -11,6 +11,11 @@ export const KEY_PURPOSE = {
   tenantKeyWrap: "tenant-key-wrap",
   /** Keys the audit log's HMAC hash chain (DESIGN §6.8). */
   audit: "audit",
+  /**
+   * MACs the Macro API's upload tickets (control/src/macro/ticket.ts): an editor's update permission,
+   * carried to the chunk requests that cannot carry the user's token. Never verifies as a grant.
+   */
+  uploadTicket: "upload-ticket",
 } as const;
 
 export type KeyPurpose = (typeof KEY_PURPOSE)[keyof typeof KEY_PURPOSE];
