@@ -19,6 +19,7 @@ import { D1ApiTokenStore } from "../../control/src/db/api-tokens.ts";
 import type { D1Database } from "../../control/src/db/d1.ts";
 import { applyMigrations, parseMigrations } from "../../control/src/db/migrations.ts";
 import { ensureTenant } from "../../control/src/db/tenants.ts";
+import { DEFAULT_PUBLISH_CONFIG } from "../../control/src/publish/config.ts";
 import { bundleWorker } from "./bundle-worker.ts";
 import { DEV_FORGE_INSTALLATION } from "./forge/index.ts";
 import { requestVia } from "./loopback-http.ts";
@@ -176,10 +177,12 @@ async function ensureDevApiToken(db: D1Database, tenantId: TenantShortId, seed: 
 
 /**
  * Jobs left `running` by a stopped dev stack: their local Workflow instances will never continue.
- * The Worker's own cron recovery handles them, told that every such job is already past its TTL.
+ * The Worker's own cron recovery handles them, run as if one stuck-job TTL had passed: every job the
+ * previous run left behind counts as stuck, and a recent one is restarted (every step is idempotent),
+ * so an interrupted publish resumes; only jobs that had already used up their restarts are failed.
  */
 async function recoverInterruptedJobs(miniflare: Miniflare): Promise<void> {
   const worker = await miniflare.getWorker("control");
-  const farFuture = new Date(Date.now() + 365 * 24 * 3600 * 1000);
-  await worker.scheduled({ cron: "dev-start", scheduledTime: farFuture });
+  const oneTtlLater = Date.now() + DEFAULT_PUBLISH_CONFIG.jobStuckAfterSeconds * 1000 + 1000;
+  await worker.scheduled({ cron: "dev-start", scheduledTime: new Date(oneTtlLater) });
 }
