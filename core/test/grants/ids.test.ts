@@ -39,7 +39,7 @@ describe("site ids", () => {
   it("have one spelling: upper case, a set padding bit, padding, or a wrong length is not a site id", () => {
     fc.assert(
       fc.property(siteIds, (id) => {
-        expect(parseSiteId(id.toUpperCase())).toBeUndefined();
+        if (id.toUpperCase() !== id) expect(parseSiteId(id.toUpperCase())).toBeUndefined();
         expect(parseSiteId(`${id}=`)).toBeUndefined();
         expect(parseSiteId(id.slice(1))).toBeUndefined();
         expect(parseSiteId(`${id}a`)).toBeUndefined();
@@ -68,7 +68,8 @@ describe("tenant short ids", () => {
       fc.property(fc.uint8Array({ minLength: 3, maxLength: 3 }), (bytes) => {
         const id = base32Encode(bytes);
         expect(parseTenantShortId(id)).toBe(id);
-        expect(parseTenantShortId(id.toUpperCase())).toBeUndefined();
+        // An all-digit id ("77776") has no upper-case spelling; every other one must not parse.
+        if (id.toUpperCase() !== id) expect(parseTenantShortId(id.toUpperCase())).toBeUndefined();
       }),
     );
     expect(newTenantShortId()).toMatch(/^[a-z2-7]{5}$/);
