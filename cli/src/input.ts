@@ -60,7 +60,7 @@ export async function walkFolder(root: string): Promise<InputFile[]> {
         // Sizes of one folder are asked for together: a walk of thousands of files is I/O-bound.
         sizes.push(
           lstat(full).then(({ size }) => {
-            files.push({ path, size, read: async () => new Uint8Array(await readFile(full)) });
+            files.push({ path, size, read: async () => asBytes(await readFile(full)) });
           }),
         );
       }
@@ -68,6 +68,11 @@ export async function walkFolder(root: string): Promise<InputFile[]> {
     await Promise.all(sizes);
   }
   return files;
+}
+
+/** A Buffer is a Uint8Array already: view its memory instead of copying it (`new Uint8Array(buf)` copies). */
+export function asBytes(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
 interface ReadableHandle {

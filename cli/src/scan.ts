@@ -1,7 +1,7 @@
 import { lstat, readFile } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { readBundle, type SecretFinding, scanBytes } from "@mini-sites/core";
-import { openBundleInput, UsageError, walkFolder } from "./input.ts";
+import { asBytes, openBundleInput, UsageError, walkFolder } from "./input.ts";
 import { formatBytes, ProgressLine, styleFor, type Terminal } from "./terminal.ts";
 import { type CommandOptions, describeProgress } from "./validate.ts";
 
@@ -58,7 +58,7 @@ export async function scanCommand(target: string, options: CommandOptions, term:
         await opened.close();
       }
     } else {
-      const content = new Uint8Array(await readFile(path));
+      const content = asBytes(await readFile(path));
       findings.push(...scanBytes(basename(path), content));
       files = 1;
       bytes = content.byteLength;

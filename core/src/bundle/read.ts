@@ -274,6 +274,14 @@ function bundleTooLarge(total: number, limits: BundleLimits): BundleError {
   );
 }
 
+/**
+ * How far phase 2 reads ahead of the file being handed over. Deep enough that reading and hashing
+ * (I/O and crypto threads) keep up with the caller's scan on the main thread; small next to the caps,
+ * so the control Worker's 128 MB hold at most one large file plus this.
+ */
+const READ_AHEAD_FILES = 8;
+const READ_AHEAD_BYTES = 8 * 1024 * 1024;
+
 /** Phase 2: read, check, hash and hand over each hosted file, one at a time, in path order. */
 async function hostFiles(
   plan: Plan,
@@ -289,9 +297,10 @@ async function hostFiles(
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const bytesTotal = toRead.reduce((sum, c) => sum + c.declaredSize, 0);
   let bytesDone = 0;
-  // One file is read ahead, and its hash started (crypto.subtle runs off the main thread in every
+  // Files are read ahead, and their hashes started (crypto.subtle runs off the main thread in every
   // runtime), while the current one is handed over, so I/O and hashing overlap the caller's work (the
-  // secret scan). At most two files' bytes are held at once: 2× the per-file cap.
+  // secret scan). The read-ahead is bounded by READ_AHEAD_FILES and READ_AHEAD_BYTES of declared
+  // size (always at least one file): held bytes stay under the per-file cap + READ_AHEAD_BYTES.
   interface Loaded {
     readonly bytes: Uint8Array | BundleError;
     readonly hash?: Promise<string>;
@@ -306,11 +315,23 @@ async function hostFiles(
     pending.catch(() => {}); // awaited below; this only keeps an abandoned read-ahead from going unhandled
     return pending;
   };
-  let next = toRead[0] === undefined ? undefined : startLoad(toRead[0]);
-  for (const [i, c] of toRead.entries()) {
-    const { bytes: loaded, hash } = await (next as Promise<Loaded>);
-    const following = toRead[i + 1];
-    next = following === undefined ? undefined : startLoad(following);
+  const ahead: Promise<Loaded>[] = [];
+  let started = 0;
+  let aheadBytes = 0;
+  const fill = () => {
+    while (started < toRead.length && ahead.length < READ_AHEAD_FILES) {
+      const c = toRead[started] as Candidate & { path: string };
+      if (ahead.length > 0 && aheadBytes + c.declaredSize > READ_AHEAD_BYTES) break;
+      ahead.push(startLoad(c));
+      aheadBytes += c.declaredSize;
+      started++;
+    }
+  };
+  fill();
+  for (const c of toRead) {
+    const { bytes: loaded, hash } = await (ahead.shift() as Promise<Loaded>);
+    aheadBytes -= c.declaredSize;
+    fill();
     if (!(loaded instanceof Uint8Array)) {
       errors.push(loaded);
       continue;
