@@ -427,6 +427,38 @@ describe("sites: write operations", () => {
     expect(audit.map((a) => a.action)).toEqual(["site.create", "site.delete"]);
   });
 
+  it("erases a tenant: every Worker, object and row, keeping the audit trail and other tenants", async () => {
+    const leaving = await world.newTenant();
+    const staying = await world.newTenant();
+    const gone = await publishLive(leaving, "new", { "index.html": "<p>uninstalled</p>" });
+    const kept = await publishLive(staying, "new", { "index.html": "<p>still here</p>" });
+    const erase = (tenant: string) =>
+      world.mf.dispatchFetch(`http://control.test/__test/erase-tenant?tenant=${tenant}`, { method: "POST" });
+
+    // Cloudflare down: nothing is forgotten, the tenant stays marked for the next attempt.
+    world.api.faults.failNext({ endpoint: "scripts-delete-by-tag", status: 503, count: 10 });
+    expect(await (await erase(leaving)).json()).toMatchObject({ state: "pending", workers: "pending" });
+    expect(await world.sql("SELECT status FROM tenants WHERE id = ?", leaving)).toEqual([
+      { status: "purging" },
+    ]);
+    world.api.faults.clear();
+
+    expect(await (await erase(leaving)).json()).toMatchObject({ state: "deleted", workers: "deleted" });
+    expect(workersOf(gone.siteId)).toEqual([]);
+    const bucket = await world.mf.getR2Bucket("BUNDLES", "control");
+    expect((await bucket.list({ prefix: `t/${leaving}/` })).objects).toHaveLength(0);
+    for (const table of ["tenants", "sites", "versions", "jobs"]) {
+      const column = table === "tenants" ? "id" : "tenant_id";
+      expect(await world.sql(`SELECT 1 FROM ${table} WHERE ${column} = ?`, leaving), table).toHaveLength(0);
+    }
+    const trail = await world.sql<{ action: string }>(
+      "SELECT action FROM audit_log WHERE tenant_id = ?",
+      leaving,
+    );
+    expect(trail.map((row) => row.action)).toContain("tenant.purge");
+    expect(await view(staying, kept.siteId)).toContain("still here");
+  });
+
   it("downloads a version as a zip holding the published files", async () => {
     const tenant = await world.newTenant();
     const v1 = await publishLive(tenant, "new", { "index.html": "<p>zip me</p>", "data/a.json": '{"a":1}' });

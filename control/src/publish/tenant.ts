@@ -1,0 +1,49 @@
+/**
+ * Erasing a tenant (DESIGN §3 Lifecycle: Forge's `preUninstall` schedules it): every user Worker
+ * tagged `tenant-<id>`, every R2 object under `t/<id>/`, every D1 row (child rows cascade from the
+ * tenant row), while the audit log keeps a `tenant.purge` record and the tenant's past entries.
+ *
+ * Order and failure: the tenant is first marked `purging` (no new grants, no publishes, the macro
+ * treats it as gone), then Workers and bytes are deleted, and the rows last. If Cloudflare or R2 fail,
+ * the tenant stays `purging` and the call can simply be repeated (fail-safe retain: an outage never
+ * loses track of what is still to delete).
+ */
+
+import { type TenantShortId, tenantTag } from "@mini-sites/core";
+import type { ControlEnv } from "../env.ts";
+import { deletePrefix, tenantPrefix } from "./r2.ts";
+import { audit, hostingFor, type PublishDeps } from "./services.ts";
+
+export interface TenantErasure {
+  readonly tenant: TenantShortId;
+  /** "deleted" once every part is gone; "pending" while Workers or bytes remain (call again). */
+  readonly state: "deleted" | "pending";
+  readonly workers: "deleted" | "pending";
+  readonly objects: number;
+}
+
+export async function eraseTenant(
+  env: ControlEnv,
+  tenant: TenantShortId,
+  actor: string,
+  deps: PublishDeps = {},
+): Promise<TenantErasure> {
+  await env.DB.prepare("UPDATE tenants SET status = 'purging' WHERE id = ?").bind(tenant).run();
+  const workers = await hostingFor(env, deps)
+    .deleteByTag(tenantTag(tenant))
+    .then(
+      (result) => (result.ok ? "deleted" : "pending"),
+      () => "pending" as const,
+    );
+  const objects = await deletePrefix(env.BUNDLES, tenantPrefix(tenant)).catch(() => -1);
+  const complete = workers === "deleted" && objects >= 0;
+  if (complete) await env.DB.prepare("DELETE FROM tenants WHERE id = ?").bind(tenant).run();
+  await audit(env, {
+    tenantId: tenant,
+    actor,
+    action: "tenant.purge",
+    target: `tenant:${tenant}`,
+    detail: { workers, objects: Math.max(objects, 0), complete },
+  });
+  return { tenant, state: complete ? "deleted" : "pending", workers, objects: Math.max(objects, 0) };
+}
