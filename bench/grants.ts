@@ -11,11 +11,11 @@
  * Run: `npx node bench/grants.ts` (BENCH_ITERATIONS changes the Node sample size).
  */
 
-import { Miniflare } from "miniflare";
 import { mintGrant, verifyGrant } from "../core/src/grants/index.ts";
 import { KEY_PURPOSE, keyringFor, requireIdentity } from "../core/src/identity/index.ts";
 import { newSiteId, newTenantShortId } from "../core/src/ids.ts";
 import { bundleWorker } from "../dev/src/bundle-worker.ts";
+import { startSingleWorker } from "../dev/src/single-worker.ts";
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20_000);
 const WARMUP = 2_000;
@@ -100,21 +100,7 @@ export default {
 async function inWorkerd(): Promise<void> {
   const root = new URL("..", import.meta.url).pathname;
   const code = await bundleWorker({ contents: WORKER_ENTRY, resolveDir: root });
-  const mf = new Miniflare({
-    port: 0,
-    logRequests: false,
-    cf: false,
-    enableDevRegistry: false,
-    workers: [
-      {
-        config: {
-          name: "grant-bench",
-          compatibilityDate: "2025-09-01",
-          manifest: { mainModule: "worker.js", modules: { "worker.js": { type: "esm", contents: code } } },
-        },
-      },
-    ],
-  });
+  const mf = await startSingleWorker({ name: "grant-bench", compatibilityDate: "2025-09-01", script: code });
   try {
     const request = async (n: number): Promise<number> => {
       const start = performance.now();

@@ -7,55 +7,27 @@
  */
 
 import {
+  type EnvKeyrings,
   type IdentityReport,
-  type IdentityState,
-  identityReport,
+  identityReportOf,
   KEY_PURPOSE,
-  type Keyring,
-  keyringFor,
-  readIdentity,
+  keyringCache,
 } from "@mini-sites/core";
 import type { ControlEnv } from "./env.ts";
 
-export type ControlKeys =
-  | {
-      readonly ready: true;
-      readonly grant: Keyring;
-      readonly audit: Keyring;
-      readonly uploadTicket: Keyring;
-      readonly state: IdentityState;
-    }
-  | { readonly ready: false; readonly state: Exclude<IdentityState, { status: "ready" }> };
+export type ControlKeys = EnvKeyrings<"grant" | "audit" | "uploadTicket">;
 
-const keys = new WeakMap<object, Promise<ControlKeys>>();
-const reports = new WeakMap<object, Promise<IdentityReport>>();
-
-async function load(env: ControlEnv): Promise<ControlKeys> {
-  const state = readIdentity(env);
-  if (state.status !== "ready") return { ready: false, state };
-  const [grant, audit, uploadTicket] = await Promise.all([
-    keyringFor(state.identity, KEY_PURPOSE.grant),
-    keyringFor(state.identity, KEY_PURPOSE.audit),
-    keyringFor(state.identity, KEY_PURPOSE.uploadTicket),
-  ]);
-  return { ready: true, grant, audit, uploadTicket, state };
-}
+const keys = keyringCache({
+  grant: KEY_PURPOSE.grant,
+  audit: KEY_PURPOSE.audit,
+  uploadTicket: KEY_PURPOSE.uploadTicket,
+});
 
 export function controlKeys(env: ControlEnv): Promise<ControlKeys> {
-  let loading = keys.get(env);
-  if (loading === undefined) {
-    loading = load(env);
-    keys.set(env, loading);
-  }
-  return loading;
+  return keys(env);
 }
 
 /** Fingerprints and mode for `/.well-known/mini-sites`; never a secret (core identityReport). */
 export function controlIdentityReport(env: ControlEnv): Promise<IdentityReport> {
-  let loading = reports.get(env);
-  if (loading === undefined) {
-    loading = identityReport(readIdentity(env));
-    reports.set(env, loading);
-  }
-  return loading;
+  return identityReportOf(env);
 }

@@ -5,22 +5,17 @@
  * which then applies nothing — so the dev stack, the tests and production share one bookkeeping table.
  */
 
-import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { readD1Migrations } from "@cloudflare/vitest-plugin";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runWrangler } from "../../dev/src/wrangler.ts";
 import type { D1Database } from "../src/db/d1.ts";
 import { applyMigrations, splitSqlStatements } from "../src/db/migrations.ts";
 import { MIGRATIONS_DIR, readMigrations } from "./support/migrations.ts";
 
-const run = promisify(execFile);
-const repo = fileURLToPath(new URL("../../", import.meta.url));
-const wrangler = join(repo, "node_modules", "wrangler", "bin", "wrangler.js");
 /** database_id of the top-level [[d1_databases]] in wrangler-control.toml: wrangler names the local file by it. */
 const DEV_DATABASE_ID = "00000000-0000-0000-0000-000000000000";
 
@@ -73,10 +68,8 @@ describe("wrangler d1 migrations apply --local, then our runner", () => {
 
   it("finds nothing left to apply in a database wrangler migrated offline", async () => {
     const state = join(scratch, "state");
-    const { stdout } = await run(
-      process.execPath,
+    const { code, stdout, stderr } = await runWrangler(
       [
-        wrangler,
         "d1",
         "migrations",
         "apply",
@@ -87,19 +80,9 @@ describe("wrangler d1 migrations apply --local, then our runner", () => {
         "--persist-to",
         state,
       ],
-      {
-        cwd: repo,
-        env: {
-          ...process.env,
-          WRANGLER_SEND_METRICS: "false",
-          XDG_CONFIG_HOME: join(scratch, "config"),
-          CLOUDFLARE_API_TOKEN: "",
-          NO_UPDATE_NOTIFIER: "1",
-          CI: "true",
-        },
-        timeout: 90_000,
-      },
+      { env: { CI: "true" } },
     );
+    expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/0001_init\.sql\s*│\s*✅/);
     // Miniflare 5 (what wrangler 4.156 runs) keeps wrangler's local state under <persist>/v3.
     mf = new Miniflare({

@@ -4,17 +4,11 @@
  * (Wrangler refuses the config unless the entry exports the Workflow's class, ProvisionVersion.)
  */
 
-import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
-const run = promisify(execFile);
-const repo = fileURLToPath(new URL("../../", import.meta.url));
-const wrangler = join(repo, "node_modules", "wrangler", "bin", "wrangler.js");
+import { runWrangler } from "../../dev/src/wrangler.ts";
 
 describe("wrangler-control.toml", () => {
   let scratch: string;
@@ -30,30 +24,16 @@ describe("wrangler-control.toml", () => {
   it.each(["", "staging", "production"])(
     "deploys with --dry-run for env '%s'",
     async (environment) => {
-      const { stdout } = await run(
-        process.execPath,
-        [
-          wrangler,
-          "deploy",
-          "--dry-run",
-          "-c",
-          "control/wrangler-control.toml",
-          "--outdir",
-          join(scratch, environment || "top"),
-          `--env=${environment}`,
-        ],
-        {
-          cwd: repo,
-          env: {
-            ...process.env,
-            WRANGLER_SEND_METRICS: "false",
-            XDG_CONFIG_HOME: join(scratch, "config"),
-            CLOUDFLARE_API_TOKEN: "",
-            NO_UPDATE_NOTIFIER: "1",
-          },
-          timeout: 90_000,
-        },
-      );
+      const { code, stdout, stderr } = await runWrangler([
+        "deploy",
+        "--dry-run",
+        "-c",
+        "control/wrangler-control.toml",
+        "--outdir",
+        join(scratch, environment || "top"),
+        `--env=${environment}`,
+      ]);
+      expect(code, stderr).toBe(0);
       const suffix = environment || "dev";
       expect(stdout).toContain("--dry-run: exiting now.");
       expect(stdout).toMatch(new RegExp(`env\\.DB \\(mini-sites-control-${suffix}\\)\\s+D1 Database`));

@@ -6,10 +6,10 @@
 
 import { fileURLToPath } from "node:url";
 import { strToU8, zipSync } from "fflate";
-import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bytesSource, readBundle, scanBytes } from "../../core/src/index.ts";
 import { bundleWorker } from "../src/bundle-worker.ts";
+import { type SingleWorker, startSingleWorker } from "../src/single-worker.ts";
 import { COMPATIBILITY_DATE } from "../src/user-workers.ts";
 
 // Assembled so the repository's own secret scan does not flag this test; the body is random base62.
@@ -33,25 +33,15 @@ interface WorkerAnswer {
 }
 
 describe("core in workerd", () => {
-  let mf: Miniflare;
+  let mf: SingleWorker;
   let answer: WorkerAnswer;
 
   beforeAll(async () => {
     const code = await bundleWorker(fileURLToPath(new URL("./fixtures/core-worker.ts", import.meta.url)));
-    mf = new Miniflare({
-      port: 0,
-      logRequests: false,
-      cf: false,
-      enableDevRegistry: false,
-      workers: [
-        {
-          config: {
-            name: "core-worker",
-            compatibilityDate: COMPATIBILITY_DATE,
-            manifest: { mainModule: "worker.js", modules: { "worker.js": { type: "esm", contents: code } } },
-          },
-        },
-      ],
+    mf = await startSingleWorker({
+      name: "core-worker",
+      compatibilityDate: COMPATIBILITY_DATE,
+      script: code,
     });
     const response = await mf.dispatchFetch("http://core.test/", { method: "POST", body: ZIP });
     expect(response.status).toBe(200);

@@ -5,44 +5,23 @@
  */
 
 import {
+  type EnvKeyrings,
   type IdentityReport,
-  type IdentityState,
-  identityReport,
+  identityReportOf,
   KEY_PURPOSE,
-  type Keyring,
-  keyringFor,
-  readIdentity,
+  keyringCache,
 } from "@mini-sites/core";
 import type { DispatchEnv } from "./env.ts";
 
-export type GatewayIdentity =
-  | { readonly ready: true; readonly keyring: Keyring; readonly state: IdentityState }
-  | { readonly ready: false; readonly state: Exclude<IdentityState, { status: "ready" }> };
+export type GatewayIdentity = EnvKeyrings<"keyring">;
 
-const keyrings = new WeakMap<object, Promise<GatewayIdentity>>();
-const reports = new WeakMap<object, Promise<IdentityReport>>();
-
-async function load(env: DispatchEnv): Promise<GatewayIdentity> {
-  const state = readIdentity(env);
-  if (state.status !== "ready") return { ready: false, state };
-  return { ready: true, keyring: await keyringFor(state.identity, KEY_PURPOSE.grant), state };
-}
+const keyrings = keyringCache({ keyring: KEY_PURPOSE.grant });
 
 export function gatewayIdentity(env: DispatchEnv): Promise<GatewayIdentity> {
-  let loading = keyrings.get(env);
-  if (loading === undefined) {
-    loading = load(env);
-    keyrings.set(env, loading);
-  }
-  return loading;
+  return keyrings(env);
 }
 
 /** For `/.well-known/mini-sites`: fingerprints and mode, never a secret (core identityReport). */
 export function gatewayIdentityReport(env: DispatchEnv): Promise<IdentityReport> {
-  let loading = reports.get(env);
-  if (loading === undefined) {
-    loading = identityReport(readIdentity(env));
-    reports.set(env, loading);
-  }
-  return loading;
+  return identityReportOf(env);
 }

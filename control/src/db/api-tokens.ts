@@ -9,17 +9,10 @@ import { decodeCursor, encodeCursor } from "./cursor.ts";
 import type { D1Database } from "./d1.ts";
 import { InvalidCursor, type Page } from "./sites.ts";
 
-interface ApiTokenRow {
+/** The columns of a summary (ApiTokenSummaryRow below) but `last_used_at`, plus the tenant and digest. */
+interface ApiTokenRow extends Omit<ApiTokenSummaryRow, "last_used_at"> {
   tenant_id: string;
-  id: string;
   token_hash: string;
-  prefix: string;
-  label: string;
-  scopes: string;
-  created_by: string | null;
-  created_at: number;
-  expires_at: number | null;
-  revoked_at: number | null;
 }
 
 function toRecord(row: ApiTokenRow): ApiTokenRecord {

@@ -7,7 +7,13 @@
 
 import type { SiteId, TenantShortId } from "@mini-sites/core";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
-import { type Clock, type D1Database, isUniqueViolation, systemClock } from "./d1.ts";
+import {
+  type Clock,
+  type D1Database,
+  type D1PreparedStatement,
+  isUniqueViolation,
+  systemClock,
+} from "./d1.ts";
 import { InvalidCursor, type Page } from "./sites.ts";
 
 export const VERSION_STATUSES = ["staging", "provisioning", "live", "failed", "superseded"] as const;
@@ -87,6 +93,41 @@ export interface NewVersion {
 }
 
 /**
+ * The INSERT that stages a version of a site of `tenantId` (status `staging`, the next number),
+ * RETURNING the row; it inserts nothing when the site is not the tenant's. Shared by insertVersion
+ * and the publish pipeline's stageVersion, which batches it with the version's job.
+ */
+export function insertVersionStatement(
+  db: D1Database,
+  tenantId: TenantShortId,
+  siteId: SiteId,
+  input: NewVersion,
+  now: number,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO versions (tenant_id, site_id, number, content_hash, status, message, size_bytes, file_count,
+                             published_by, created_at, status_at)
+       SELECT s.tenant_id, s.id,
+              COALESCE((SELECT MAX(v.number) FROM versions v WHERE v.site_id = s.id), 0) + 1,
+              ?, 'staging', ?, ?, ?, ?, ?, ?
+       FROM sites s WHERE s.tenant_id = ? AND s.id = ?
+       RETURNING ${COLUMNS}`,
+    )
+    .bind(
+      input.contentHash,
+      input.message ?? null,
+      input.sizeBytes,
+      input.fileCount,
+      input.publishedBy,
+      now,
+      now,
+      tenantId,
+      siteId,
+    );
+}
+
+/**
  * Stages a new version of a site of `tenantId`: status `staging`, the next number. `undefined` when
  * the site does not exist in this tenant — the INSERT selects the site row by (tenant, id), so a
  * version can never be attached to another tenant's site.
@@ -101,28 +142,7 @@ export async function insertVersion(
   const now = (options.now ?? systemClock)();
   for (let attempt = 0; ; attempt++) {
     try {
-      const row = await db
-        .prepare(
-          `INSERT INTO versions (tenant_id, site_id, number, content_hash, status, message, size_bytes, file_count,
-                                 published_by, created_at, status_at)
-           SELECT s.tenant_id, s.id,
-                  COALESCE((SELECT MAX(v.number) FROM versions v WHERE v.site_id = s.id), 0) + 1,
-                  ?, 'staging', ?, ?, ?, ?, ?, ?
-           FROM sites s WHERE s.tenant_id = ? AND s.id = ?
-           RETURNING ${COLUMNS}`,
-        )
-        .bind(
-          input.contentHash,
-          input.message ?? null,
-          input.sizeBytes,
-          input.fileCount,
-          input.publishedBy,
-          now,
-          now,
-          tenantId,
-          siteId,
-        )
-        .first<VersionRow>();
+      const row = await insertVersionStatement(db, tenantId, siteId, input, now).first<VersionRow>();
       return row === null ? undefined : toVersion(row);
     } catch (error) {
       if (attempt + 1 < VERSION_NUMBER_ATTEMPTS && isUniqueViolation(error, "versions.number")) continue;
@@ -142,6 +162,20 @@ export async function getVersion(
     .bind(tenantId, siteId, number)
     .first<VersionRow>();
   return row === null ? undefined : toVersion(row);
+}
+
+/** The status of one version of a site of this tenant; `undefined` when there is no such version in the tenant. */
+export async function getVersionStatus(
+  db: D1Database,
+  tenantId: TenantShortId,
+  siteId: SiteId,
+  number: number,
+): Promise<VersionStatus | undefined> {
+  const row = await db
+    .prepare("SELECT status FROM versions WHERE tenant_id = ? AND site_id = ? AND number = ?")
+    .bind(tenantId, siteId, number)
+    .first<{ status: VersionStatus }>();
+  return row?.status;
 }
 
 /**

@@ -54,7 +54,8 @@ import {
   type PermissionClient,
   type PermissionVerdict,
 } from "../confluence/permissions.ts";
-import { createSite } from "../db/sites.ts";
+import { createSite, getSite } from "../db/sites.ts";
+import { getVersionStatus } from "../db/versions.ts";
 import type { ControlEnv, R2Bucket } from "../env.ts";
 import { allowsLoopbackHttp, mintSiteGrant } from "../grants.ts";
 import { controlKeys } from "../identity.ts";
@@ -63,12 +64,10 @@ import type { MacroPublisher } from "./publisher.ts";
 import {
   bindMacro,
   getBinding,
-  getMacroSite,
   lastJobOfSite,
   type MacroKey,
   otherBindingsOfSite,
   tenantOfForge,
-  versionStatus,
 } from "./store.ts";
 import { signUploadTicket, UPLOAD_TICKET_TTL_SECONDS, verifyUploadTicket } from "./ticket.ts";
 import {
@@ -324,7 +323,7 @@ export function createMacroRoutes(deps: MacroDeps = {}): Hono<MacroHonoEnv> {
     if (tenant === undefined) return notPublished();
     const binding = await getBinding(c.env.DB, tenant.id, caller.key);
     if (binding === undefined) return notPublished();
-    const site = await getMacroSite(c.env.DB, tenant.id, binding.siteId);
+    const site = await getSite(c.env.DB, tenant.id, binding.siteId);
     if (site === undefined) return notPublished();
     if (!site.enabled) return fail(c, "SITE_DISABLED", "An administrator has disabled this mini-site.");
     if (site.liveVersion === null) return notPublished();
@@ -336,7 +335,7 @@ export function createMacroRoutes(deps: MacroDeps = {}): Hono<MacroHonoEnv> {
       // that never went live (staging, failed) is never servable (DESIGN §6.5).
       if (
         !isSiteVersion(pinned) ||
-        (await versionStatus(c.env.DB, tenant.id, site.id, pinned)) !== "superseded"
+        (await getVersionStatus(c.env.DB, tenant.id, site.id, pinned)) !== "superseded"
       ) {
         return notPublished();
       }
@@ -390,7 +389,7 @@ export function createMacroRoutes(deps: MacroDeps = {}): Hono<MacroHonoEnv> {
     const site =
       tenant === undefined || binding === undefined
         ? undefined
-        : await getMacroSite(c.env.DB, tenant.id, binding.siteId);
+        : await getSite(c.env.DB, tenant.id, binding.siteId);
     if (tenant === undefined || site === undefined) {
       return c.json({ state: "NOT_PUBLISHED" as const, bound: false, canEdit, site: null, lastJob: null });
     }
@@ -434,7 +433,7 @@ export function createMacroRoutes(deps: MacroDeps = {}): Hono<MacroHonoEnv> {
     if (siteId === undefined) return notFound();
     const tenant = await tenantOfForge(c.env.DB, caller.ctx, { create: true, now });
     if (tenant === undefined) return notFound();
-    const source = await getMacroSite(c.env.DB, tenant.id, siteId);
+    const source = await getSite(c.env.DB, tenant.id, siteId);
     if (source === undefined) return notFound();
 
     const current = await getBinding(c.env.DB, tenant.id, caller.key);

@@ -1,8 +1,8 @@
 /**
  * The Macro API's D1 queries: macro bindings (cloudId, content id, local id → site), and the few site,
  * version and job reads the macro needs. Every query takes the tenant and filters on it first, so a
- * binding, site or job of another tenant reads as "none" (DESIGN §6.3). Tenants and sites are created
- * through db/ (one way to make them), never here.
+ * binding, site or job of another tenant reads as "none" (DESIGN §6.3). Tenants, sites and versions
+ * are created and read through db/ (one function per query), never here.
  *
  * A binding is keyed by (tenant, cloudId, content id, local id) — all from the FIT's signed context,
  * never from the request body (DESIGN §3 Serve). Because the content id is part of the key, a copied
@@ -136,42 +136,6 @@ export async function bindMacro(
     .bind(key.cloudId, key.contentId, key.localId, actor, now, now, tenantId, siteId)
     .first<BindingRow>();
   return row === null ? undefined : toBinding(row);
-}
-
-/** A site as the macro needs it. */
-export interface MacroSite {
-  readonly id: SiteId;
-  readonly name: string;
-  readonly enabled: boolean;
-  readonly liveVersion: number | null;
-}
-
-export async function getMacroSite(
-  db: D1Database,
-  tenantId: TenantShortId,
-  siteId: SiteId,
-): Promise<MacroSite | undefined> {
-  const row = await db
-    .prepare("SELECT id, name, enabled, live_version FROM sites WHERE tenant_id = ? AND id = ?")
-    .bind(tenantId, siteId)
-    .first<{ id: string; name: string; enabled: number; live_version: number | null }>();
-  return row === null
-    ? undefined
-    : { id: row.id as SiteId, name: row.name, enabled: row.enabled === 1, liveVersion: row.live_version };
-}
-
-/** The status of one version of a site of this tenant, or undefined. */
-export async function versionStatus(
-  db: D1Database,
-  tenantId: TenantShortId,
-  siteId: SiteId,
-  number: number,
-): Promise<string | undefined> {
-  const row = await db
-    .prepare("SELECT status FROM versions WHERE tenant_id = ? AND site_id = ? AND number = ?")
-    .bind(tenantId, siteId, number)
-    .first<{ status: string }>();
-  return row?.status;
 }
 
 export interface MacroJob {

@@ -11,7 +11,7 @@
 import { hexEncode, type SiteId, type TenantShortId } from "@mini-sites/core";
 import { type D1Database, type D1PreparedStatement, isUniqueViolation } from "../db/d1.ts";
 import type { NotFoundHandling } from "../db/sites.ts";
-import type { VersionStatus } from "../db/versions.ts";
+import { getVersionStatus, insertVersionStatement, type VersionStatus } from "../db/versions.ts";
 
 export const JOB_KINDS = ["publish", "rollback", "reprovision"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
@@ -289,26 +289,7 @@ export async function stageVersion(
   for (let attempt = 0; ; attempt++) {
     try {
       const [inserted] = await db.batch<{ number: number }>([
-        db
-          .prepare(
-            `INSERT INTO versions (tenant_id, site_id, number, content_hash, status, message, size_bytes, file_count,
-                                   published_by, created_at, status_at)
-             SELECT s.tenant_id, s.id, COALESCE((SELECT MAX(v.number) FROM versions v WHERE v.site_id = s.id), 0) + 1,
-                    ?, 'staging', ?, ?, ?, ?, ?, ?
-             FROM sites s WHERE s.tenant_id = ? AND s.id = ?
-             RETURNING number`,
-          )
-          .bind(
-            input.contentHash,
-            input.message,
-            input.sizeBytes,
-            input.fileCount,
-            input.publishedBy,
-            now,
-            now,
-            tenant,
-            site,
-          ),
+        insertVersionStatement(db, tenant, site, input, now),
         db
           .prepare(
             `INSERT INTO jobs (tenant_id, id, site_id, version, kind, idempotency_key, state, progress, created_at, updated_at)
@@ -458,11 +439,7 @@ export async function markProvisioning(
     )
     .bind(now, tenant, site, version)
     .run();
-  const row = await db
-    .prepare("SELECT status FROM versions WHERE tenant_id = ? AND site_id = ? AND number = ?")
-    .bind(tenant, site, version)
-    .first<{ status: VersionStatus }>();
-  return row?.status;
+  return getVersionStatus(db, tenant, site, version);
 }
 
 export type FlipOutcome = "flipped" | "already-live" | "newer-live" | "not-flippable";

@@ -4,10 +4,10 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
-import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleWorker } from "../../../dev/src/bundle-worker.ts";
 import { forgeFitPayload, signFit } from "../../../dev/src/forge/index.ts";
+import { type SingleWorker, startSingleWorker } from "../../../dev/src/single-worker.ts";
 import {
   APP_ID,
   b64url,
@@ -23,43 +23,19 @@ const SECRET = ["workerd", "shared", "0123456789abcdefghij"].join("-");
 
 describe("authentication in workerd", () => {
   let forge: ForgeStandIn;
-  let mf: Miniflare;
+  let mf: SingleWorker;
 
   beforeAll(async () => {
     forge = await startForgeStandIn();
-    const bundled = await build({
-      entryPoints: [fileURLToPath(new URL("./fixtures/auth-worker.ts", import.meta.url))],
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      conditions: ["workerd", "worker", "browser"],
-      mainFields: ["module", "main"],
-      target: "es2022",
-      write: false,
-      logLevel: "silent",
-    });
-    mf = new Miniflare({
-      port: 0,
-      logRequests: false,
-      cf: false,
-      enableDevRegistry: false,
-      workers: [
-        {
-          config: {
-            name: "auth-worker",
-            compatibilityDate: "2026-11-01",
-            env: {
-              FORGE_JWKS_URL: { type: "text", value: forge.jwks.jwksUrl },
-              ALLOWED_FORGE_APP_IDS: { type: "text", value: APP_ID },
-              CONTROL_SHARED_SECRET: { type: "text", value: SECRET },
-            },
-            manifest: {
-              mainModule: "worker.js",
-              modules: { "worker.js": { type: "esm", contents: bundled.outputFiles[0]?.text ?? "" } },
-            },
-          },
-        },
-      ],
+    mf = await startSingleWorker({
+      name: "auth-worker",
+      compatibilityDate: "2026-11-01",
+      script: await bundleWorker(fileURLToPath(new URL("./fixtures/auth-worker.ts", import.meta.url))),
+      bindings: {
+        FORGE_JWKS_URL: forge.jwks.jwksUrl,
+        ALLOWED_FORGE_APP_IDS: APP_ID,
+        CONTROL_SHARED_SECRET: SECRET,
+      },
     });
   });
 

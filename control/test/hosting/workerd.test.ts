@@ -6,9 +6,9 @@
 
 import { fileURLToPath } from "node:url";
 import { newSiteId, newTenantShortId, siteTag, tenantTag, workerNameFor } from "@mini-sites/core";
-import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker } from "../../../dev/src/bundle-worker.ts";
+import { type SingleWorker, startSingleWorker } from "../../../dev/src/single-worker.ts";
 import { startWfpServer, type WfpServer } from "./wfp-server.ts";
 
 const ACCOUNT = "00112233445566778899aabbccddeeff";
@@ -17,7 +17,7 @@ const NAMESPACE = "ns-workerd";
 const TOKEN = ["workerd", "test", "token", "hosting"].join("-");
 
 describe("CloudflareWfPProvider in workerd", () => {
-  let mf: Miniflare;
+  let mf: SingleWorker;
   let server: WfpServer;
 
   beforeAll(async () => {
@@ -28,21 +28,7 @@ describe("CloudflareWfPProvider in workerd", () => {
       bucketSize: 2,
     });
     const code = await bundleWorker(fileURLToPath(new URL("./fixtures/provider-worker.ts", import.meta.url)));
-    mf = new Miniflare({
-      port: 0,
-      logRequests: false,
-      cf: false,
-      enableDevRegistry: false,
-      workers: [
-        {
-          config: {
-            name: "provider-worker",
-            compatibilityDate: "2026-11-01",
-            manifest: { mainModule: "worker.js", modules: { "worker.js": { type: "esm", contents: code } } },
-          },
-        },
-      ],
-    });
+    mf = await startSingleWorker({ name: "provider-worker", compatibilityDate: "2026-11-01", script: code });
   });
 
   afterAll(async () => {

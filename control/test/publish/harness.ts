@@ -14,7 +14,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { newTenantShortId, type TenantShortId } from "@mini-sites/core";
-import { build } from "esbuild";
 import { Log, LogLevel, Response as MfResponse, Miniflare } from "miniflare";
 import { bundleWorker, DISPATCH_ENTRY } from "../../../dev/src/bundle-worker.ts";
 import {
@@ -177,19 +176,7 @@ export async function startWorld(
     initial.map(siteWorkerOf),
   );
   const edgeUrl = edge.url;
-  const built = await build({
-    entryPoints: [fileURLToPath(ENTRIES[options.entry ?? "fixture"])],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    mainFields: ["module", "main"],
-    conditions: ["workerd", "worker", "browser"],
-    target: "es2022",
-    external: ["cloudflare:*"],
-    write: false,
-    logLevel: "silent",
-  });
-  const code = built.outputFiles[0]?.text as string;
+  const code = await bundleWorker(fileURLToPath(ENTRIES[options.entry ?? "fixture"]));
   const faults = { smoke: false, flip: false };
   const text = (value: string) => ({ type: "text" as const, value });
   const mf = new Miniflare({
