@@ -64,7 +64,7 @@ const PLACEHOLDER_MARKERS = [
   "insert",
   "dummy",
   "redacted",
-  "xxxx",
+  "xxxxxx", // six: four x's turn up in random token bodies (~1 in 600 for base32)
   "****",
   "....",
   "<",

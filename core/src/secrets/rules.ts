@@ -366,14 +366,23 @@ const npmToken = tokenRule({
  * Our own API tokens (control/src/auth/api-tokens.ts): `ms_` + 52 lowercase base32 characters
  * (32 random bytes). A bundle that carries one hands its tenant's publish rights to every viewer.
  */
-const miniSitesApiToken = tokenRule({
+const miniSitesApiToken: SecretRule = {
   id: "mini-sites-api-token",
   family: "mini-sites",
   description: "Mini-Sites API token (ms_)",
   keywords: ["ms_"],
-  pattern: /ms_[a-z2-7]{52}(?![A-Za-z0-9_])/y,
+  notAfter: WORD,
+  lookback: 1,
   window: 55,
-});
+  find(w) {
+    const m = stickyAt(/ms_[a-z2-7]{52}(?![A-Za-z0-9_])/y, w);
+    // The format is exact and ours, so no placeholder words are looked for: a random body contains
+    // "xxxx" or "your" often enough (~1 in 600) to be missed. Only a low-entropy body (`ms_aaaa…`) is
+    // an example; 52 random base32 characters have ~4.6 bits/char.
+    if (!m || shannonEntropy(m[0].slice(3)) < 3.5) return undefined;
+    return groupSpan(m, 0);
+  },
+};
 
 /** `.npmrc` `_authToken=…`; `${NPM_TOKEN}` and other variables are how it should be written. */
 const npmAuthToken: SecretRule = {

@@ -111,3 +111,16 @@ describe("redact", () => {
     expect(redact("abc")).toBe("…(3 chars)");
   });
 });
+
+describe("tokens whose random body happens to spell a placeholder word", () => {
+  // Regression: `ms_…xxxx…` was taken for a placeholder and missed (~1 in 600 of our own tokens).
+  it.each(["xxxx", "your", "dummy", "insert"])("still finds an ms_ token containing %s", (word) => {
+    const body = `${word}ibledmys7navedvdxggiurwr5he75yw4bpgndrcscvx3wqabcdefgh`.slice(0, 52);
+    const findings = scanText("deploy.js", `const t = "ms_${body}";`);
+    expect(findings.map((f) => f.rule)).toEqual(["mini-sites-api-token"]);
+  });
+
+  it("still treats a low-entropy ms_ body as an example", () => {
+    expect(scanText("docs.js", `const t = "ms_${"a".repeat(52)}";`)).toEqual([]);
+  });
+});
