@@ -23,109 +23,86 @@ export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// base32, RFC 4648 §6 alphabet, lowercase, no padding. Chosen for anything that travels in a host
-// name (one DNS label, case-insensitive in DNS, so only one case may be valid) or a cookie.
+// base32 and base64url (RFC 4648 §6 and §5): one strict codec over a 2^n-letter alphabet.
 // ---------------------------------------------------------------------------------------------
 
-const BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
-/** char code → 5-bit value, or -1. Upper case is deliberately absent. */
-const BASE32_VALUES = new Int8Array(128).fill(-1);
-for (let i = 0; i < BASE32_ALPHABET.length; i++) BASE32_VALUES[BASE32_ALPHABET.charCodeAt(i)] = i;
+interface RadixCodec {
+  readonly length: (byteLength: number) => number;
+  readonly encode: (bytes: Uint8Array) => string;
+  readonly decode: (text: string) => Uint8Array<ArrayBuffer> | undefined;
+}
+
+/** A codec writing `bitsPerChar` bits per letter of `alphabet`, unpadded, accepting only its own spelling. */
+function radixCodec(alphabet: string, bitsPerChar: number): RadixCodec {
+  /** char code → value, or -1: letters not in the alphabet (other case included) never decode. */
+  const values = new Int8Array(128).fill(-1);
+  for (let i = 0; i < alphabet.length; i++) values[alphabet.charCodeAt(i)] = i;
+  const charMask = (1 << bitsPerChar) - 1;
+  // Enough bits for one pending partial letter plus one new byte (or letter).
+  const window = (1 << (bitsPerChar + 8)) - 1;
+  const length = (byteLength: number) => Math.ceil((byteLength * 8) / bitsPerChar);
+  return {
+    length,
+    encode(bytes) {
+      let out = "";
+      let buffer = 0;
+      let bits = 0;
+      for (const byte of bytes) {
+        buffer = ((buffer << 8) | byte) & window;
+        bits += 8;
+        while (bits >= bitsPerChar) {
+          bits -= bitsPerChar;
+          out += alphabet[(buffer >>> bits) & charMask];
+        }
+      }
+      if (bits > 0) out += alphabet[(buffer << (bitsPerChar - bits)) & charMask];
+      return out;
+    },
+    decode(text) {
+      const byteLength = Math.floor((text.length * bitsPerChar) / 8);
+      if (length(byteLength) !== text.length) return undefined;
+      const out = new Uint8Array(byteLength);
+      let buffer = 0;
+      let bits = 0;
+      let j = 0;
+      for (let i = 0; i < text.length; i++) {
+        const code = text.charCodeAt(i);
+        const value = code < 128 ? (values[code] as number) : -1;
+        if (value < 0) return undefined;
+        buffer = ((buffer << bitsPerChar) | value) & window;
+        bits += bitsPerChar;
+        if (bits >= 8) {
+          bits -= 8;
+          out[j++] = (buffer >>> bits) & 0xff;
+        }
+      }
+      // Non-zero unused low bits would give the same bytes a second spelling.
+      if ((buffer & ((1 << bits) - 1)) !== 0) return undefined;
+      return out;
+    },
+  };
+}
+
+/**
+ * Lowercase base32, chosen for anything that travels in a host name (one DNS label, case-insensitive
+ * in DNS, so only one case may be valid) or a cookie.
+ */
+const BASE32 = radixCodec("abcdefghijklmnopqrstuvwxyz234567", 5);
+/** base64url for JSON and headers, where length matters more than case. */
+const BASE64URL = radixCodec("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", 6);
 
 /** Characters needed for `byteLength` bytes: ceil(8n / 5). */
-export function base32Length(byteLength: number): number {
-  return Math.ceil((byteLength * 8) / 5);
-}
-
-export function base32Encode(bytes: Uint8Array): string {
-  let out = "";
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = ((buffer << 8) | byte) & 0xfff;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out += BASE32_ALPHABET[(buffer >>> bits) & 31];
-    }
-  }
-  if (bits > 0) out += BASE32_ALPHABET[(buffer << (5 - bits)) & 31];
-  return out;
-}
-
+export const base32Length = BASE32.length;
+export const base32Encode = BASE32.encode;
 /**
  * Decodes canonical lowercase unpadded base32: `undefined` for any other character (upper case, `=`,
  * whitespace), for a length no byte string encodes to, and for non-zero trailing bits (which would
  * make two texts decode to the same bytes).
  */
-export function base32Decode(text: string): Uint8Array<ArrayBuffer> | undefined {
-  const byteLength = Math.floor((text.length * 5) / 8);
-  if (base32Length(byteLength) !== text.length) return undefined;
-  const out = new Uint8Array(byteLength);
-  let buffer = 0;
-  let bits = 0;
-  let j = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    const value = code < 128 ? (BASE32_VALUES[code] as number) : -1;
-    if (value < 0) return undefined;
-    buffer = ((buffer << 5) | value) & 0xfff;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out[j++] = (buffer >>> bits) & 0xff;
-    }
-  }
-  if ((buffer & ((1 << bits) - 1)) !== 0) return undefined;
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// base64url (RFC 4648 §5), no padding — for JSON and headers where length matters more than case.
-// ---------------------------------------------------------------------------------------------
-
-const BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-const BASE64URL_VALUES = new Int8Array(128).fill(-1);
-for (let i = 0; i < BASE64URL_ALPHABET.length; i++) BASE64URL_VALUES[BASE64URL_ALPHABET.charCodeAt(i)] = i;
-
-export function base64urlEncode(bytes: Uint8Array): string {
-  let out = "";
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = ((buffer << 8) | byte) & 0xffff;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += BASE64URL_ALPHABET[(buffer >>> bits) & 63];
-    }
-  }
-  if (bits > 0) out += BASE64URL_ALPHABET[(buffer << (6 - bits)) & 63];
-  return out;
-}
-
+export const base32Decode = BASE32.decode;
+export const base64urlEncode = BASE64URL.encode;
 /** Canonical unpadded base64url only (no `+`, `/`, `=`, whitespace, non-zero trailing bits). */
-export function base64urlDecode(text: string): Uint8Array<ArrayBuffer> | undefined {
-  const byteLength = Math.floor((text.length * 6) / 8);
-  if (Math.ceil((byteLength * 8) / 6) !== text.length) return undefined;
-  const out = new Uint8Array(byteLength);
-  let buffer = 0;
-  let bits = 0;
-  let j = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    const value = code < 128 ? (BASE64URL_VALUES[code] as number) : -1;
-    if (value < 0) return undefined;
-    buffer = ((buffer << 6) | value) & 0x1fff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[j++] = (buffer >>> bits) & 0xff;
-    }
-  }
-  if ((buffer & ((1 << bits) - 1)) !== 0) return undefined;
-  return out;
-}
+export const base64urlDecode = BASE64URL.decode;
 
 // ---------------------------------------------------------------------------------------------
 // hex, lowercase — key ids and digests shown to people.
