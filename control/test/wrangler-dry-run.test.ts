@@ -4,35 +4,14 @@
  * (Wrangler refuses the config unless the entry exports the Workflow's class, ProvisionVersion.)
  */
 
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runWrangler } from "../../dev/src/wrangler.ts";
+import { describe, expect, it } from "vitest";
+import { dryRunDeploy } from "../../dev/src/wrangler.ts";
 
 describe("wrangler-control.toml", () => {
-  let scratch: string;
-
-  beforeAll(async () => {
-    scratch = await mkdtemp(join(tmpdir(), "control-dry-run-"));
-  });
-
-  afterAll(async () => {
-    await rm(scratch, { recursive: true, force: true });
-  });
-
   it.each(["", "staging", "production"])(
     "deploys with --dry-run for env '%s'",
     async (environment) => {
-      const { code, stdout, stderr } = await runWrangler([
-        "deploy",
-        "--dry-run",
-        "-c",
-        "control/wrangler-control.toml",
-        "--outdir",
-        join(scratch, environment || "top"),
-        `--env=${environment}`,
-      ]);
+      const { code, stdout, stderr } = await dryRunDeploy("control/wrangler-control.toml", environment);
       expect(code, stderr).toBe(0);
       const suffix = environment || "dev";
       expect(stdout).toContain("--dry-run: exiting now.");

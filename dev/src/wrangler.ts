@@ -64,3 +64,24 @@ export async function runWrangler(
     await rm(config, { recursive: true, force: true });
   }
 }
+
+/**
+ * `wrangler deploy --dry-run` of one config and environment ("" for the top level), offline, into a
+ * temporary output folder removed afterwards: what CI checks for every deployable Worker.
+ */
+export async function dryRunDeploy(config: string, environment: string): Promise<WranglerResult> {
+  const outdir = await mkdtemp(join(tmpdir(), "wrangler-dry-run-"));
+  try {
+    return await runWrangler([
+      "deploy",
+      "--dry-run",
+      "-c",
+      config,
+      "--outdir",
+      outdir,
+      `--env=${environment}`,
+    ]);
+  } finally {
+    await rm(outdir, { recursive: true, force: true });
+  }
+}
