@@ -10,10 +10,10 @@ import { join } from "node:path";
 import { workerNameFor } from "@mini-sites/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type CloudflareApi, startCloudflareApi } from "../../../dev/src/cloudflare-api/index.ts";
-import { type CloudflareWfPConfig, CloudflareWfPProvider } from "../../src/hosting/cloudflare.ts";
+import type { CloudflareWfPConfig } from "../../src/hosting/cloudflare.ts";
 import { MAX_ATTEMPTS } from "../../src/hosting/retry.ts";
 import { describeHostingProviderContract } from "./contract.ts";
-import { bundleOf, createRequest, fakeTime, newSite, unwrap } from "./helpers.ts";
+import { bundleOf, createRequest, newSite, testProvider, unwrap } from "./helpers.ts";
 
 const ACCOUNT = "fedcba9876543210fedcba9876543210";
 const NAMESPACE = "mini-sites-dev";
@@ -38,20 +38,10 @@ afterAll(async () => {
 });
 
 function provider(extra: Partial<CloudflareWfPConfig> = {}) {
-  const time = fakeTime();
-  return {
-    time,
-    provider: new CloudflareWfPProvider({
-      apiBaseUrl: api.url,
-      accountId: ACCOUNT,
-      namespace: NAMESPACE,
-      apiToken: TOKEN,
-      sleep: time.sleep,
-      now: time.now,
-      random: () => 0.5,
-      ...extra,
-    }),
-  };
+  return testProvider(
+    { apiBaseUrl: api.url, accountId: ACCOUNT, namespace: NAMESPACE, apiToken: TOKEN },
+    extra,
+  );
 }
 
 describeHostingProviderContract(

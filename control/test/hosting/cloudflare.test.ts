@@ -1,10 +1,10 @@
 import { siteTag, tenantTag, workerNameFor } from "@mini-sites/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { SlidingWindowBudget } from "../../src/hosting/budget.ts";
-import { type CloudflareWfPConfig, CloudflareWfPProvider } from "../../src/hosting/cloudflare.ts";
+import type { CloudflareWfPConfig } from "../../src/hosting/cloudflare.ts";
 import { MAX_ATTEMPTS } from "../../src/hosting/retry.ts";
 import { describeHostingProviderContract } from "./contract.ts";
-import { bundleOf, createRequest, fakeTime, newSite, unwrap } from "./helpers.ts";
+import { bundleOf, createRequest, fakeTime, newSite, testProvider, unwrap } from "./helpers.ts";
 import { startWfpServer, type WfpServer } from "./wfp-server.ts";
 
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
@@ -21,20 +21,10 @@ afterAll(async () => {
 });
 
 function provider(extra: Partial<CloudflareWfPConfig> = {}) {
-  const time = fakeTime();
-  return {
-    time,
-    provider: new CloudflareWfPProvider({
-      apiBaseUrl: server.url,
-      accountId: ACCOUNT,
-      namespace: NAMESPACE,
-      apiToken: TOKEN,
-      sleep: time.sleep,
-      now: time.now,
-      random: () => 0.5,
-      ...extra,
-    }),
-  };
+  return testProvider(
+    { apiBaseUrl: server.url, accountId: ACCOUNT, namespace: NAMESPACE, apiToken: TOKEN },
+    extra,
+  );
 }
 
 describeHostingProviderContract(

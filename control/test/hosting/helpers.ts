@@ -10,6 +10,7 @@ import {
   tenantTag,
   workerNameFor,
 } from "@mini-sites/core";
+import { type CloudflareWfPConfig, CloudflareWfPProvider } from "../../src/hosting/cloudflare.ts";
 import type { CreateWorkerRequest, HostingResult, StaticAssetsConfig } from "../../src/hosting/provider.ts";
 
 const encoder = new TextEncoder();
@@ -94,5 +95,31 @@ export function fakeTime(start = 1_700_000_000_000) {
       waits.push(ms);
       now += ms;
     },
+  };
+}
+
+/**
+ * A CloudflareWfPProvider for tests: a fake clock and sleep (waits are recorded, never slept) and no
+ * jitter, pointed at `target` (a loopback WfP server or the Cloudflare API stand-in).
+ */
+export function testProvider(
+  target: {
+    readonly apiBaseUrl: string;
+    readonly accountId: string;
+    readonly namespace: string;
+    readonly apiToken: string;
+  },
+  extra: Partial<CloudflareWfPConfig> = {},
+) {
+  const time = fakeTime();
+  return {
+    time,
+    provider: new CloudflareWfPProvider({
+      ...target,
+      sleep: time.sleep,
+      now: time.now,
+      random: () => 0.5,
+      ...extra,
+    }),
   };
 }
