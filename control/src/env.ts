@@ -7,6 +7,7 @@
 
 import type { IdentityEnv } from "@mini-sites/core";
 import type { D1Database } from "./db/d1.ts";
+import type { BudgetNamespace } from "./hosting/budget.ts";
 import type { PublishVars } from "./publish/config.ts";
 
 // --- R2 (shapes follow @cloudflare/workers-types; only the calls this Worker makes) ---------------
@@ -82,6 +83,11 @@ export interface ControlEnv extends IdentityEnv, PublishVars {
   readonly DB: D1Database;
   readonly BUNDLES: R2Bucket;
   readonly PROVISION_VERSION?: WorkflowBinding;
+  /**
+   * The Cloudflare API budget shared by every call of this Worker (hosting/budget-object.ts): one
+   * Durable Object per provisioning token. Provisioning refuses to run without it.
+   */
+  readonly CLOUDFLARE_API_BUDGET?: BudgetNamespace;
   /**
    * The dispatch Worker, for smoke checks. Production: a `[[services]]` binding (no DNS, no public
    * round trip). Dev and tests: a fetcher that forwards to the gateway's loopback address keeping the

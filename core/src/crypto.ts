@@ -121,3 +121,18 @@ export function hexDecode(text: string): Uint8Array<ArrayBuffer> | undefined {
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(text.slice(2 * i, 2 * i + 2), 16);
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// SHA-256 over WebCrypto (the same in workerd, Node and browsers).
+// ---------------------------------------------------------------------------------------------
+
+/** SHA-256 of bytes, or of a string's UTF-8 encoding. */
+export async function sha256(input: Uint8Array | string): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+}
+
+/** Lowercase hex SHA-256 (token digests, cache keys): one spelling everywhere. */
+export async function sha256Hex(input: Uint8Array | string): Promise<string> {
+  return hexEncode(await sha256(input));
+}

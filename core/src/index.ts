@@ -6,6 +6,7 @@
 export * from "./bundle/index.ts";
 export * from "./crypto.ts";
 export * from "./errors.ts";
+export * from "./forge.ts";
 export * from "./grants/index.ts";
 export * from "./identity/index.ts";
 export * from "./ids.ts";

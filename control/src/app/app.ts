@@ -1,84 +1,80 @@
 /**
- * The control Worker's HTTP surface, assembled in one place: where a request enters (this file),
- * what every request passes (request id, security headers, body caps, authentication on /v1), the
- * routes, and the typed error handlers.
+ * The control Worker's HTTP surface, assembled in one place. Every request passes, in order:
  *
- *   /.well-known/mini-sites, /healthz   routes/service.ts     public
- *   /v1/openapi.json                    this file             public
- *   /v1/sites… (read)                   routes/sites.ts       API token | FIT | shared secret
- *   /v1/sites… (write), /v1/jobs/…      publish/routes.ts     API token | FIT | shared secret
- *   /v1/macro/…                         macro/routes.ts       FIT only (Forge Remote)
+ *   1. request id and security headers on the answer
+ *   2. the route's entry in the policy table, or 404/405 (policy/match.ts, policy/table.ts)
+ *   3. the body cap that entry names, enforced while the body streams (body-limit.ts)
+ *   4. authentication and authorization per that entry — caller kind, scope, tenant, Confluence
+ *      check, object lookup in the tenant (policy/authorize.ts)
+ *   5. the handler, which reads `access` (context.ts) and never decides who may do what
  *
- * Every credential is verified exactly once, here, before any route runs: `authenticate` for /v1 and
- * `authenticateForge` (FIT only) for /v1/macro, so an API token or the CI secret never reaches a
- * macro route; the macro sub-app itself only re-checks that the principal is a Forge one.
+ * Routes live in control/src/routes/ (one file per resource or macro role). `createApp` refuses to
+ * build an app in which a route has no policy or a policy has no route, so a new route cannot ship
+ * without stating who may call it.
  */
 
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { hexEncode } from "@mini-sites/core";
-import type { MiddlewareHandler } from "hono";
-import { authErrorBody, authFailure } from "../auth/errors.ts";
-import type { Principal } from "../auth/middleware.ts";
-import { createMacroRoutes, type MacroDeps } from "../macro/routes.ts";
+import type { MacroPublisher } from "../macro/publisher.ts";
+import { authorize, matchRoute, type PolicyDeps } from "../policy/authorize.ts";
+import { checkPolicyTable, ROUTE_POLICIES, type RoutePolicy } from "../policy/table.ts";
 import { createPipelinePublisher } from "../publish/pipeline.ts";
-import { createPublishRoutes } from "../publish/routes.ts";
-import { audit, type PublishDeps } from "../publish/services.ts";
-import { registerMountedRouteDocs } from "../routes/mounted.ts";
+import type { PublishDeps } from "../publish/services.ts";
+import { registerAuditRoutes } from "../routes/audit.ts";
+import { registerMacroBindingRoutes } from "../routes/macro-binding.ts";
+import { registerMacroUploadRoutes } from "../routes/macro-uploads.ts";
+import { registerMacroViewerRoutes } from "../routes/macro-viewer.ts";
+import { registerOperatorRoutes } from "../routes/operators.ts";
+import { registerPublishRoutes } from "../routes/publish.ts";
 import { registerServiceRoutes } from "../routes/service.ts";
 import { registerSiteRoutes } from "../routes/sites.ts";
-import { tokenRoutes } from "../routes/tokens.ts";
+import { registerTokenRoutes } from "../routes/tokens.ts";
+import { registerWhoAmIRoutes } from "../routes/whoami.ts";
 import { limitBodies } from "./body-limit.ts";
-import { type AppEnv, type Authenticate, authenticateNobody } from "./context.ts";
-import { ApiError, handleError, handleNotFound, zodIssues } from "./errors.ts";
+import type { AppEnv } from "./context.ts";
+import { handleError, handleNotFound, invalidRequest } from "./errors.ts";
 
 export const OPENAPI_PATH = "/v1/openapi.json";
-export const MACRO_PREFIX = "/v1/macro";
-export const API_VERSION = "0.1.0";
+export const API_VERSION = "0.2.0";
 
 export interface AppOptions {
-  /** The authentication middleware for /v1 (control/src/auth/); default: nobody is authenticated. */
-  readonly authenticate?: Authenticate;
-  /** The authentication middleware for /v1/macro: must accept FITs only. Default: nobody. */
-  readonly authenticateForge?: Authenticate;
+  /** Authorization's dependencies (Confluence client, clock, FIT verifier); production uses the defaults. */
+  readonly policy?: PolicyDeps;
   /** The publish pipeline's dependencies (hosting provider, clock); production uses the defaults. */
   readonly publish?: PublishDeps;
-  /** Overrides for the Macro API (tests); its publisher defaults to the publish pipeline. */
-  readonly macro?: Pick<MacroDeps, "permissions" | "publisher" | "audit" | "now">;
+  /** How editor uploads and forks are published; defaults to the publish pipeline (tests observe it). */
+  readonly publisher?: MacroPublisher;
 }
 
-/**
- * The macro sub-app's own authentication slot: the FIT was verified by `authenticateForge` already, so
- * this verifies nothing again — it only refuses anything that is not a Forge principal, whatever the
- * app in front of it was wired with.
- */
-const forgeOnly: MiddlewareHandler = async (c, next) => {
-  const principal = c.get("principal" as never) as Principal | undefined;
-  if (principal !== undefined && principal.kind !== "forge") {
-    const failure = authFailure("AUTH_METHOD_NOT_ACCEPTED");
-    return c.json(authErrorBody(failure), failure.status);
-  }
-  await next();
-};
+/** Every handler route of `app`, as `METHOD /path` in Hono's spelling (middleware excluded). */
+export function handlerRoutes(app: OpenAPIHono<AppEnv>): string[] {
+  return [
+    ...new Set(app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method.toUpperCase()} ${r.path}`)),
+  ];
+}
+
+/** Throws unless the app's routes and the policy table name exactly the same routes. */
+export function checkRoutesHavePolicies(app: OpenAPIHono<AppEnv>, table: readonly RoutePolicy[]): void {
+  const routes = new Set(handlerRoutes(app));
+  const policies = new Set(table.map((p) => `${p.method} ${p.path}`));
+  const unpoliced = [...routes].filter((r) => !policies.has(r));
+  const unrouted = [...policies].filter((p) => !routes.has(p));
+  if (unpoliced.length > 0) throw new Error(`routes without a policy (policy/table.ts): ${unpoliced.join(", ")}`);
+  if (unrouted.length > 0) throw new Error(`policies without a route: ${unrouted.join(", ")}`);
+}
 
 export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
+  checkPolicyTable(ROUTE_POLICIES);
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      if (!result.success) {
-        const issues = zodIssues(result.target, result.error);
-        const first = issues[0];
-        throw new ApiError(
-          "INVALID_REQUEST",
-          first === undefined ? "The request is not valid." : `${first.path}: ${first.message}`,
-          issues,
-        );
-      }
+      if (!result.success) throw invalidRequest(result.target, result.error);
     },
   });
 
   app.use("*", async (c, next) => {
     c.set("requestId", hexEncode(crypto.getRandomValues(new Uint8Array(8))));
-    c.set("principal", undefined);
-    c.set("caller", undefined);
+    c.set("route", undefined);
+    c.set("access", undefined);
     await next();
     // JSON only, never sniffed, never cached by a shared cache, never framed.
     c.res.headers.set("X-Content-Type-Options", "nosniff");
@@ -86,31 +82,23 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
     c.res.headers.set("X-Frame-Options", "DENY");
     c.res.headers.set("Referrer-Policy", "no-referrer");
   });
+  app.use("*", matchRoute(ROUTE_POLICIES));
   app.use("*", limitBodies());
-  const authenticate = options.authenticate ?? authenticateNobody;
-  const authenticateForge = options.authenticateForge ?? authenticateNobody;
-  app.use("/v1/*", async (c, next) => {
-    // The API description is public: it documents, it does not reveal anyone's data.
-    if (c.req.path === OPENAPI_PATH) return next();
-    // Hono routes case-sensitively on the raw path, so this prefix is exactly what reaches the macro.
-    if (c.req.path.startsWith(`${MACRO_PREFIX}/`)) return authenticateForge(c, next);
-    return authenticate(c, next);
-  });
+  app.use("*", authorize(options.policy));
 
+  const publish = options.publish ?? {};
+  const now = publish.now ?? options.policy?.now ?? Date.now;
+  const publisher = options.publisher ?? createPipelinePublisher(publish);
   registerServiceRoutes(app);
-  registerSiteRoutes(app);
-  registerMountedRouteDocs(app);
-  app.route(
-    MACRO_PREFIX,
-    createMacroRoutes({
-      publisher: createPipelinePublisher(options.publish),
-      audit,
-      ...options.macro,
-      authenticate: forgeOnly,
-    }) as never,
-  );
-  app.route("/v1", createPublishRoutes(options.publish));
-  app.route("/v1", tokenRoutes);
+  registerWhoAmIRoutes(app);
+  registerSiteRoutes(app, publish);
+  registerPublishRoutes(app, publish);
+  registerTokenRoutes(app);
+  registerAuditRoutes(app);
+  registerMacroViewerRoutes(app, now);
+  registerMacroBindingRoutes(app, { publisher, publish, now });
+  registerMacroUploadRoutes(app, { publisher, now });
+  registerOperatorRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", {
     type: "http",
@@ -127,7 +115,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
     type: "apiKey",
     in: "header",
     name: "x-mini-sites-secret",
-    description: "CONTROL_SHARED_SECRET, for CI and smoke tests only.",
+    description: "CONTROL_SHARED_SECRET, for CI and operators only; it reaches no tenant's data.",
   });
   app.doc31(OPENAPI_PATH, {
     openapi: "3.1.0",
@@ -135,11 +123,13 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
       title: "Mini-Sites control API",
       version: API_VERSION,
       description:
-        'Errors are always `{"error":{"code","message"}}` with a stable code. A site of another tenant answers 404.',
+        'Errors are always `{"error":{"code","message"}}` with a stable code. A site of another tenant answers 404. ' +
+        "Each operation says who may call it; anything else is refused (401 without a valid credential, 403 otherwise).",
     },
   });
 
   app.onError(handleError);
   app.notFound(handleNotFound);
+  checkRoutesHavePolicies(app, ROUTE_POLICIES);
   return app;
 }

@@ -1,9 +1,9 @@
 /**
- * Enforces the body caps of app/limits.ts while the body streams. A declared Content-Length over the
- * cap is refused before a byte is read; otherwise (chunked uploads have no Content-Length, and a
- * declared length is only a claim) the body is re-wrapped in a counting stream that errors the moment
- * the count passes the cap, so whoever is reading — JSON.parse, zod, or an R2 upload — stops there and
- * the answer is 413 BODY_TOO_LARGE.
+ * Enforces the body cap of the route's policy (app/limits.ts) while the body streams. A declared
+ * Content-Length over the cap is refused before a byte is read; otherwise (chunked uploads have no
+ * Content-Length, and a declared length is only a claim) the body is re-wrapped in a counting stream
+ * that errors the moment the count passes the cap, so whoever is reading — JSON.parse, zod, or an R2
+ * upload — stops there and the answer is 413 BODY_TOO_LARGE.
  *
  * Why not Hono's bodyLimit: for a body without Content-Length it reads the whole body into memory
  * before the handler runs, which would defeat streaming an upload to R2 (the control Worker must
@@ -11,8 +11,9 @@
  */
 
 import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "./context.ts";
 import { ApiError, BodyTooLarge, errorResponse } from "./errors.ts";
-import { bodyCapFor } from "./limits.ts";
+import { BODY_CAPS } from "./limits.ts";
 
 /** A stream that passes `body` through and errors with BodyTooLarge once more than `limit` bytes went by. */
 export function capStream(
@@ -36,19 +37,15 @@ export function capStream(
   );
 }
 
-export function limitBodies(
-  capFor: (method: string, pathname: string) => number = bodyCapFor,
-): MiddlewareHandler {
+export function limitBodies(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const request = c.req.raw;
-    if (request.body === null) return next();
-    const limit = capFor(request.method, new URL(request.url).pathname);
+    const route = c.get("route");
+    if (request.body === null || route === undefined) return next();
+    const limit = BODY_CAPS[route.policy.body];
     const tooLarge = () =>
       errorResponse(
-        new ApiError(
-          "BODY_TOO_LARGE",
-          `The request body is larger than this endpoint accepts (${limit} bytes).`,
-        ),
+        new ApiError("BODY_TOO_LARGE", `The request body is larger than this endpoint accepts (${limit} bytes).`),
       );
     const declared = request.headers.get("content-length");
     if (declared !== null && /^[0-9]+$/.test(declared) && Number(declared) > limit) return tooLarge();

@@ -1,50 +1,65 @@
 /**
- * What a request carries through the app, and the seam where authentication plugs in.
- *
- * Authentication (control/src/auth/: Forge Invocation Tokens, API tokens, the CI shared secret) is an
- * `Authenticate` middleware handed to `createApp`. It verifies the credential and sets the verified
- * `principal` (auth's type); app/caller.ts then resolves it to a `Caller` — the tenant row, an actor
- * id for audit, the scopes — and sets `caller`. Routes never read credentials or the principal: they
- * call `requireCaller(c)`, which answers 401 UNAUTHENTICATED when nobody was authenticated — so until
- * auth is wired every /v1 route fails closed.
- *
- * The tenant comes only from the credential (a verified FIT's app id + cloudId + installation id, or
- * the tenant an API token was issued in), never from a request parameter (DESIGN §6.3).
+ * What a request carries through the app. The route policy (control/src/policy) runs before every
+ * handler and leaves one value, `access`: who the verified caller is, the tenant it acts for, and the
+ * object the route acts on — looked up in that tenant from the path or from the FIT's signed claims.
+ * Handlers read `access` through the accessors below and never look at credentials, principals or
+ * client-supplied ids themselves; an accessor that finds nothing means the policy table and the
+ * handler disagree (a bug, answered 500), never a reason to look the object up by hand.
  */
 
-import type { TenantShortId } from "@mini-sites/core";
-import type { Context, MiddlewareHandler } from "hono";
-import type { Principal as AuthPrincipal } from "../auth/middleware.ts";
+import type { Context } from "hono";
+import type { Principal, Scope } from "../auth/principal.ts";
+import type { ContentRef } from "../confluence/permissions.ts";
+import type { ApiTokenSummary } from "../db/api-tokens.ts";
+import type { Site } from "../db/sites.ts";
+import type { Tenant } from "../db/tenants.ts";
 import type { ControlEnv } from "../env.ts";
-import { ApiError } from "./errors.ts";
+import type { MacroBinding, MacroKey } from "../macro/store.ts";
+import type { UploadTicketClaims } from "../macro/ticket.ts";
+import type { CallerKind } from "../policy/kinds.ts";
+import type { MatchedRoute } from "../policy/match.ts";
+import type { Job } from "../publish/store.ts";
 
-export const PRINCIPAL_KINDS = ["forge", "api-token", "shared-secret"] as const;
-export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
-
-/** What a caller may do; the same strings as API token scopes (auth/api-tokens.ts API_TOKEN_SCOPES). */
-export const SCOPES = ["sites:read", "sites:write", "tokens:manage"] as const;
-export type Scope = (typeof SCOPES)[number];
-
-/** A verified credential resolved to its tenant: what every tenant-scoped route works with. */
-export interface Caller {
-  readonly kind: PrincipalKind;
-  /** The tenant every query of this request is scoped to. */
-  readonly tenantId: TenantShortId;
+/** The macro a Forge macro FIT is for, and what it shows — every part from signed claims. */
+export interface MacroAccess {
+  readonly key: MacroKey;
+  readonly content: ContentRef;
+  /** This macro's binding, if it has one. */
+  readonly binding: MacroBinding | undefined;
+  /** The site the binding shows, if it still exists. */
+  readonly site: Site | undefined;
+  /** Whether Confluence lets this user edit the page (asked with their own token, cached). */
+  readonly canEdit: boolean;
   /**
-   * Who, for audit rows and `published_by`: `forge:<atlassianAccountId>`, `api-token:<tokenId>` or
-   * `ci`. An identifier, never a credential.
+   * Whether this user may read `content` — another page, e.g. where a fork's source is shown — asked
+   * of Confluence with the same user's own token. The only question a handler may ask about pages.
    */
+  readonly mayRead: (content: ContentRef) => Promise<boolean>;
+}
+
+export interface Access {
+  readonly principal: Principal;
+  readonly kind: CallerKind;
+  /** Who, for audit rows and `published_by`: `api-token:<id>`, `forge:<accountId>`, `ci`. Never a credential. */
   readonly actor: string;
+  /** What the caller may hand on (token issuance): an API token's scopes; every scope for the admin page. */
   readonly scopes: readonly Scope[];
+  /** The tenant every query of this request is scoped to; undefined only on deployment-wide routes. */
+  readonly tenant: Tenant | undefined;
+  readonly site?: Site | undefined;
+  readonly job?: Job;
+  readonly token?: ApiTokenSummary;
+  readonly macro?: MacroAccess;
+  readonly ticket?: UploadTicketClaims;
 }
 
 export interface AppVariables {
-  /** The verified credential, as control/src/auth/ sets it. */
-  principal: AuthPrincipal | undefined;
-  /** The principal resolved to a tenant (app/caller.ts); unset for credentials without a tenant. */
-  caller: Caller | undefined;
   /** Random per request; returned with INTERNAL errors and written to the log line. */
   requestId: string;
+  /** The route policy this request matched (policy/match.ts), set before anything reads the body. */
+  route: MatchedRoute | undefined;
+  /** Set by policy/authorize.ts before any handler runs. */
+  access: Access | undefined;
 }
 
 export interface AppEnv {
@@ -54,26 +69,48 @@ export interface AppEnv {
 
 export type AppContext = Context<AppEnv>;
 
-/** The authentication slot of createApp. */
-export type Authenticate = MiddlewareHandler<AppEnv>;
-
-/** Until control/src/auth/ is wired in: authenticates nobody, so every /v1 route answers 401. */
-export const authenticateNobody: Authenticate = async (_c, next) => {
-  await next();
-};
-
-export function requireCaller(c: AppContext): Caller {
-  const caller = c.get("caller");
-  if (caller !== undefined) return caller;
-  if (c.get("principal") !== undefined)
-    throw new ApiError(
-      "FORBIDDEN",
-      "This credential is not scoped to a tenant; use an API token or the Forge app.",
-    );
-  throw new ApiError("UNAUTHENTICATED", "Authentication required.");
+function bug(what: string): Error {
+  return new Error(`route policy did not resolve ${what} for this route (policy/table.ts)`);
 }
 
-export function requireScope(caller: Caller, scope: Scope): void {
-  if (!caller.scopes.includes(scope))
-    throw new ApiError("FORBIDDEN", `This credential lacks the ${scope} scope.`);
+export function accessOf(c: AppContext): Access {
+  const access = c.get("access");
+  if (access === undefined) throw bug("the caller");
+  return access;
+}
+
+export function tenantOf(c: AppContext): Tenant {
+  const tenant = accessOf(c).tenant;
+  if (tenant === undefined) throw bug("a tenant");
+  return tenant;
+}
+
+export function siteOf(c: AppContext): Site {
+  const site = accessOf(c).site;
+  if (site === undefined) throw bug("a site");
+  return site;
+}
+
+export function jobOf(c: AppContext): Job {
+  const job = accessOf(c).job;
+  if (job === undefined) throw bug("a job");
+  return job;
+}
+
+export function tokenOf(c: AppContext): ApiTokenSummary {
+  const token = accessOf(c).token;
+  if (token === undefined) throw bug("a token");
+  return token;
+}
+
+export function macroOf(c: AppContext): MacroAccess {
+  const macro = accessOf(c).macro;
+  if (macro === undefined) throw bug("a macro");
+  return macro;
+}
+
+export function ticketOf(c: AppContext): UploadTicketClaims {
+  const ticket = accessOf(c).ticket;
+  if (ticket === undefined) throw bug("an upload ticket");
+  return ticket;
 }

@@ -1,9 +1,12 @@
 /**
- * Request body caps (DESIGN §6.9 abuse bounds). One table, so a reader sees every cap and its reason
- * in one place; app/body-limit.ts enforces them while the body streams, not after it has been read.
+ * Request body caps (DESIGN §6.9 abuse bounds), one number per kind of body the route policy names
+ * (policy/table.ts `body`), each with its reason. app/body-limit.ts enforces them while the body
+ * streams, not after it has been read.
  */
 
 import { DEFAULT_LIMITS } from "@mini-sites/core";
+import { UPLOAD_CHUNK_BYTES } from "../macro/uploads.ts";
+import type { BodyKind } from "../policy/table.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -31,14 +34,15 @@ export const UPLOAD_OVERHEAD_BYTES = 8 * MiB;
  */
 export const MAX_UPLOAD_BODY_BYTES = DEFAULT_LIMITS.maxBundleBytes + UPLOAD_OVERHEAD_BYTES;
 
-/** Which requests may carry large bodies; everything else gets MAX_JSON_BODY_BYTES. */
-const UPLOAD_ROUTES: readonly { method: string; path: RegExp }[] = [
-  { method: "POST", path: /^\/v1\/sites\/[^/]+\/versions$/ },
-  { method: "PUT", path: /^\/v1\/macro\/uploads\/[^/]+\/chunks\/[^/]+$/ },
-];
+/** One chunk of an editor upload is exactly its size (macro/uploads.ts); nothing more is read. */
+export const MAX_CHUNK_BODY_BYTES = UPLOAD_CHUNK_BYTES;
 
-export function bodyCapFor(method: string, pathname: string): number {
-  return UPLOAD_ROUTES.some((route) => route.method === method && route.path.test(pathname))
-    ? MAX_UPLOAD_BODY_BYTES
-    : MAX_JSON_BODY_BYTES;
-}
+/** Routes that take no body still get a small cap: a body they ignore must not be streamed for long. */
+export const MAX_NO_BODY_BYTES = 1 * KiB;
+
+export const BODY_CAPS: Readonly<Record<BodyKind, number>> = {
+  none: MAX_NO_BODY_BYTES,
+  json: MAX_JSON_BODY_BYTES,
+  upload: MAX_UPLOAD_BODY_BYTES,
+  chunk: MAX_CHUNK_BODY_BYTES,
+};

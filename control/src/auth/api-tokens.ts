@@ -24,18 +24,15 @@ import {
   base32Length,
   hexDecode,
   hexEncode,
+  sha256,
   timingSafeEqual,
 } from "@mini-sites/core";
 import { API_TOKEN_DISPLAY_CHARS, API_TOKEN_PREFIX, API_TOKEN_SECRET_BYTES } from "./constants.ts";
 import { type AuthFailure, authFailure } from "./errors.ts";
+import { isScope, type Scope } from "./principal.ts";
 
-/**
- * What a token may do; the same names as the app's `SCOPES` (control/src/app/context.ts).
- * sites:read: list, get, download; sites:write: publish, rollback, delete, disable, view URLs;
- * tokens:manage: issue and revoke tokens.
- */
-export const API_TOKEN_SCOPES = ["sites:read", "sites:write", "tokens:manage"] as const;
-export type ApiTokenScope = (typeof API_TOKEN_SCOPES)[number];
+/** A token's scopes are the one scope list (principal.ts). */
+export type ApiTokenScope = Scope;
 
 export const API_TOKEN_LENGTH = API_TOKEN_PREFIX.length + base32Length(API_TOKEN_SECRET_BYTES);
 
@@ -92,7 +89,7 @@ export async function createApiToken(input: NewApiTokenInput): Promise<NewApiTok
   if (input.tenantId === "") throw new RangeError("an API token needs a tenant");
   if (input.scopes.length === 0) throw new RangeError("an API token needs at least one scope");
   for (const scope of input.scopes) {
-    if (!(API_TOKEN_SCOPES as readonly string[]).includes(scope))
+    if (!isScope(scope))
       throw new RangeError("unknown API token scope");
   }
   const random = input.random ?? defaultRandom;
@@ -132,7 +129,13 @@ export interface VerifiedApiToken {
 }
 
 /** Why a token was refused — for the audit log only; the caller always sees AUTH_INVALID_TOKEN. */
-export type ApiTokenRefusal = "malformed" | "unknown" | "revoked" | "expired";
+export type ApiTokenRefusal =
+  | "malformed"
+  | "unknown"
+  | "revoked"
+  | "expired"
+  /** The token is fine, but its tenant is gone or being erased: it stops working at once. */
+  | "tenant-inactive";
 
 export type ApiTokenResult =
   | { readonly ok: true; readonly value: VerifiedApiToken }
@@ -168,8 +171,4 @@ export async function verifyApiToken(
     return { ok: false, failure: authFailure("AUTH_INVALID_TOKEN"), reason: "expired", tokenId: record.id };
   }
   return { ok: true, value: { tenantId: record.tenantId, tokenId: record.id, scopes: record.scopes } };
-}
-
-async function sha256(text: string): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
 }

@@ -35,6 +35,7 @@ import {
   MAX_FIT_BYTES,
 } from "./constants.ts";
 import { type AuthErrorCode, type AuthResult, denied } from "./errors.ts";
+import { isLoopbackHost } from "../http.ts";
 import {
   createForgeKeySet,
   type ForgeKeySet,
@@ -70,10 +71,6 @@ function isId(value: unknown): value is string {
 export function bareAppId(value: string): string | undefined {
   const id = value.startsWith(FORGE_APP_ARI_PREFIX) ? value.slice(FORGE_APP_ARI_PREFIX.length) : value;
   return isId(id) ? id : undefined;
-}
-
-function isLoopbackHost(hostname: string): boolean {
-  return hostname === "127.0.0.1" || hostname === "localhost" || hostname === "[::1]";
 }
 
 /** HTTPS anywhere; plain HTTP only to loopback (the dev stand-ins), never across a network. */
@@ -455,14 +452,4 @@ export function fitVerifierFor(
     verifiers.set(key, verifier);
   }
   return { verifier };
-}
-
-// --- Route helpers --------------------------------------------------------------------------------
-
-/** A user-bound route: the FIT must carry a principal, else 403 NO_PRINCIPAL (401 is Forge's, DESIGN §8). */
-export function forgeUserOf(
-  context: ForgeContext,
-): AuthResult<ForgeContext & { readonly accountId: string }> {
-  if (context.accountId === undefined) return denied("NO_PRINCIPAL");
-  return { ok: true, value: context as ForgeContext & { readonly accountId: string } };
 }

@@ -1,7 +1,7 @@
 /**
  * Authentication for the control Worker: Forge Invocation Tokens (fit.ts), API tokens
- * (api-tokens.ts), the CI shared secret (shared-secret.ts), and the Hono middleware that picks one
- * (middleware.ts). Limits and their reasons: constants.ts.
+ * (api-tokens.ts), the CI shared secret (shared-secret.ts), and `authenticate` (authenticate.ts), which
+ * turns the one credential a request presents into a Principal (principal.ts). Limits and their reasons: constants.ts.
  */
 
 export * from "./api-tokens.ts";
@@ -14,5 +14,6 @@ export {
   type ForgeKeySetOptions,
   JwksUnavailableError,
 } from "./jwks.ts";
-export * from "./middleware.ts";
+export * from "./authenticate.ts";
+export * from "./principal.ts";
 export * from "./shared-secret.ts";

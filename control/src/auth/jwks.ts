@@ -10,6 +10,7 @@
  */
 
 import { createRemoteJWKSet, customFetch, type FetchImplementation, type JWTVerifyGetKey } from "jose";
+import { readCapped } from "../http.ts";
 import {
   JWKS_CACHE_MAX_AGE_MS,
   JWKS_FAILURE_COOLDOWN_MS,
@@ -47,7 +48,7 @@ export function createForgeKeySet(url: string, options: ForgeKeySetOptions = {})
         await response.body?.cancel();
         throw new JwksUnavailableError(`the key set answered HTTP ${response.status}`);
       }
-      const keys = rsaSignatureKeys(await readCapped(response, MAX_JWKS_BYTES));
+      const keys = rsaSignatureKeys(await readJson(response, MAX_JWKS_BYTES));
       failedAt = undefined;
       return new Response(JSON.stringify({ keys }), { headers: { "content-type": "application/json" } });
     } catch (error) {
@@ -66,32 +67,15 @@ export function createForgeKeySet(url: string, options: ForgeKeySetOptions = {})
   });
 }
 
-async function readCapped(response: Response, limit: number): Promise<unknown> {
+async function readJson(response: Response, limit: number): Promise<unknown> {
   const declared = Number(response.headers.get("content-length") ?? "0");
   if (declared > limit) {
     await response.body?.cancel();
     throw new JwksUnavailableError("the key set is larger than accepted");
   }
-  const reader = response.body?.getReader();
-  if (reader === undefined) throw new JwksUnavailableError("the key set response has no body");
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      throw new JwksUnavailableError("the key set is larger than accepted");
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  if (response.body === null) throw new JwksUnavailableError("the key set response has no body");
+  const bytes = await readCapped(response.body, limit);
+  if (bytes === undefined) throw new JwksUnavailableError("the key set is larger than accepted");
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {

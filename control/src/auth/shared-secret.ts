@@ -10,7 +10,7 @@
  * object cannot print it.
  */
 
-import { MIN_SECRET_BYTES, secretToBytes, timingSafeEqual } from "@mini-sites/core";
+import { MIN_SECRET_BYTES, secretToBytes, sha256, timingSafeEqual } from "@mini-sites/core";
 import { MAX_SHARED_SECRET_HEADER_BYTES } from "./constants.ts";
 import { type AuthResult, denied } from "./errors.ts";
 
@@ -82,8 +82,4 @@ export async function verifySharedSecret(
 ): Promise<AuthResult<true>> {
   if (state.status !== "ready") return denied(presented === null ? "AUTH_MISSING" : "AUTH_NOT_CONFIGURED");
   return state.secret.verify(presented);
-}
-
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
 }

@@ -1,8 +1,8 @@
 /**
- * "May this user read / update this page?" — asked of Confluence with the user's OWN token, so page
- * restrictions, space permissions and anonymous access are honoured exactly as Confluence applies them
- * (DESIGN §6 invariant 4). Checking another user would need Confluence admin rights (DESIGN §8), so
- * there is no "system" variant here on purpose.
+ * "May this user read / update this page?" and "Is this user a Confluence administrator?" — asked of
+ * Confluence with the user's OWN token, so page restrictions, space permissions and global permissions
+ * are honoured exactly as Confluence applies them (DESIGN §6 invariant 4). Checking another user would
+ * need Confluence admin rights (DESIGN §8), so there is no "system" variant here on purpose.
  *
  * Endpoint: `GET {app.apiBaseUrl}/wiki/api/v2/pages/{id}/operations` (or `/blogposts/{id}/operations`),
  * answering `{ operations: [{ operation: "read" | "update" | …, targetType: "page" | "blogpost" }] }`
@@ -23,7 +23,8 @@
  * - Revocation delay ⇒ answers are cached at most PERMISSION_CACHE_TTL_MS; failures are never cached.
  */
 
-import { hexEncode } from "@mini-sites/core";
+import { sha256Hex } from "@mini-sites/core";
+import { isLoopbackHost, readCapped } from "../http.ts";
 
 /** What the macro's FIT says it sits on (`context.extension.content`). */
 export interface ContentRef {
@@ -133,6 +134,8 @@ export interface PermissionClientOptions {
 export interface PermissionClient {
   canRead(check: PermissionCheck): Promise<PermissionVerdict>;
   canUpdate(check: PermissionCheck): Promise<PermissionVerdict>;
+  /** Whether the user is a Confluence administrator (the admin page's gate). */
+  isAdmin(check: AdminCheck): Promise<PermissionVerdict>;
   /** Number of cached answers (tests, metrics). */
   readonly cacheSize: number;
 }
@@ -166,10 +169,6 @@ class ExpiringLru<V> {
   }
 }
 
-function isLoopbackHost(hostname: string): boolean {
-  return hostname === "127.0.0.1" || hostname === "localhost" || hostname === "[::1]";
-}
-
 /** https anywhere; http only to loopback and only when the dev flag says so. No credentials in the URL. */
 export function acceptableApiBaseUrl(text: string, allowLoopbackHttp: boolean): URL | undefined {
   let url: URL;
@@ -184,42 +183,9 @@ export function acceptableApiBaseUrl(text: string, allowLoopbackHttp: boolean): 
   return undefined;
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  return hexEncode(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))));
-}
-
 /** `pages` / `blogposts`: the v2 collection for a content type. */
 function collectionOf(type: ContentType): string {
   return type === "page" ? "pages" : "blogposts";
-}
-
-type Fetched =
-  | { readonly ok: true; readonly operations: ReadonlySet<string> }
-  | { readonly ok: false; readonly reason: PermissionDenialReason };
-
-/** Reads at most `limit` bytes of a body; undefined when it is longer. */
-async function readCapped(response: Response, limit: number): Promise<string | undefined> {
-  if (response.body === null) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
 }
 
 /**
@@ -240,6 +206,33 @@ export function parseOperations(body: unknown, type: ContentType): ReadonlySet<s
   return operations;
 }
 
+/**
+ * Whether the current user is a Confluence administrator: `GET {apiBaseUrl}/wiki/rest/api/user/current
+ * ?expand=operations` answers the operations the user may do, and a Confluence admin's list holds
+ * `{operation: "administer", targetType: "application"}` (Confluence Cloud REST v1 "Get current user",
+ * expand `operations`; the `application` target type is undocumented in the schema but is what the
+ * endpoint returns — community.developer.atlassian.com/t/29678, "How to check if a user can administer
+ * Confluence"). Asked with the user's own token, so nobody can claim another user's rights.
+ */
+export function parseAdministersApplication(body: unknown): boolean | undefined {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
+  const list = (body as { operations?: unknown }).operations;
+  if (!Array.isArray(list)) return undefined;
+  for (const item of list) {
+    if (typeof item !== "object" || item === null) return undefined;
+    const { operation, targetType } = item as { operation?: unknown; targetType?: unknown };
+    if (typeof operation !== "string" || typeof targetType !== "string") return undefined;
+    if (operation === "administer" && targetType === "application") return true;
+  }
+  return false;
+}
+
+export interface AdminCheck {
+  readonly tenant: string;
+  readonly userToken: string | undefined;
+  readonly apiBaseUrl: string;
+}
+
 export function createPermissionClient(options: PermissionClientOptions = {}): PermissionClient {
   const doFetch = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init));
   const now = options.now ?? Date.now;
@@ -248,8 +241,12 @@ export function createPermissionClient(options: PermissionClientOptions = {}): P
   const allowLoopbackHttp = options.allowLoopbackHttp === true;
   const cache = new ExpiringLru<boolean>(options.maxEntries ?? PERMISSION_CACHE_MAX_ENTRIES);
 
-  async function fetchOperations(base: URL, content: ContentRef, userToken: string): Promise<Fetched> {
-    const url = `${base.href.replace(/\/+$/, "")}/wiki/api/v2/${collectionOf(content.type)}/${content.id}/operations`;
+  /** GETs a Confluence JSON document with the user's token and reads it with `parse`; failures are typed. */
+  async function ask<T>(
+    url: string,
+    userToken: string,
+    parse: (body: unknown) => T | undefined,
+  ): Promise<{ ok: true; value: T } | { ok: false; reason: PermissionDenialReason }> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     try {
@@ -259,30 +256,22 @@ export function createPermissionClient(options: PermissionClientOptions = {}): P
         redirect: "manual",
         signal: controller.signal,
       });
-      if (response.status === 401 || response.status === 403) {
-        await response.body?.cancel().catch(() => undefined);
-        return { ok: false, reason: "TOKEN_REJECTED" };
-      }
-      if (response.status === 404) {
-        await response.body?.cancel().catch(() => undefined);
-        return { ok: false, reason: "CONTENT_NOT_FOUND" };
-      }
       if (response.status !== 200) {
         await response.body?.cancel().catch(() => undefined);
+        if (response.status === 401 || response.status === 403) return { ok: false, reason: "TOKEN_REJECTED" };
+        if (response.status === 404) return { ok: false, reason: "CONTENT_NOT_FOUND" };
         return { ok: false, reason: "CONFLUENCE_ERROR" };
       }
-      const text = await readCapped(response, MAX_OPERATIONS_RESPONSE_BYTES);
-      if (text === undefined) return { ok: false, reason: "UNEXPECTED_RESPONSE" };
+      const bytes = await readCapped(response.body, MAX_OPERATIONS_RESPONSE_BYTES);
+      if (bytes === undefined) return { ok: false, reason: "UNEXPECTED_RESPONSE" };
       let body: unknown;
       try {
-        body = JSON.parse(text);
+        body = JSON.parse(new TextDecoder().decode(bytes));
       } catch {
         return { ok: false, reason: "UNEXPECTED_RESPONSE" };
       }
-      const operations = parseOperations(body, content.type);
-      return operations === undefined
-        ? { ok: false, reason: "UNEXPECTED_RESPONSE" }
-        : { ok: true, operations };
+      const value = parse(body);
+      return value === undefined ? { ok: false, reason: "UNEXPECTED_RESPONSE" } : { ok: true, value };
     } catch {
       // Network failure or our timeout. The error text is not kept: it may quote the URL or headers.
       return { ok: false, reason: "CONFLUENCE_UNREACHABLE" };
@@ -295,37 +284,81 @@ export function createPermissionClient(options: PermissionClientOptions = {}): P
     return { allowed: false, reason, unavailable: UNAVAILABLE.has(reason), cached };
   }
 
-  async function check(operation: Operation, request: PermissionCheck): Promise<PermissionVerdict> {
-    const { content, userToken } = request;
-    if (userToken === undefined || userToken === "" || userToken.length > MAX_USER_TOKEN_LENGTH) {
-      return deny("NO_USER_TOKEN", false);
-    }
-    if (!isContentType(content.type) || !CONTENT_ID.test(content.id)) return deny("INVALID_CONTENT", false);
+  /** The checks every question shares: a usable token and API base, and the cache prefix. */
+  async function prepare(
+    request: { tenant: string; userToken: string | undefined; apiBaseUrl: string },
+  ): Promise<{ ok: true; base: string; token: string; prefix: string } | { ok: false; verdict: PermissionVerdict }> {
+    const { userToken } = request;
+    if (userToken === undefined || userToken === "" || userToken.length > MAX_USER_TOKEN_LENGTH)
+      return { ok: false, verdict: deny("NO_USER_TOKEN", false) };
     const base = acceptableApiBaseUrl(request.apiBaseUrl, allowLoopbackHttp);
-    if (base === undefined) return deny("API_BASE_URL_REJECTED", false);
+    if (base === undefined) return { ok: false, verdict: deny("API_BASE_URL_REJECTED", false) };
+    // The tenant first (isolation), then a digest of the token (a user's session, never the token).
+    return {
+      ok: true,
+      base: base.href.replace(/\/+$/, ""),
+      token: userToken,
+      prefix: `${request.tenant}\n${await sha256Hex(userToken)}\n`,
+    };
+  }
 
-    // The tenant first (isolation), then a digest of the token (a user's session, never the token),
-    // then the content and the operation.
-    const prefix = `${request.tenant}\n${await sha256Hex(userToken)}\n${content.type}:${content.id}\n`;
+  async function check(operation: Operation, request: PermissionCheck): Promise<PermissionVerdict> {
+    const { content } = request;
+    const ready = await prepare(request);
+    if (!ready.ok) return ready.verdict;
+    if (!isContentType(content.type) || !CONTENT_ID.test(content.id)) return deny("INVALID_CONTENT", false);
+    const prefix = `${ready.prefix}${content.type}:${content.id}\n`;
     const hit = cache.get(prefix + operation, now());
     if (hit !== undefined) return hit ? { allowed: true, cached: true } : deny("NOT_PERMITTED", true);
 
-    const fetched = await fetchOperations(base, content, userToken);
+    const url = `${ready.base}/wiki/api/v2/${collectionOf(content.type)}/${content.id}/operations`;
+    const fetched = await ask(url, ready.token, (body) => parseOperations(body, content.type));
     if (!fetched.ok) return deny(fetched.reason, false);
     // One call answers both questions; remember both (definitive answers only — failures are not cached).
     const expiresAt = now() + ttlMs;
-    for (const op of ["read", "update"] as const)
-      cache.set(prefix + op, fetched.operations.has(op), expiresAt);
-    return fetched.operations.has(operation)
-      ? { allowed: true, cached: false }
-      : deny("NOT_PERMITTED", false);
+    for (const op of ["read", "update"] as const) cache.set(prefix + op, fetched.value.has(op), expiresAt);
+    return fetched.value.has(operation) ? { allowed: true, cached: false } : deny("NOT_PERMITTED", false);
+  }
+
+  async function isAdmin(request: AdminCheck): Promise<PermissionVerdict> {
+    const ready = await prepare(request);
+    if (!ready.ok) return ready.verdict;
+    const key = `${ready.prefix}application\nadminister`;
+    const hit = cache.get(key, now());
+    if (hit !== undefined) return hit ? { allowed: true, cached: true } : deny("NOT_PERMITTED", true);
+    const url = `${ready.base}/wiki/rest/api/user/current?expand=operations`;
+    const fetched = await ask(url, ready.token, parseAdministersApplication);
+    if (!fetched.ok) return deny(fetched.reason, false);
+    cache.set(key, fetched.value, now() + ttlMs);
+    return fetched.value ? { allowed: true, cached: false } : deny("NOT_PERMITTED", false);
   }
 
   return {
     canRead: (request) => check("read", request),
     canUpdate: (request) => check("update", request),
+    isAdmin,
     get cacheSize() {
       return cache.size;
     },
   };
+}
+
+const clients = new Map<boolean, PermissionClient>();
+
+/**
+ * The isolate's permission client for an env: one per isolate (its cache lives as long as the
+ * isolate), and one per value of the dev loopback flag so a dev-stack env never shares answers with a
+ * production one.
+ */
+export function permissionClientFor(
+  env: { readonly DEV_ALLOW_LOOPBACK_HTTP?: string },
+  now: () => number = Date.now,
+): PermissionClient {
+  const flag = env.DEV_ALLOW_LOOPBACK_HTTP === "true";
+  let client = clients.get(flag);
+  if (client === undefined) {
+    client = createPermissionClient({ allowLoopbackHttp: flag, now });
+    clients.set(flag, client);
+  }
+  return client;
 }

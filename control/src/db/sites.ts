@@ -58,30 +58,91 @@ function toSite(row: SiteRow): Site {
   };
 }
 
+/**
+ * Inserts a site with an id chosen by the caller (the pipeline archives a new site's files under its
+ * id before the row exists) — the one INSERT of a site. With `maxSites`, the row goes in only while the
+ * tenant holds fewer sites, checked in the same statement, so concurrent creations cannot pass the
+ * quota together. Quota answers and audit: publish/sites.ts.
+ */
+export async function insertSite(
+  db: D1Database,
+  tenantId: TenantShortId,
+  id: SiteId,
+  input: { name: string; notFoundHandling?: NotFoundHandling | undefined },
+  now: number,
+  options: { maxSites?: number } = {},
+): Promise<{ site: Site } | { refused: "id-taken" | "quota" }> {
+  try {
+    const row = await db
+      .prepare(
+        `INSERT INTO sites (tenant_id, id, name, not_found_handling, created_at, updated_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?5
+         WHERE (SELECT COUNT(*) FROM sites WHERE tenant_id = ?1) < ?6
+         RETURNING ${COLUMNS}`,
+      )
+      .bind(tenantId, id, input.name, input.notFoundHandling ?? "none", now, options.maxSites ?? Number.MAX_SAFE_INTEGER)
+      .first<SiteRow>();
+    return row === null ? { refused: "quota" } : { site: toSite(row) };
+  } catch (error) {
+    if (isUniqueViolation(error, "sites.id")) return { refused: "id-taken" };
+    throw error;
+  }
+}
+
+/** A site with a fresh random id (retried on the rare collision); undefined when the quota is reached. */
 export async function createSite(
   db: D1Database,
   tenantId: TenantShortId,
-  input: { name: string; notFoundHandling?: NotFoundHandling },
-  options: { now?: Clock; random?: RandomBytes } = {},
+  input: { name: string; notFoundHandling?: NotFoundHandling | undefined },
+  options: { now?: Clock; random?: RandomBytes; maxSites?: number } = {},
 ): Promise<Site> {
   const now = (options.now ?? systemClock)();
   const random = options.random ?? cryptoRandomBytes;
-  for (let attempt = 0; ; attempt++) {
-    const id = newSiteId(random);
-    try {
-      const row = await db
-        .prepare(
-          `INSERT INTO sites (tenant_id, id, name, not_found_handling, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?) RETURNING ${COLUMNS}`,
-        )
-        .bind(tenantId, id, input.name, input.notFoundHandling ?? "none", now, now)
-        .first<SiteRow>();
-      return toSite(row as SiteRow);
-    } catch (error) {
-      if (attempt + 1 < SITE_ID_ATTEMPTS && isUniqueViolation(error, "sites.id")) continue;
-      throw error;
-    }
+  for (let attempt = 0; attempt < SITE_ID_ATTEMPTS; attempt++) {
+    const result = await insertSite(db, tenantId, newSiteId(random), input, now, options);
+    if ("site" in result) return result.site;
+    if (result.refused === "quota") throw new SiteQuotaReached();
   }
+  throw new Error(`no free site id after ${SITE_ID_ATTEMPTS} attempts`);
+}
+
+export class SiteQuotaReached extends Error {
+  constructor() {
+    super("the tenant holds as many sites as it may");
+    this.name = "SiteQuotaReached";
+  }
+}
+
+export async function countSites(db: D1Database, tenant: TenantShortId): Promise<number> {
+  const row = await db
+    .prepare("SELECT COUNT(*) AS n FROM sites WHERE tenant_id = ?")
+    .bind(tenant)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+/** The admin kill switch. `false` when the site is not the tenant's. */
+export async function setSiteEnabled(
+  db: D1Database,
+  tenant: TenantShortId,
+  site: SiteId,
+  enabled: boolean,
+  now: number,
+): Promise<boolean> {
+  const result = await db
+    .prepare("UPDATE sites SET enabled = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
+    .bind(enabled ? 1 : 0, now, tenant, site)
+    .run();
+  return result.meta.changes === 1;
+}
+
+/** Deletes the site row; versions, jobs and macro bindings go with it (ON DELETE CASCADE). */
+export async function deleteSiteRow(db: D1Database, tenant: TenantShortId, site: SiteId): Promise<boolean> {
+  const result = await db
+    .prepare("DELETE FROM sites WHERE tenant_id = ? AND id = ?")
+    .bind(tenant, site)
+    .run();
+  return result.meta.changes === 1;
 }
 
 /** The site if it belongs to `tenantId`; `undefined` if it does not exist or belongs to another tenant. */

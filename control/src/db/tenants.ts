@@ -77,38 +77,70 @@ export class TenantIdExhausted extends Error {
  * The tenant of an installation, created on first sight. Safe under concurrency: two first requests
  * of one installation race on UNIQUE (forge_app_id, cloud_id) — `ON CONFLICT DO NOTHING` makes the
  * loser's insert a no-op and both read the winner's row — while a short-id collision with ANOTHER
- * tenant fails on the primary key and is retried with a new random id.
+ * tenant fails on the primary key and is retried with a new random id. An id whose audit chain exists
+ * (a tenant erased earlier) is never handed out again, so a new tenant cannot read an old one's audit.
+ * `created` says whether this call made the row.
  */
 export async function ensureTenant(
   db: D1Database,
   installation: Installation,
   options: { now?: Clock; random?: RandomBytes } = {},
-): Promise<Tenant> {
+): Promise<Tenant & { readonly created: boolean }> {
   const existing = await findTenant(db, installation);
-  if (existing !== undefined) return existing;
+  if (existing !== undefined) return { ...existing, created: false };
   const now = options.now ?? systemClock;
   const random = options.random ?? cryptoRandomBytes;
   for (let attempt = 0; attempt < TENANT_ID_ATTEMPTS; attempt++) {
+    const id = newTenantShortId(random);
+    let inserted = 0;
     try {
-      await db
+      const result = await db
         .prepare(
-          `INSERT INTO tenants (id, forge_app_id, cloud_id, installation_id, created_at) VALUES (?, ?, ?, ?, ?)
+          `INSERT INTO tenants (id, forge_app_id, cloud_id, installation_id, created_at)
+           SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM audit_entries WHERE chain = 'tenant:' || ?1)
            ON CONFLICT (forge_app_id, cloud_id) DO NOTHING`,
         )
-        .bind(
-          newTenantShortId(random),
-          installation.forgeAppId,
-          installation.cloudId,
-          installation.installationId,
-          now(),
-        )
+        .bind(id, installation.forgeAppId, installation.cloudId, installation.installationId, now())
         .run();
+      inserted = result.meta.changes;
     } catch (error) {
       if (isUniqueViolation(error, "tenants.id")) continue;
       throw error;
     }
-    const created = await findTenant(db, installation);
-    if (created !== undefined) return created;
+    const found = await findTenant(db, installation);
+    if (found !== undefined) return { ...found, created: inserted === 1 && found.id === id };
   }
   throw new TenantIdExhausted();
+}
+
+/** Why a verified installation does not get its tenant (the policy answers the code as a 403). */
+export type TenantRefusal = "TENANT_PURGING" | "INSTALLATION_MISMATCH";
+
+export type InstallationTenant =
+  | { readonly ok: true; readonly tenant: Tenant; readonly created: boolean }
+  | { readonly ok: false; readonly code: TenantRefusal };
+
+/**
+ * The tenant a verified FIT's installation (app id + cloudId + installation id, DESIGN §6.3) may act
+ * for. A tenant being purged answers TENANT_PURGING to everyone; a row recorded for ANOTHER
+ * installation id of the same app and site (a reinstall whose `installed` event has not been handled
+ * yet) answers INSTALLATION_MISMATCH, so a new installation never reads an old one's sites.
+ */
+export async function tenantOfInstallation(
+  db: D1Database,
+  installation: Installation,
+  options: { now?: Clock } = {},
+): Promise<InstallationTenant> {
+  const found = await findTenant(db, installation);
+  if (found !== undefined) {
+    if (found.status !== "active") return { ok: false, code: "TENANT_PURGING" };
+    if (found.installationId !== installation.installationId)
+      return { ok: false, code: "INSTALLATION_MISMATCH" };
+    return { ok: true, tenant: found, created: false };
+  }
+  const made = await ensureTenant(db, installation, options);
+  if (made.status !== "active") return { ok: false, code: "TENANT_PURGING" };
+  if (made.installationId !== installation.installationId) return { ok: false, code: "INSTALLATION_MISMATCH" };
+  const { created, ...tenant } = made;
+  return { ok: true, tenant, created };
 }

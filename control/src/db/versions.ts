@@ -46,7 +46,10 @@ export interface Version {
   readonly fileCount: number;
   readonly publishedBy: string;
   readonly createdAt: number;
+  /** When the status last changed (for a superseded version: when it stopped being live). */
   readonly statusAt: number;
+  /** For a superseded version: a newer publish replaced it, or a rollback moved away from it. */
+  readonly supersededBy: "publish" | "rollback" | null;
 }
 
 interface VersionRow {
@@ -62,10 +65,11 @@ interface VersionRow {
   published_by: string;
   created_at: number;
   status_at: number;
+  superseded_by: "publish" | "rollback" | null;
 }
 
 const COLUMNS =
-  "tenant_id, site_id, number, content_hash, status, failure_code, message, size_bytes, file_count, published_by, created_at, status_at";
+  "tenant_id, site_id, number, content_hash, status, failure_code, message, size_bytes, file_count, published_by, created_at, status_at, superseded_by";
 
 function toVersion(row: VersionRow): Version {
   return {
@@ -81,6 +85,7 @@ function toVersion(row: VersionRow): Version {
     publishedBy: row.published_by,
     createdAt: row.created_at,
     statusAt: row.status_at,
+    supersededBy: row.superseded_by,
   };
 }
 

@@ -8,10 +8,13 @@
  * request (retries included) first reserves a slot here, and waits for it, instead of finding out from
  * a 429.
  *
- * The interface is one round trip per request, with no lock held while waiting, so a Durable Object
- * (one per token) can implement it later: `reserve` books the earliest free slot and answers how long
- * to wait before using it; the caller sleeps.
+ * The interface is one round trip per request, with no lock held while waiting: `reserve` books the
+ * earliest free slot and answers how long to wait before using it; the caller sleeps. In production
+ * the state lives in ONE Durable Object per API token (budget-object.ts), so every isolate, request
+ * and Workflow step of the control Worker spends from the same window.
  */
+
+import { sha256Hex } from "@mini-sites/core";
 
 export const CLOUDFLARE_REQUESTS_PER_WINDOW = 1_200;
 export const CLOUDFLARE_WINDOW_MS = 5 * 60 * 1_000;
@@ -42,6 +45,14 @@ export interface SlidingWindowBudgetOptions {
   readonly windowMs?: number;
   readonly maxWaitMs?: number;
   readonly now?: () => number;
+  /** State saved by `snapshot()` (the Durable Object's storage). */
+  readonly restore?: BudgetSnapshot;
+}
+
+/** What a budget must remember across restarts: its booked slots and any pause. */
+export interface BudgetSnapshot {
+  readonly slots: readonly number[];
+  readonly pausedUntil: number;
 }
 
 /**
@@ -65,6 +76,15 @@ export class SlidingWindowBudget implements RequestBudget {
     this.#now = options.now ?? Date.now;
     if (!(this.limit >= 1) || !(this.windowMs > 0))
       throw new RangeError("budget limit and window must be positive");
+    if (options.restore !== undefined) {
+      this.#slots.push(...options.restore.slots.filter(Number.isFinite).slice(-this.limit));
+      this.#pausedUntil = Number.isFinite(options.restore.pausedUntil) ? options.restore.pausedUntil : 0;
+    }
+  }
+
+  snapshot(): BudgetSnapshot {
+    const since = this.#now() - this.windowMs;
+    return { slots: this.#slots.filter((at) => at > since), pausedUntil: this.#pausedUntil };
   }
 
   async reserve(): Promise<BudgetReservation> {
@@ -95,3 +115,20 @@ export const UNLIMITED_BUDGET: RequestBudget = {
   reserve: async () => ({ granted: true, waitMs: 0 }),
   pause: async () => {},
 };
+
+/** The `CLOUDFLARE_API_BUDGET` binding (a subset of workers-types `DurableObjectNamespace`). */
+export interface BudgetNamespace {
+  idFromName(name: string): unknown;
+  get(id: unknown): { reserve(): Promise<BudgetReservation>; pause(ms: number): Promise<void> };
+}
+
+/** The shared budget of `apiToken`, as the provider's RequestBudget (one RPC per call). */
+export function durableBudget(namespace: BudgetNamespace, apiToken: string): RequestBudget {
+  const stub = sha256Hex(apiToken).then((fingerprint) =>
+    namespace.get(namespace.idFromName(`cloudflare-api:${fingerprint.slice(0, 32)}`)),
+  );
+  return {
+    reserve: async () => (await stub).reserve(),
+    pause: async (ms) => (await stub).pause(ms),
+  };
+}

@@ -1,11 +1,11 @@
 /**
- * The Macro API for the Forge app (issue 4 item 6): serve URLs for viewers, binding and uploads for
- * editors. routes.ts is where a macro request enters; store.ts its D1 queries; ticket.ts and
- * uploads.ts the editor's chunked upload; publisher.ts the seam to the publish pipeline.
+ * The Macro API's data side: bindings and editor uploads in D1 (store.ts), upload tickets (ticket.ts),
+ * chunk storage in R2 (uploads.ts), their cleanup (cleanup.ts), and the seam to the publish pipeline
+ * (publisher.ts). Its HTTP routes are in control/src/routes/macro-*.ts.
  */
 
+export * from "./cleanup.ts";
 export * from "./publisher.ts";
-export * from "./routes.ts";
 export * from "./store.ts";
 export * from "./ticket.ts";
 export * from "./uploads.ts";

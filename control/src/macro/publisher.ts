@@ -1,11 +1,8 @@
 /**
- * The seam between the Macro API and the publish pipeline (control/src/publish, built separately).
- * An editor upload, once assembled in R2, is published like any other bundle — there is no second
- * door (DESIGN §3 Publish) — so the macro only hands over an R2 key and who asked.
- *
- * The pipeline was not in the tree when this was written: these types are the contract the lead wires
- * (`createMacroRoutes({ publisher })`). Without a publisher, completing an upload answers 503
- * PUBLISH_NOT_AVAILABLE and keeps the assembled bundle, so nothing uploaded is lost.
+ * The seam between the Macro API and the publish pipeline (publish/pipeline.ts). An editor upload,
+ * once assembled in R2, is published like any other bundle — there is no second door (DESIGN §3
+ * Publish) — so the macro only hands over an R2 key and who asked. Tests replace the publisher to
+ * observe what the macro asks for without provisioning anything.
  */
 
 import type { SiteId, TenantShortId } from "@mini-sites/core";
@@ -29,8 +26,8 @@ export interface PublishAccepted {
 export interface MacroPublisher {
   /**
    * Validates, scans, stages and starts provisioning (the same pipeline as `POST /v1/sites/{site}/
-   * versions`). Throws an error with a stable `code` property for a rejected bundle (e.g.
-   * MISSING_INDEX_HTML); the macro passes code and message through as a 422.
+   * versions`). Throws ApiError (app/errors.ts): BUNDLE_REJECTED with the core's errors and findings
+   * for a refused bundle, RATE_LIMITED, QUOTA_*, … — the macro answers with it unchanged.
    */
   publishFromR2(env: ControlEnv, request: PublishFromR2Request): Promise<PublishAccepted>;
   /**

@@ -10,9 +10,7 @@
  */
 
 import type { SiteId, TenantShortId } from "@mini-sites/core";
-import type { ForgeContext } from "../auth/fit.ts";
-import type { Clock, D1Database } from "../db/d1.ts";
-import { ensureTenant, findTenant, type Tenant } from "../db/tenants.ts";
+import type { D1Database } from "../db/d1.ts";
 
 /** Where a macro sits: every part from the verified FIT. */
 export interface MacroKey {
@@ -54,27 +52,6 @@ function toBinding(row: BindingRow): MacroBinding {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
-}
-
-/**
- * The tenant of the FIT's installation. `create` makes it on first sight (an editor's first bind or
- * upload); reads never create. A row recorded for another installation id of the same app and cloud
- * (an uninstall whose purge has not finished, then a reinstall) is NOT this installation's: it answers
- * undefined, so a new installation never inherits the old one's sites (DESIGN §6.3: a tenant is one
- * installation). A tenant being purged is gone for the macro.
- */
-export async function tenantOfForge(
-  db: D1Database,
-  ctx: Pick<ForgeContext, "appId" | "cloudId" | "installationId">,
-  options: { create: boolean; now?: Clock },
-): Promise<Tenant | undefined> {
-  const installation = { forgeAppId: ctx.appId, cloudId: ctx.cloudId, installationId: ctx.installationId };
-  const tenant = options.create
-    ? await ensureTenant(db, installation, options.now === undefined ? {} : { now: options.now })
-    : await findTenant(db, installation);
-  if (tenant === undefined || tenant.installationId !== ctx.installationId || tenant.status !== "active")
-    return undefined;
-  return tenant;
 }
 
 export async function getBinding(
@@ -186,4 +163,112 @@ export async function lastJobOfSite(
         errorMessage: row.error_message,
         updatedAt: row.updated_at,
       };
+}
+
+// --- Editor uploads in flight (upload_tickets, migration 0002) --------------------------------------
+
+export interface UploadTicketRow {
+  readonly id: string;
+  readonly tenantId: TenantShortId;
+  readonly siteId: SiteId;
+  readonly sizeBytes: number;
+  readonly createdBy: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly completedJobId: string | null;
+}
+
+interface UploadTicketDbRow {
+  id: string;
+  tenant_id: string;
+  site_id: string;
+  size_bytes: number;
+  created_by: string;
+  created_at: number;
+  expires_at: number;
+  completed_job_id: string | null;
+}
+
+const TICKET_COLUMNS = "id, tenant_id, site_id, size_bytes, created_by, created_at, expires_at, completed_job_id";
+
+function toTicket(row: UploadTicketDbRow): UploadTicketRow {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id as TenantShortId,
+    siteId: row.site_id as SiteId,
+    sizeBytes: row.size_bytes,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    completedJobId: row.completed_job_id,
+  };
+}
+
+export async function insertUploadTicket(
+  db: D1Database,
+  ticket: Omit<UploadTicketRow, "completedJobId">,
+): Promise<void> {
+  await db
+    .prepare(
+      `INSERT INTO upload_tickets (id, tenant_id, site_id, size_bytes, created_by, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .bind(
+      ticket.id,
+      ticket.tenantId,
+      ticket.siteId,
+      ticket.sizeBytes,
+      ticket.createdBy,
+      ticket.createdAt,
+      ticket.expiresAt,
+    )
+    .run();
+}
+
+export async function getUploadTicket(
+  db: D1Database,
+  tenantId: TenantShortId,
+  id: string,
+): Promise<UploadTicketRow | undefined> {
+  const row = await db
+    .prepare(`SELECT ${TICKET_COLUMNS} FROM upload_tickets WHERE tenant_id = ? AND id = ?`)
+    .bind(tenantId, id)
+    .first<UploadTicketDbRow>();
+  return row === null ? undefined : toTicket(row);
+}
+
+/** Records the job an upload became; the first recorded job wins, so a repeated `complete` answers it. */
+export async function completeUploadTicket(
+  db: D1Database,
+  tenantId: TenantShortId,
+  id: string,
+  jobId: string,
+): Promise<void> {
+  await db
+    .prepare(
+      "UPDATE upload_tickets SET completed_job_id = ? WHERE tenant_id = ? AND id = ? AND completed_job_id IS NULL",
+    )
+    .bind(jobId, tenantId, id)
+    .run();
+}
+
+/** Uploads whose ticket expired before `before` without completing (oldest first): their bytes go. */
+export async function abandonedUploadTickets(
+  db: D1Database,
+  before: number,
+  limit: number,
+): Promise<UploadTicketRow[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT ${TICKET_COLUMNS} FROM upload_tickets WHERE completed_job_id IS NULL AND expires_at < ?
+       ORDER BY expires_at LIMIT ?`,
+    )
+    .bind(before, limit)
+    .all<UploadTicketDbRow>();
+  return results.map(toTicket);
+}
+
+/** Forgets finished or abandoned uploads older than `before` (their bytes are already gone). */
+export async function deleteUploadTicket(db: D1Database, tenantId: TenantShortId, id: string): Promise<void> {
+  await db.prepare("DELETE FROM upload_tickets WHERE tenant_id = ? AND id = ?").bind(tenantId, id).run();
 }

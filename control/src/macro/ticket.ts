@@ -22,9 +22,11 @@ import { base64urlDecode, base64urlEncode, timingSafeEqual } from "@mini-sites/c
 export const UPLOAD_TICKET_TTL_SECONDS = 30 * 60;
 
 /** Format tag in the payload; a future layout gets a new one instead of being misread. */
-const TICKET_FORMAT = 1;
+const TICKET_FORMAT = 2;
 
 export interface UploadTicketClaims {
+  /** The upload's id (its row in upload_tickets, and the nonce of its R2 prefix). */
+  readonly id: string;
   /** Tenant short id. */
   readonly tenant: string;
   readonly site: string;
@@ -65,6 +67,7 @@ function isClaims(value: unknown): value is UploadTicketClaims & { f: number } {
   const v = value as Record<string, unknown>;
   return (
     v.f === TICKET_FORMAT &&
+    typeof v.id === "string" &&
     typeof v.tenant === "string" &&
     typeof v.site === "string" &&
     typeof v.contentId === "string" &&

@@ -11,6 +11,7 @@
 
 import type { SiteId, TenantShortId } from "@mini-sites/core";
 import type { R2Bucket } from "../env.ts";
+import { editorUploadsPrefix } from "../publish/r2.ts";
 
 /** R2's minimum part size (all parts but the last); also the most one chunk request carries. */
 export const UPLOAD_CHUNK_BYTES = 5 * 1024 * 1024;
@@ -20,7 +21,7 @@ export const UPLOAD_CHUNK_BYTES = 5 * 1024 * 1024;
  * (DESIGN §6.3, so a tenant purge of `t/<tenant>/` takes it), apart from the publish pipeline's own `uploads/`.
  */
 export function uploadPrefix(tenant: TenantShortId, site: SiteId, nonce: string): string {
-  return `t/${tenant}/editor-uploads/${site}/${nonce}`;
+  return `${editorUploadsPrefix(tenant, site)}${nonce}`;
 }
 
 export function bundleKeyOf(prefix: string): string {
@@ -39,6 +40,11 @@ export function chunkCount(size: number, chunkBytes: number): number {
 export function expectedChunkSize(size: number, chunkBytes: number, n: number): number {
   const count = chunkCount(size, chunkBytes);
   return n < count ? chunkBytes : size - (count - 1) * chunkBytes;
+}
+
+/** Whether chunk `n` was stored already (a retried PUT is answered without storing it twice). */
+export async function chunkStored(bucket: R2Bucket, ticket: { key: string }, n: number): Promise<boolean> {
+  return (await bucket.head(markerKey(ticket.key, n))) !== null;
 }
 
 export async function storeChunk(

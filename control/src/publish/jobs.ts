@@ -2,12 +2,12 @@
 
 import type { ControlEnv } from "../env.ts";
 import type { ProvisionParams } from "../workflows/provision.ts";
-import { PublishError } from "./errors.ts";
+import { ApiError } from "../app/errors.ts";
 import { type Job, setJobInstance } from "./store.ts";
 
 export function requireWorkflow(env: ControlEnv): NonNullable<ControlEnv["PROVISION_VERSION"]> {
   if (env.PROVISION_VERSION === undefined)
-    throw new PublishError("NOT_CONFIGURED", "The PROVISION_VERSION Workflow binding is missing.");
+    throw new ApiError("NOT_CONFIGURED", "The PROVISION_VERSION Workflow binding is missing.");
   return env.PROVISION_VERSION;
 }
 

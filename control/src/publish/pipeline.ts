@@ -14,28 +14,31 @@ import {
   type SiteId,
   type TenantShortId,
 } from "@mini-sites/core";
-import { getSite, type NotFoundHandling, type Site } from "../db/sites.ts";
+import { countSites, getSite, type NotFoundHandling, type Site } from "../db/sites.ts";
 import { getVersion } from "../db/versions.ts";
 import type { ControlEnv } from "../env.ts";
 import type { MacroPublisher, PublishAccepted } from "../macro/publisher.ts";
 import { type PublishConfig, readPublishConfig } from "./config.ts";
-import { PublishError } from "./errors.ts";
+import { ApiError } from "../app/errors.ts";
 import { ensureStarted, requireWorkflow } from "./jobs.ts";
 import { fileKey, r2Source, readManifest } from "./r2.ts";
-import { audit, type PublishDeps, target } from "./services.ts";
+import { audit } from "../audit/log.ts";
+import { type PublishDeps, target } from "./services.ts";
+import { createTenantSite, quotaSitesError } from "./sites.ts";
 import {
-  countSites,
   findActiveVersionByContent,
   findJobByKey,
-  insertSite,
   type Job,
-  jobsSince,
   latestJobOfVersion,
   newJobId,
+  publishAttemptsSince,
   stageVersion,
   storedBytes,
 } from "./store.ts";
 import { archiveUpload, checkUpload, type ReceivedUpload } from "./upload.ts";
+
+/** The name of a site published without one. */
+export const DEFAULT_SITE_NAME = "Untitled site";
 
 /** Who publishes, to which tenant: from the authenticated caller, never from the request. */
 export interface Publisher {
@@ -51,10 +54,10 @@ export async function rateLimit(
   now: number,
 ): Promise<void> {
   const windowMs = config.rateWindowSeconds * 1000;
-  const recent = await jobsSince(env.DB, tenant, now - windowMs);
+  const recent = await publishAttemptsSince(env.DB, tenant, now - windowMs);
   if (recent.count >= config.publishesPerWindow) {
     const retryAfter = Math.max(1, Math.ceil(((recent.oldest ?? now) + windowMs - now) / 1000));
-    throw new PublishError(
+    throw new ApiError(
       "RATE_LIMITED",
       `This tenant may publish ${config.publishesPerWindow} times per ${config.rateWindowSeconds} s; try again in ${retryAfter} s.`,
       { headers: { "Retry-After": String(retryAfter) } },
@@ -72,13 +75,18 @@ export interface Staged {
 
 /**
  * Before any byte is read: a retried Idempotency-Key answers with its job, then the tenant's rate
- * limit and (for a new site) its site quota.
+ * limit (unless this attempt was charged already: an editor upload pays when its ticket is issued)
+ * and, for a new site, its site quota.
  */
 export async function admit(
   env: ControlEnv,
   config: PublishConfig,
   publisher: Publisher,
-  target: { readonly site: Site | undefined; readonly idempotencyKey?: string | undefined },
+  target: {
+    readonly site: Site | undefined;
+    readonly idempotencyKey?: string | undefined;
+    readonly charged?: boolean;
+  },
   now: number,
 ): Promise<Staged | undefined> {
   requireWorkflow(env);
@@ -89,12 +97,9 @@ export async function admit(
       return { job: earlier, replayed: true };
     }
   }
-  await rateLimit(env, config, publisher.tenant, now);
+  if (target.charged !== true) await rateLimit(env, config, publisher.tenant, now);
   if (target.site === undefined && (await countSites(env.DB, publisher.tenant)) >= config.maxSitesPerTenant)
-    throw new PublishError(
-      "QUOTA_SITES",
-      `This tenant already has ${config.maxSitesPerTenant} sites, the most it may have.`,
-    );
+    throw quotaSitesError(config);
   return undefined;
 }
 
@@ -131,9 +136,9 @@ export async function stageUpload(
       return { job, replayed: true };
     }
   }
-  const stored = await storedBytes(env.DB, tenant);
+  const stored = await storedBytes(env.DB, tenant, clock());
   if (stored + report.bytes > config.maxStoredBytesPerTenant)
-    throw new PublishError(
+    throw new ApiError(
       "QUOTA_BYTES",
       `Storing this version (${report.bytes} bytes) would take the tenant over its ${config.maxStoredBytesPerTenant}-byte quota. Delete old sites first.`,
     );
@@ -141,16 +146,8 @@ export async function stageUpload(
   const siteId: SiteId = request.site?.id ?? newSiteId();
   await archiveUpload(env.BUNDLES, tenant, siteId, request.upload, report, config);
   if (request.site === undefined) {
-    const settings = request.newSite ?? { name: "Untitled site", notFoundHandling: "none" as const };
-    if (!(await insertSite(env.DB, tenant, siteId, settings, clock())))
-      throw new PublishError("UNAVAILABLE", "A site id collided; publish again.");
-    await audit(env, {
-      tenantId: tenant,
-      actor: publisher.actor,
-      action: "site.create",
-      target: target(siteId),
-      detail: { name: settings.name },
-    });
+    const settings = request.newSite ?? { name: DEFAULT_SITE_NAME, notFoundHandling: "none" as const };
+    await createTenantSite(env, config, publisher, { ...settings, origin: "publish" }, { id: siteId, now: clock() });
   }
   const staged = await stageVersion(
     env.DB,
@@ -170,7 +167,7 @@ export async function stageUpload(
   if (!staged.staged) {
     const key = request.idempotencyKey;
     const raced = key === undefined ? undefined : await findJobByKey(env.DB, tenant, siteId, key);
-    if (raced === undefined) throw new PublishError("NOT_FOUND", "No such site.");
+    if (raced === undefined) throw new ApiError("NOT_FOUND", "No such site.");
     await ensureStarted(env, raced, clock());
     return { job: raced, replayed: true };
   }
@@ -198,17 +195,6 @@ function acceptedOf(job: Job): PublishAccepted {
   return { jobId: job.id, version: job.version, statusUrl: `/v1/jobs/${job.id}` };
 }
 
-/**
- * The core names a refused bundle's first problem (MISSING_INDEX_HTML, SECRET_DETECTED…); the macro
- * passes that code on to the editor, so a BUNDLE_REJECTED is re-thrown under it.
- */
-function withBundleCode(error: unknown): unknown {
-  if (!(error instanceof PublishError) || error.code !== "BUNDLE_REJECTED") return error;
-  const errors = error.extra.errors as readonly { code?: unknown }[] | undefined;
-  const first = errors?.[0]?.code;
-  return typeof first === "string" ? Object.assign(new Error(error.message), { code: first }) : error;
-}
-
 /** The Macro API's publisher (macro/publisher.ts): editor uploads and copied pages through this pipeline. */
 export function createPipelinePublisher(deps: PublishDeps = {}): MacroPublisher {
   const clock = deps.now ?? Date.now;
@@ -217,12 +203,12 @@ export function createPipelinePublisher(deps: PublishDeps = {}): MacroPublisher 
       const config = readPublishConfig(env);
       const publisher = { tenant: request.tenant, actor: request.actor };
       const site = await getSite(env.DB, request.tenant, request.site);
-      if (site === undefined) throw new PublishError("NOT_FOUND", "No such site.");
-      const replay = await admit(env, config, publisher, { site }, clock());
+      if (site === undefined) throw new ApiError("NOT_FOUND", "No such site.");
+      const replay = await admit(env, config, publisher, { site, charged: true }, clock());
       if (replay !== undefined) return acceptedOf(replay.job);
       try {
         const source = await r2Source(env.BUNDLES, request.key);
-        if (source === undefined) throw new PublishError("NOT_FOUND", "The upload is no longer stored.");
+        if (source === undefined) throw new ApiError("NOT_FOUND", "The upload is no longer stored.");
         const upload: ReceivedUpload = {
           input: (await isZip(env, request.key))
             ? { kind: "zip", source }
@@ -231,8 +217,6 @@ export function createPipelinePublisher(deps: PublishDeps = {}): MacroPublisher 
           keys: [request.key],
         };
         return acceptedOf((await stageUpload(env, config, publisher, { site, upload }, clock)).job);
-      } catch (error) {
-        throw withBundleCode(error);
       } finally {
         // Staged (archived per file) or refused: the assembled upload is not needed any more.
         await env.BUNDLES.delete(request.key).catch(() => undefined);
@@ -256,7 +240,7 @@ export function createPipelinePublisher(deps: PublishDeps = {}): MacroPublisher 
         size: entry.size,
         read: async () => {
           const object = await env.BUNDLES.get(fileKey(request.tenant, request.fromSite, entry.hash));
-          if (object === null) throw new PublishError("NOT_FOUND", `${entry.path} is no longer stored.`);
+          if (object === null) throw new ApiError("NOT_FOUND", `${entry.path} is no longer stored.`);
           return new Uint8Array(await object.arrayBuffer());
         },
       }));
@@ -278,7 +262,7 @@ export function createPipelinePublisher(deps: PublishDeps = {}): MacroPublisher 
           JSON.stringify({
             level: "error",
             event: "publish.copy_failed",
-            code: error instanceof PublishError ? error.code : "INTERNAL",
+            code: error instanceof ApiError ? error.code : "INTERNAL",
           }),
         );
         return undefined;

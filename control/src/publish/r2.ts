@@ -7,6 +7,7 @@
  *   t/<tenant>/uploads/<uploadId>/f/<n>     the n-th file of a multipart upload (idem)
  *   t/<tenant>/sites/<site>/files/<assetHash>            one hosted file, content-addressed (bytes + extension)
  *   t/<tenant>/sites/<site>/manifests/<bundleHash>.json  a version's manifest: ManifestEntry[]
+ *   t/<tenant>/editor-uploads/<site>/<nonce>/…           an editor's chunked upload (macro/uploads.ts)
  *
  * Why per file rather than the uploaded zip: provisioning hands the HostingProvider a `readFile(entry)`
  * that Cloudflare's upload session calls only for files it lacks — one GET by hash answers it with no
@@ -30,6 +31,8 @@ export const uploadFileKey = (tenant: TenantShortId, uploadId: string, n: number
 export const sitePrefix = (tenant: TenantShortId, site: SiteId): string => `t/${tenant}/sites/${site}/`;
 export const fileKey = (tenant: TenantShortId, site: SiteId, hash: string): string =>
   `${sitePrefix(tenant, site)}files/${hash}`;
+export const editorUploadsPrefix = (tenant: TenantShortId, site: SiteId): string =>
+  `t/${tenant}/editor-uploads/${site}/`;
 export const manifestKey = (tenant: TenantShortId, site: SiteId, bundleHash: string): string =>
   `${sitePrefix(tenant, site)}manifests/${bundleHash}.json`;
 

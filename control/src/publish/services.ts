@@ -1,16 +1,15 @@
 /**
- * What the pipeline builds from its env: the HostingProvider, grants (grants.ts) and audit appends,
- * the last two failing closed with a typed NOT_CONFIGURED. Tests and the dev stack override the
- * provider (e.g. instant retry sleeps) by passing `PublishDeps`; production uses the defaults.
+ * What the pipeline builds from its env: the HostingProvider (spending the account-wide Cloudflare
+ * API budget) and grants (grants.ts), failing closed with a typed NOT_CONFIGURED. Tests and the dev
+ * stack override the provider (e.g. instant retry sleeps) by passing `PublishDeps`; production uses
+ * the defaults.
  */
 
 import type { SiteId, TenantShortId } from "@mini-sites/core";
-import { type AuditEntry, AuditLog } from "../audit/index.ts";
+import { ApiError } from "../app/errors.ts";
 import type { ControlEnv } from "../env.ts";
 import { mintSiteGrant, type SiteGrant } from "../grants.ts";
-import { CloudflareWfPProvider, type HostingProvider } from "../hosting/index.ts";
-import { controlKeys } from "../identity.ts";
-import { PublishError } from "./errors.ts";
+import { CloudflareWfPProvider, durableBudget, type HostingProvider } from "../hosting/index.ts";
 
 export const CLOUDFLARE_API_BASE_URL = "https://api.cloudflare.com/client/v4";
 
@@ -21,19 +20,25 @@ export interface PublishDeps {
   readonly now?: () => number;
 }
 
+/**
+ * The provider every call of the control Worker provisions through. Its Cloudflare API budget is the
+ * CLOUDFLARE_API_BUDGET Durable Object (hosting/budget-object.ts), shared by every isolate and
+ * Workflow step; a deployment without it is not configured, never unbudgeted.
+ */
 export function hostingFor(env: ControlEnv, deps: PublishDeps = {}): HostingProvider {
   if (deps.hosting) return deps.hosting(env);
-  const { WFP_ACCOUNT_ID, WFP_NAMESPACE, WFP_API_TOKEN_PROVISIONING } = env;
-  if (!WFP_ACCOUNT_ID || !WFP_NAMESPACE || !WFP_API_TOKEN_PROVISIONING)
-    throw new PublishError(
+  const { WFP_ACCOUNT_ID, WFP_NAMESPACE, WFP_API_TOKEN_PROVISIONING, CLOUDFLARE_API_BUDGET } = env;
+  if (!WFP_ACCOUNT_ID || !WFP_NAMESPACE || !WFP_API_TOKEN_PROVISIONING || CLOUDFLARE_API_BUDGET === undefined)
+    throw new ApiError(
       "NOT_CONFIGURED",
-      "Provisioning is not configured (WFP_ACCOUNT_ID, WFP_NAMESPACE, WFP_API_TOKEN_PROVISIONING).",
+      "Provisioning is not configured (WFP_ACCOUNT_ID, WFP_NAMESPACE, WFP_API_TOKEN_PROVISIONING, CLOUDFLARE_API_BUDGET).",
     );
   return new CloudflareWfPProvider({
     apiBaseUrl: env.CLOUDFLARE_API_BASE_URL ?? CLOUDFLARE_API_BASE_URL,
     accountId: WFP_ACCOUNT_ID,
     namespace: WFP_NAMESPACE,
     apiToken: WFP_API_TOKEN_PROVISIONING,
+    budget: durableBudget(CLOUDFLARE_API_BUDGET, WFP_API_TOKEN_PROVISIONING),
   });
 }
 
@@ -45,21 +50,10 @@ export async function requireSiteGrant(
 ): Promise<SiteGrant> {
   const result = await mintSiteGrant(env, request, now);
   if (result.ok) return result.grant;
-  throw new PublishError(
+  throw new ApiError(
     "NOT_CONFIGURED",
     `Grants cannot be minted (${result.problems.join(", ")}): see /.well-known/mini-sites.`,
   );
-}
-
-/** Appends to the audit chain; fails closed (the action is refused) when the audit key is missing. */
-export async function audit(env: ControlEnv, entry: AuditEntry): Promise<void> {
-  const keys = await controlKeys(env);
-  if (!keys.ready)
-    throw new PublishError(
-      "NOT_CONFIGURED",
-      "The deployment identity secret is missing; see /.well-known/mini-sites.",
-    );
-  await new AuditLog(env.DB, keys.audit).append(entry);
 }
 
 export function target(site: SiteId, version?: number): string {

@@ -10,7 +10,6 @@
 
 import { hexEncode, type SiteId, type TenantShortId } from "@mini-sites/core";
 import { type D1Database, type D1PreparedStatement, isUniqueViolation } from "../db/d1.ts";
-import type { NotFoundHandling } from "../db/sites.ts";
 import { getVersionStatus, insertVersionStatement, type VersionStatus } from "../db/versions.ts";
 
 export const JOB_KINDS = ["publish", "rollback", "reprovision"] as const;
@@ -80,89 +79,44 @@ export function newJobId(): string {
 
 // --- Quotas and rate -------------------------------------------------------------------------------
 
-export async function countSites(db: D1Database, tenant: TenantShortId): Promise<number> {
-  const row = await db
-    .prepare("SELECT COUNT(*) AS n FROM sites WHERE tenant_id = ?")
-    .bind(tenant)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
-}
-
-/** Logical bytes of the tenant's versions that are or may become servable (failed ones do not count). */
-export async function storedBytes(db: D1Database, tenant: TenantShortId): Promise<number> {
+/**
+ * Logical bytes the tenant holds or is about to: versions that are or may become servable (failed ones
+ * do not count), plus the declared size of editor uploads in flight (upload_tickets not completed and
+ * not expired), so many open uploads cannot together pass the quota.
+ */
+export async function storedBytes(db: D1Database, tenant: TenantShortId, now: number): Promise<number> {
   const row = await db
     .prepare(
-      "SELECT COALESCE(SUM(size_bytes), 0) AS n FROM versions WHERE tenant_id = ? AND status <> 'failed'",
+      `SELECT (SELECT COALESCE(SUM(size_bytes), 0) FROM versions WHERE tenant_id = ?1 AND status <> 'failed')
+            + (SELECT COALESCE(SUM(size_bytes), 0) FROM upload_tickets
+               WHERE tenant_id = ?1 AND completed_job_id IS NULL AND expires_at > ?2) AS n`,
     )
-    .bind(tenant)
+    .bind(tenant, now)
     .first<{ n: number }>();
   return row?.n ?? 0;
 }
 
-/** Jobs the tenant started since `since` (ms): the publish rate (rollbacks that re-provision count too). */
-export async function jobsSince(
+/**
+ * Publish attempts the tenant started since `since` (ms): jobs (publishes, and rollbacks that
+ * re-provision) plus editor uploads whose ticket was issued and has not turned into a job yet — one
+ * rate for every way in (DESIGN §6.9).
+ */
+export async function publishAttemptsSince(
   db: D1Database,
   tenant: TenantShortId,
   since: number,
 ): Promise<{ count: number; oldest: number | null }> {
   const row = await db
     .prepare(
-      "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE tenant_id = ? AND created_at >= ?",
+      `SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM (
+         SELECT created_at FROM jobs WHERE tenant_id = ?1 AND created_at >= ?2
+         UNION ALL
+         SELECT created_at FROM upload_tickets WHERE tenant_id = ?1 AND created_at >= ?2 AND completed_job_id IS NULL
+       )`,
     )
     .bind(tenant, since)
     .first<{ n: number; oldest: number | null }>();
   return { count: row?.n ?? 0, oldest: row?.oldest ?? null };
-}
-
-// --- Sites ---------------------------------------------------------------------------------------
-
-/**
- * Inserts a site with an id chosen by the caller (the pipeline archives a new site's files under its
- * id before the row exists). `false` when the id is taken — by any tenant: ids are global.
- */
-export async function insertSite(
-  db: D1Database,
-  tenant: TenantShortId,
-  site: SiteId,
-  input: { name: string; notFoundHandling: NotFoundHandling },
-  now: number,
-): Promise<boolean> {
-  try {
-    await db
-      .prepare(
-        `INSERT INTO sites (tenant_id, id, name, not_found_handling, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-      )
-      .bind(tenant, site, input.name, input.notFoundHandling, now, now)
-      .run();
-    return true;
-  } catch (error) {
-    if (isUniqueViolation(error)) return false;
-    throw error;
-  }
-}
-
-/** The admin kill switch. `false` when the site is not the tenant's. */
-export async function setSiteEnabled(
-  db: D1Database,
-  tenant: TenantShortId,
-  site: SiteId,
-  enabled: boolean,
-  now: number,
-): Promise<boolean> {
-  const result = await db
-    .prepare("UPDATE sites SET enabled = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
-    .bind(enabled ? 1 : 0, now, tenant, site)
-    .run();
-  return result.meta.changes === 1;
-}
-
-/** Deletes the site row; versions, jobs and macro bindings go with it (ON DELETE CASCADE). */
-export async function deleteSiteRow(db: D1Database, tenant: TenantShortId, site: SiteId): Promise<boolean> {
-  const result = await db
-    .prepare("DELETE FROM sites WHERE tenant_id = ? AND id = ?")
-    .bind(tenant, site)
-    .run();
-  return result.meta.changes === 1;
 }
 
 // --- Versions and jobs ---------------------------------------------------------------------------
@@ -444,6 +398,9 @@ export async function markProvisioning(
 
 export type FlipOutcome = "flipped" | "already-live" | "newer-live" | "not-flippable";
 
+/** Why a version stopped being live (versions.superseded_by, migration 0002). */
+export type SupersededBy = "publish" | "rollback";
+
 /**
  * The one place a version becomes live (DESIGN §6.5): ONE batch — one transaction — supersedes the
  * current live version, marks the target live and points the site at it, each statement guarded by the
@@ -456,7 +413,12 @@ export async function flipLive(
   tenant: TenantShortId,
   site: SiteId,
   version: number,
-  options: { from: readonly VersionStatus[]; onlyForward: boolean },
+  options: {
+    from: readonly VersionStatus[];
+    onlyForward: boolean;
+    /** Why the version going out stops being live: a newer publish, or a rollback away from it. */
+    reason: SupersededBy;
+  },
   now: number,
 ): Promise<FlipOutcome> {
   const from = options.from.map((s) => `'${s}'`).join(", ");
@@ -468,14 +430,14 @@ export async function flipLive(
   const results = await db.batch([
     db
       .prepare(
-        `UPDATE versions AS l SET status = 'superseded', status_at = ?4
+        `UPDATE versions AS l SET status = 'superseded', status_at = ?4, superseded_by = ?5
          WHERE l.tenant_id = ?1 AND l.site_id = ?2 AND l.status = 'live' AND l.number <> ?3 ${forward}
            AND ${targetReady}`,
       )
-      .bind(tenant, site, version, now),
+      .bind(tenant, site, version, now, options.reason),
     db
       .prepare(
-        `UPDATE versions SET status = 'live', status_at = ?4
+        `UPDATE versions SET status = 'live', status_at = ?4, superseded_by = NULL
          WHERE tenant_id = ?1 AND site_id = ?2 AND number = ?3 AND status IN (${from}) AND ${noBlocker}`,
       )
       .bind(tenant, site, version, now),

@@ -12,7 +12,8 @@
 import { type TenantShortId, tenantTag } from "@mini-sites/core";
 import type { ControlEnv } from "../env.ts";
 import { deletePrefix, tenantPrefix } from "./r2.ts";
-import { audit, hostingFor, type PublishDeps } from "./services.ts";
+import { audit } from "../audit/log.ts";
+import { hostingFor, type PublishDeps } from "./services.ts";
 
 export interface TenantErasure {
   readonly tenant: TenantShortId;

@@ -22,7 +22,8 @@ import {
 } from "@mini-sites/core";
 import type { R2Bucket, R2MultipartUpload } from "../env.ts";
 import type { PublishConfig } from "./config.ts";
-import { bundleRejected, PublishError } from "./errors.ts";
+import { ApiError } from "../app/errors.ts";
+import { bundleRejected } from "./errors.ts";
 import { boundaryOf, MultipartError, readMultipart } from "./multipart.ts";
 import { fileKey, manifestKey, r2Source, uploadFileKey, uploadKey } from "./r2.ts";
 
@@ -41,8 +42,8 @@ export interface ReceivedUpload {
   readonly keys: readonly string[];
 }
 
-function tooLarge(limit: number): PublishError {
-  return new PublishError(
+function tooLarge(limit: number): ApiError {
+  return new ApiError(
     "BODY_TOO_LARGE",
     `The upload is larger than this deployment accepts (${limit} bytes).`,
   );
@@ -121,7 +122,7 @@ export async function receiveUpload(
 ): Promise<ReceivedUpload> {
   const body = request.body;
   if (body === null)
-    throw new PublishError(
+    throw new ApiError(
       "INVALID_REQUEST",
       "The request has no body: send a zip, an HTML file or a folder as multipart/form-data.",
     );
@@ -132,7 +133,7 @@ export async function receiveUpload(
   if (mediaType === "multipart/form-data") {
     const boundary = boundaryOf(request.headers.get("content-type") ?? "");
     if (boundary === undefined)
-      throw new PublishError("INVALID_REQUEST", "multipart/form-data without a boundary.");
+      throw new ApiError("INVALID_REQUEST", "multipart/form-data without a boundary.");
     return receiveForm(bucket, tenant, uploadId, body, boundary, config);
   }
   const kind =
@@ -142,7 +143,7 @@ export async function receiveUpload(
         ? "zip"
         : undefined;
   if (kind === undefined)
-    throw new PublishError(
+    throw new ApiError(
       "UNSUPPORTED_MEDIA_TYPE",
       "Send the bundle as application/zip, text/html (one self-contained page) or multipart/form-data (a folder).",
     );
@@ -150,7 +151,7 @@ export async function receiveUpload(
   await streamToR2(bucket, key, body, config.maxUploadBytes);
   const source = await r2Source(bucket, key);
   if (source === undefined)
-    throw new PublishError("UNAVAILABLE", "The upload could not be read back from storage; try again.");
+    throw new ApiError("UNAVAILABLE", "The upload could not be read back from storage; try again.");
   return {
     input: kind === "zip" ? { kind: "zip", source } : { kind: "html", name: htmlName, source },
     fields: {},
@@ -218,7 +219,7 @@ async function receiveForm(
           ],
           [],
         );
-      throw new PublishError("INVALID_REQUEST", error.message);
+      throw new ApiError("INVALID_REQUEST", error.message);
     }
     if (error instanceof Error && error.name === "BodyTooLarge") throw tooLarge(config.maxUploadBytes);
     throw error;

@@ -5,8 +5,7 @@
 
 import { z } from "@hono/zod-openapi";
 import { MAX_SITE_VERSION, parseSiteId, SITE_ID_LENGTH } from "@mini-sites/core";
-import { API_ERRORS, type ApiErrorCode } from "../app/errors.ts";
-import { AUTH_ERROR_CODES } from "../auth/errors.ts";
+import { API_ERROR_CODES, API_ERRORS, type ApiErrorCode } from "../app/errors.ts";
 import { MAX_CURSOR_LENGTH } from "../db/cursor.ts";
 import { NOT_FOUND_HANDLING } from "../db/sites.ts";
 import { MAX_VERSION_MESSAGE_LENGTH, VERSION_STATUSES } from "../db/versions.ts";
@@ -15,34 +14,10 @@ import { MAX_VERSION_MESSAGE_LENGTH, VERSION_STATUSES } from "../db/versions.ts"
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 50;
 
-/**
- * Every error code a /v1 answer can carry: the app's (app/errors.ts), authentication's (auth/errors.ts),
- * the publish pipeline's (publish/errors.ts) and the Macro API's (macro/routes.ts). Listed here as
- * strings so the schema module does not import the route modules it documents.
- */
-const ERROR_CODES = [
-  ...Object.keys(API_ERRORS),
-  ...AUTH_ERROR_CODES,
-  "BUNDLE_REJECTED",
-  "RATE_LIMITED",
-  "QUOTA_SITES",
-  "QUOTA_BYTES",
-  "SITE_DISABLED",
-  "NOT_LIVE",
-  "VERSION_NOT_SERVABLE",
-  "NO_ACCESS",
-  "UPLOAD_TICKET_EXPIRED",
-  "INVALID_CONTEXT",
-  "UPLOAD_INCOMPLETE",
-  "BUNDLE_TOO_LARGE",
-  "PERMISSION_CHECK_UNAVAILABLE",
-  "PUBLISH_NOT_AVAILABLE",
-];
-
 export const ErrorSchema = z
   .object({
     error: z.object({
-      code: z.enum([...new Set(ERROR_CODES)] as [string, ...string[]]),
+      code: z.enum(API_ERROR_CODES as [ApiErrorCode, ...ApiErrorCode[]]),
       message: z.string(),
       issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
       requestId: z.string().optional(),
@@ -151,11 +126,7 @@ export function errorResponses(...codes: ApiErrorCode[]) {
   return errorResponsesOf(API_ERRORS, codes);
 }
 
-/** Error responses from another module's code → status table (publish/errors.ts, macro/routes.ts). */
-export function errorResponsesOf<Code extends string>(
-  table: Readonly<Record<Code, number>>,
-  codes: readonly Code[],
-) {
+function errorResponsesOf<Code extends string>(table: Readonly<Record<Code, number>>, codes: readonly Code[]) {
   const out: Record<
     number,
     { description: string; content: { "application/json": { schema: typeof ErrorSchema } } }
@@ -170,10 +141,3 @@ export function errorResponsesOf<Code extends string>(
   }
   return out;
 }
-
-/** Any one of the three credentials (control/src/auth/) authenticates a /v1 route. */
-export const API_SECURITY: Record<string, string[]>[] = [
-  { apiToken: [] },
-  { forgeInvocationToken: [] },
-  { sharedSecret: [] },
-];

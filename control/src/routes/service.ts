@@ -4,10 +4,11 @@
  * the report answers even when a secret is missing, because saying which one is its job.
  */
 
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../app/context.ts";
 import { CONTROL_SECRETS } from "../env.ts";
 import { controlIdentityReport, controlKeys } from "../identity.ts";
+import { defineRoute } from "./define.ts";
 
 export const WELL_KNOWN_PATH = "/.well-known/mini-sites";
 export const HEALTH_PATH = "/healthz";
@@ -32,7 +33,7 @@ const Health = z
   .object({ ok: z.boolean(), checks: z.object({ identity: z.boolean(), database: z.boolean() }) })
   .openapi("Health");
 
-const wellKnownRoute = createRoute({
+const wellKnownRoute = defineRoute({
   method: "get",
   path: WELL_KNOWN_PATH,
   summary: "Identity fingerprints and non-secret configuration, for `mini-sites doctor`",
@@ -40,7 +41,7 @@ const wellKnownRoute = createRoute({
   responses: { 200: { description: "The report", content: { "application/json": { schema: WellKnown } } } },
 });
 
-const healthRoute = createRoute({
+const healthRoute = defineRoute({
   method: "get",
   path: HEALTH_PATH,
   summary: "Liveness: the identity is configured and D1 answers",

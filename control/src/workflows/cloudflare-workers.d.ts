@@ -1,5 +1,5 @@
 /**
- * The part of workerd's `cloudflare:workers` module the control Worker uses (Workflows), declared
+ * The part of workerd's `cloudflare:workers` module the control Worker uses (Workflows, Durable Objects), declared
  * here because the control program does not load @cloudflare/workers-types as a whole (see
  * control/src/env.ts). Shapes follow @cloudflare/workers-types 5.20261103.1.
  */
@@ -31,5 +31,21 @@ declare module "cloudflare:workers" {
     protected env: Env;
     constructor(ctx: unknown, env: Env);
     run(event: Readonly<WorkflowEvent<T>>, step: WorkflowStep): Promise<unknown>;
+  }
+
+  export interface DurableObjectStorage {
+    get<T = unknown>(key: string): Promise<T | undefined>;
+    put<T>(key: string, value: T): Promise<void>;
+  }
+
+  export interface DurableObjectState {
+    readonly storage: DurableObjectStorage;
+    blockConcurrencyWhile<T>(callback: () => Promise<T>): Promise<T>;
+  }
+
+  export abstract class DurableObject<Env = unknown> {
+    protected ctx: DurableObjectState;
+    protected env: Env;
+    constructor(ctx: DurableObjectState, env: Env);
   }
 }

@@ -128,7 +128,7 @@ export class ProvisionVersion extends WorkflowEntrypoint<ControlEnv, ProvisionPa
     tenant: TenantShortId,
     site: SiteId,
     version: number,
-    options: { from: readonly VersionStatus[]; onlyForward: boolean },
+    options: Parameters<typeof flipLive>[4],
     now: number,
   ): Promise<FlipOutcome> {
     return flipLive(env.DB, tenant, site, version, options, now);
@@ -227,8 +227,8 @@ export class ProvisionVersion extends WorkflowEntrypoint<ControlEnv, ProvisionPa
           site,
           version,
           params.kind === "publish"
-            ? { from: ["provisioning"], onlyForward: true }
-            : { from: ["superseded"], onlyForward: false },
+            ? { from: ["provisioning"], onlyForward: true, reason: "publish" }
+            : { from: ["superseded"], onlyForward: false, reason: "rollback" },
           now(),
         );
       });
