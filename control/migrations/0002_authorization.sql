@@ -67,6 +67,7 @@ CREATE TABLE upload_tickets (
   created_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL,
   completed_job_id TEXT,
+  completed_version INTEGER,
   FOREIGN KEY (tenant_id, site_id) REFERENCES sites (tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX upload_tickets_by_tenant ON upload_tickets (tenant_id, created_at);

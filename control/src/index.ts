@@ -8,8 +8,8 @@
 
 import { createApp } from "./app/app.ts";
 import type { ControlEnv } from "./env.ts";
-import { pruneDenials } from "./policy/denials.ts";
 import { cleanAbandonedUploads } from "./macro/cleanup.ts";
+import { pruneDenials } from "./policy/denials.ts";
 import { recoverJobs } from "./publish/recover.ts";
 
 export { CloudflareApiBudget } from "./hosting/budget-object.ts";

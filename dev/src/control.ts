@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseTenantShortId, type TenantShortId } from "@mini-sites/core";
 import { Log, LogLevel, Miniflare, Response as MiniflareResponse } from "miniflare";
-import { API_TOKEN_SCOPES, createApiToken } from "../../control/src/auth/api-tokens.ts";
+import { createApiToken } from "../../control/src/auth/api-tokens.ts";
+import { SCOPES } from "../../control/src/auth/principal.ts";
 import { D1ApiTokenStore } from "../../control/src/db/api-tokens.ts";
 import type { D1Database } from "../../control/src/db/d1.ts";
 import { applyMigrations, parseMigrations } from "../../control/src/db/migrations.ts";
@@ -52,8 +53,38 @@ export interface Control {
   close(): Promise<void>;
 }
 
+/**
+ * The control Worker's own bindings as Miniflare 5 declares them — D1, R2, the ProvisionVersion
+ * Workflow and the CloudflareApiBudget Durable Object, as wrangler-control.toml declares them for
+ * Cloudflare — shared by the dev stack and the publish tests so both run the Worker one way.
+ */
+export function controlWorkerBindings(workerName: string) {
+  return {
+    exports: {
+      ProvisionVersion: { type: "workflow" as const, name: WORKFLOW_NAME },
+      CloudflareApiBudget: { type: "durable-object" as const, storage: "sqlite" as const },
+    },
+    env: {
+      DB: { type: "d1" as const },
+      BUNDLES: { type: "r2" as const },
+      PROVISION_VERSION: {
+        type: "workflow" as const,
+        name: WORKFLOW_NAME,
+        worker: workerName,
+        exportName: "ProvisionVersion",
+      },
+      CLOUDFLARE_API_BUDGET: {
+        type: "durable-object" as const,
+        worker: workerName,
+        exportName: "CloudflareApiBudget",
+      },
+    },
+  };
+}
+
 export async function startControl(options: ControlOptions): Promise<Control> {
   const text = (value: string) => ({ type: "text" as const, value });
+  const bindings = controlWorkerBindings("control");
   const miniflare = new Miniflare({
     host: "127.0.0.1",
     port: options.port,
@@ -71,16 +102,9 @@ export async function startControl(options: ControlOptions): Promise<Control> {
             mainModule: "control.js",
             modules: { "control.js": { type: "esm", contents: await bundleWorker(CONTROL_ENTRY) } },
           },
-          exports: { ProvisionVersion: { type: "workflow", name: WORKFLOW_NAME } },
+          exports: bindings.exports,
           env: {
-            DB: { type: "d1" },
-            BUNDLES: { type: "r2" },
-            PROVISION_VERSION: {
-              type: "workflow",
-              name: WORKFLOW_NAME,
-              worker: "control",
-              exportName: "ProvisionVersion",
-            },
+            ...bindings.env,
             // Production: a service binding to the dispatch Worker. Here: the gateway's front door, so
             // smoke checks see exactly what a browser sees (cold user Workers included).
             DISPATCH: {
@@ -122,7 +146,7 @@ export async function startControl(options: ControlOptions): Promise<Control> {
   }
 }
 
-async function readMigrationFiles() {
+export async function readMigrationFiles() {
   const names = (await readdir(MIGRATIONS_DIR)).filter((name) => name.endsWith(".sql")).sort();
   return parseMigrations(
     await Promise.all(
@@ -161,7 +185,7 @@ async function ensureDevApiToken(db: D1Database, tenantId: TenantShortId, seed: 
   };
   const { token, record } = await createApiToken({
     tenantId,
-    scopes: [...API_TOKEN_SCOPES],
+    scopes: [...SCOPES],
     label: "dev",
     createdBy: "dev-stack",
     now: 0,

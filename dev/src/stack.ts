@@ -21,7 +21,12 @@ import { Log, LogLevel } from "miniflare";
 import { bundleWorker, DISPATCH_ENTRY } from "./bundle-worker.ts";
 import type { CloudflareApi, NamespaceScript } from "./cloudflare-api/index.ts";
 import { startCloudflareApi } from "./cloudflare-api/index.ts";
-import { startConfluenceStandIn } from "./confluence/index.ts";
+import {
+  SAMPLE_ACCOUNT_IDS,
+  SAMPLE_ADMINS,
+  type SampleUser,
+  startConfluenceStandIn,
+} from "./confluence/index.ts";
 import { type DevConsole, startDevConsole } from "./console.ts";
 import { type Control, startControl } from "./control.ts";
 import { Edge } from "./edge.ts";
@@ -61,6 +66,22 @@ export interface DevInfo {
   readonly confluenceUrl: string;
   readonly forgeJwksUrl: string;
   readonly forgeAppId: string;
+  /**
+   * The dev Forge installation — a FIT for it (signed by the stand-in's key, or by a tester's own key
+   * set given in FORGE_JWKS_URL / ALLOWED_FORGE_APP_IDS) acts for the dev tenant.
+   */
+  readonly forgeInstallation: {
+    readonly appId: string;
+    readonly cloudId: string;
+    readonly installationId: string;
+  };
+  /**
+   * The Confluence stand-in's sample users: their account id (a FIT's `principal`), their Confluence
+   * token (what Forge sends as `x-forge-oauth-user`), and whether Confluence calls them an administrator.
+   */
+  readonly users: Readonly<
+    Record<string, { readonly accountId: string; readonly confluenceToken: string; readonly admin: boolean }>
+  >;
   readonly grantTtlSeconds: number;
   readonly dataDir: string;
 }
@@ -211,6 +232,17 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       confluenceUrl: confluence.url.replace(/\/$/, ""),
       forgeJwksUrl,
       forgeAppId: allowedForgeAppIds,
+      forgeInstallation: { ...DEV_FORGE_INSTALLATION },
+      users: Object.fromEntries(
+        (Object.keys(SAMPLE_ACCOUNT_IDS) as SampleUser[]).map((user) => [
+          user,
+          {
+            accountId: SAMPLE_ACCOUNT_IDS[user],
+            confluenceToken: confluence.tokenFor(user),
+            admin: SAMPLE_ADMINS.includes(user),
+          },
+        ]),
+      ),
       grantTtlSeconds,
       dataDir: options.dataDir,
     };

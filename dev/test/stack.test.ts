@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   bytesSource,
+  FORGE_MODULE_KEYS,
   newSiteId,
   newTenantShortId,
   readBundle,
@@ -19,6 +20,7 @@ import {
 } from "@mini-sites/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CloudflareWfPProvider } from "../../control/src/hosting/index.ts";
+import { loadOrCreateFitSigner, signFit } from "../src/forge/index.ts";
 import { type LoopbackReply, requestVia } from "../src/loopback-http.ts";
 import { type DevStack, startDevStack } from "../src/stack.ts";
 
@@ -111,6 +113,40 @@ describe("the local stack", () => {
       expect(written[key], key).toBeTruthy();
     }
     expect(written).toEqual(stack.info);
+  });
+
+  it("names the dev installation and sample users, so a FIT for any of them acts on the local control Worker", async () => {
+    const info = stack.info;
+    expect(Object.keys(info.users).sort()).toEqual(["admin", "editor", "outsider", "viewer"]);
+    const signer = await loadOrCreateFitSigner(dataDir);
+    const asUser = async (user: string) => {
+      const fit = await signFit(signer, {
+        ...info.forgeInstallation,
+        apiBaseUrl: info.confluenceUrl,
+        principal: info.users[user]?.accountId as string,
+        context: {
+          moduleKey: FORGE_MODULE_KEYS.admin,
+          localId: "admin-page",
+          extensionType: "confluence:globalSettings",
+        },
+      });
+      return fetch(`${info.controlUrl}/v1/whoami`, {
+        headers: {
+          authorization: `Bearer ${fit}`,
+          "x-forge-oauth-user": info.users[user]?.confluenceToken as string,
+        },
+      });
+    };
+    const admin = await asUser("admin");
+    expect(admin.status).toBe(200);
+    expect(await admin.json()).toMatchObject({
+      kind: "forgeAdmin",
+      actor: `forge:${info.users.admin?.accountId}`,
+    });
+    // The same admin page, opened by someone Confluence does not call an administrator: refused.
+    const viewer = await asUser("viewer");
+    expect(viewer.status).toBe(403);
+    expect(await viewer.json()).toMatchObject({ error: { code: "NO_ACCESS" } });
   });
 
   it("answers the gateway's identity at dispatchUrl, reachable from Node as written in dev.json", async () => {

@@ -49,7 +49,9 @@ export interface AppOptions {
 /** Every handler route of `app`, as `METHOD /path` in Hono's spelling (middleware excluded). */
 export function handlerRoutes(app: OpenAPIHono<AppEnv>): string[] {
   return [
-    ...new Set(app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method.toUpperCase()} ${r.path}`)),
+    ...new Set(
+      app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method.toUpperCase()} ${r.path}`),
+    ),
   ];
 }
 
@@ -59,7 +61,8 @@ export function checkRoutesHavePolicies(app: OpenAPIHono<AppEnv>, table: readonl
   const policies = new Set(table.map((p) => `${p.method} ${p.path}`));
   const unpoliced = [...routes].filter((r) => !policies.has(r));
   const unrouted = [...policies].filter((p) => !routes.has(p));
-  if (unpoliced.length > 0) throw new Error(`routes without a policy (policy/table.ts): ${unpoliced.join(", ")}`);
+  if (unpoliced.length > 0)
+    throw new Error(`routes without a policy (policy/table.ts): ${unpoliced.join(", ")}`);
   if (unrouted.length > 0) throw new Error(`policies without a route: ${unrouted.join(", ")}`);
 }
 

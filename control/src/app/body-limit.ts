@@ -45,7 +45,10 @@ export function limitBodies(): MiddlewareHandler<AppEnv> {
     const limit = BODY_CAPS[route.policy.body];
     const tooLarge = () =>
       errorResponse(
-        new ApiError("BODY_TOO_LARGE", `The request body is larger than this endpoint accepts (${limit} bytes).`),
+        new ApiError(
+          "BODY_TOO_LARGE",
+          `The request body is larger than this endpoint accepts (${limit} bytes).`,
+        ),
       );
     const declared = request.headers.get("content-length");
     if (declared !== null && /^[0-9]+$/.test(declared) && Number(declared) > limit) return tooLarge();

@@ -277,9 +277,11 @@ export async function appendAudit(
         if (options.anchors !== undefined) {
           // The anchor may lag (a crash between the two writes, or a slower racing writer): that reads
           // as "not anchored yet", never as tampering. A failure here never fails the audited action.
-          await options.anchors.write(keyring, chain, { seq: row.seq, mac }).catch(() =>
-            console.error(JSON.stringify({ level: "error", event: "audit.anchor_failed", chain })),
-          );
+          await options.anchors
+            .write(keyring, chain, { seq: row.seq, mac })
+            .catch(() =>
+              console.error(JSON.stringify({ level: "error", event: "audit.anchor_failed", chain })),
+            );
         }
         return { ...row, prevMac, mac };
       }

@@ -89,8 +89,7 @@ export async function createApiToken(input: NewApiTokenInput): Promise<NewApiTok
   if (input.tenantId === "") throw new RangeError("an API token needs a tenant");
   if (input.scopes.length === 0) throw new RangeError("an API token needs at least one scope");
   for (const scope of input.scopes) {
-    if (!isScope(scope))
-      throw new RangeError("unknown API token scope");
+    if (!isScope(scope)) throw new RangeError("unknown API token scope");
   }
   const random = input.random ?? defaultRandom;
   const token = API_TOKEN_PREFIX + base32Encode(random(API_TOKEN_SECRET_BYTES));

@@ -14,7 +14,12 @@
  * down, or the deployment is misconfigured) and carries a code, never request data.
  */
 
-import { type ApiTokenLookup, type ApiTokenRefusal, looksLikeApiToken, verifyApiToken } from "./api-tokens.ts";
+import {
+  type ApiTokenLookup,
+  type ApiTokenRefusal,
+  looksLikeApiToken,
+  verifyApiToken,
+} from "./api-tokens.ts";
 import { MAX_FIT_BYTES, SHARED_SECRET_HEADER } from "./constants.ts";
 import { type AuthErrorCode, type AuthFailure, authFailure } from "./errors.ts";
 import { type FitEnv, type FitVerifier, fitVerifierFor } from "./fit.ts";

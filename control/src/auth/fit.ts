@@ -23,6 +23,7 @@
 
 import { base64urlDecode } from "@mini-sites/core";
 import { errors, jwtVerify } from "jose";
+import { isLoopbackHost } from "../http.ts";
 import {
   FIT_ALGORITHMS,
   FIT_CLOCK_TOLERANCE_SECONDS,
@@ -35,7 +36,6 @@ import {
   MAX_FIT_BYTES,
 } from "./constants.ts";
 import { type AuthErrorCode, type AuthResult, denied } from "./errors.ts";
-import { isLoopbackHost } from "../http.ts";
 import {
   createForgeKeySet,
   type ForgeKeySet,

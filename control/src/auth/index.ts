@@ -5,6 +5,7 @@
  */
 
 export * from "./api-tokens.ts";
+export * from "./authenticate.ts";
 export * from "./constants.ts";
 export * from "./errors.ts";
 export * from "./fit.ts";
@@ -14,6 +15,5 @@ export {
   type ForgeKeySetOptions,
   JwksUnavailableError,
 } from "./jwks.ts";
-export * from "./authenticate.ts";
 export * from "./principal.ts";
 export * from "./shared-secret.ts";

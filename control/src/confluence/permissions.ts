@@ -258,7 +258,8 @@ export function createPermissionClient(options: PermissionClientOptions = {}): P
       });
       if (response.status !== 200) {
         await response.body?.cancel().catch(() => undefined);
-        if (response.status === 401 || response.status === 403) return { ok: false, reason: "TOKEN_REJECTED" };
+        if (response.status === 401 || response.status === 403)
+          return { ok: false, reason: "TOKEN_REJECTED" };
         if (response.status === 404) return { ok: false, reason: "CONTENT_NOT_FOUND" };
         return { ok: false, reason: "CONFLUENCE_ERROR" };
       }
@@ -285,9 +286,13 @@ export function createPermissionClient(options: PermissionClientOptions = {}): P
   }
 
   /** The checks every question shares: a usable token and API base, and the cache prefix. */
-  async function prepare(
-    request: { tenant: string; userToken: string | undefined; apiBaseUrl: string },
-  ): Promise<{ ok: true; base: string; token: string; prefix: string } | { ok: false; verdict: PermissionVerdict }> {
+  async function prepare(request: {
+    tenant: string;
+    userToken: string | undefined;
+    apiBaseUrl: string;
+  }): Promise<
+    { ok: true; base: string; token: string; prefix: string } | { ok: false; verdict: PermissionVerdict }
+  > {
     const { userToken } = request;
     if (userToken === undefined || userToken === "" || userToken.length > MAX_USER_TOKEN_LENGTH)
       return { ok: false, verdict: deny("NO_USER_TOKEN", false) };

@@ -80,7 +80,14 @@ export async function insertSite(
          WHERE (SELECT COUNT(*) FROM sites WHERE tenant_id = ?1) < ?6
          RETURNING ${COLUMNS}`,
       )
-      .bind(tenantId, id, input.name, input.notFoundHandling ?? "none", now, options.maxSites ?? Number.MAX_SAFE_INTEGER)
+      .bind(
+        tenantId,
+        id,
+        input.name,
+        input.notFoundHandling ?? "none",
+        now,
+        options.maxSites ?? Number.MAX_SAFE_INTEGER,
+      )
       .first<SiteRow>();
     return row === null ? { refused: "quota" } : { site: toSite(row) };
   } catch (error) {

@@ -140,7 +140,8 @@ export async function tenantOfInstallation(
   }
   const made = await ensureTenant(db, installation, options);
   if (made.status !== "active") return { ok: false, code: "TENANT_PURGING" };
-  if (made.installationId !== installation.installationId) return { ok: false, code: "INSTALLATION_MISMATCH" };
+  if (made.installationId !== installation.installationId)
+    return { ok: false, code: "INSTALLATION_MISMATCH" };
   const { created, ...tenant } = made;
   return { ok: true, tenant, created };
 }

@@ -16,7 +16,11 @@ export const ABANDONED_UPLOAD_GRACE_MS = 60 * 60 * 1000;
 export const ABANDONED_UPLOADS_PER_PASS = 100;
 
 export async function cleanAbandonedUploads(env: ControlEnv, now: number): Promise<number> {
-  const tickets = await abandonedUploadTickets(env.DB, now - ABANDONED_UPLOAD_GRACE_MS, ABANDONED_UPLOADS_PER_PASS);
+  const tickets = await abandonedUploadTickets(
+    env.DB,
+    now - ABANDONED_UPLOAD_GRACE_MS,
+    ABANDONED_UPLOADS_PER_PASS,
+  );
   let cleaned = 0;
   for (const ticket of tickets) {
     try {

@@ -176,6 +176,7 @@ export interface UploadTicketRow {
   readonly createdAt: number;
   readonly expiresAt: number;
   readonly completedJobId: string | null;
+  readonly completedVersion: number | null;
 }
 
 interface UploadTicketDbRow {
@@ -187,9 +188,11 @@ interface UploadTicketDbRow {
   created_at: number;
   expires_at: number;
   completed_job_id: string | null;
+  completed_version: number | null;
 }
 
-const TICKET_COLUMNS = "id, tenant_id, site_id, size_bytes, created_by, created_at, expires_at, completed_job_id";
+const TICKET_COLUMNS =
+  "id, tenant_id, site_id, size_bytes, created_by, created_at, expires_at, completed_job_id, completed_version";
 
 function toTicket(row: UploadTicketDbRow): UploadTicketRow {
   return {
@@ -201,12 +204,13 @@ function toTicket(row: UploadTicketDbRow): UploadTicketRow {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     completedJobId: row.completed_job_id,
+    completedVersion: row.completed_version,
   };
 }
 
 export async function insertUploadTicket(
   db: D1Database,
-  ticket: Omit<UploadTicketRow, "completedJobId">,
+  ticket: Omit<UploadTicketRow, "completedJobId" | "completedVersion">,
 ): Promise<void> {
   await db
     .prepare(
@@ -242,13 +246,14 @@ export async function completeUploadTicket(
   db: D1Database,
   tenantId: TenantShortId,
   id: string,
-  jobId: string,
+  job: { jobId: string; version: number },
 ): Promise<void> {
   await db
     .prepare(
-      "UPDATE upload_tickets SET completed_job_id = ? WHERE tenant_id = ? AND id = ? AND completed_job_id IS NULL",
+      `UPDATE upload_tickets SET completed_job_id = ?, completed_version = ?
+       WHERE tenant_id = ? AND id = ? AND completed_job_id IS NULL`,
     )
-    .bind(jobId, tenantId, id)
+    .bind(job.jobId, job.version, tenantId, id)
     .run();
 }
 

@@ -20,6 +20,7 @@
 import {
   parseSiteId,
   parseTenantShortId,
+  SITE_ID_LENGTH,
   type SiteId,
   type TenantShortId,
 } from "@mini-sites/core";
@@ -80,6 +81,11 @@ export function matchRoute(table: readonly RoutePolicy[]): MiddlewareHandler<App
 }
 
 const denials = new DenialCounter();
+
+/** Writes this isolate's pending denial counts now (the operators' route reads them fresh). */
+export function flushDenialCounts(db: AppContext["env"]["DB"]): Promise<void> {
+  return denials.flush(db);
+}
 
 function allows(allow: Allow, kind: CallerKind): boolean {
   switch (kind) {
@@ -145,7 +151,11 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
     const actor = actorOf(principal);
 
     /** A refusal of a verified caller: audited in its tenant's chain after the response. */
-    const refuse = (code: ApiErrorCode, tenant: TenantShortId | undefined, detail: Record<string, unknown> = {}) => {
+    const refuse = (
+      code: ApiErrorCode,
+      tenant: TenantShortId | undefined,
+      detail: Record<string, unknown> = {},
+    ) => {
       if (tenant !== undefined)
         auditInBackground(c, {
           tenantId: tenant,
@@ -171,7 +181,10 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
     // --- 2. caller kind ---------------------------------------------------------------------------
     if (!allows(policy.allow, kind)) {
       const userRoute = policy.allow.forgeMacro !== undefined || policy.allow.forgeAdmin === true;
-      throw refuse(kind === "forgeApp" && userRoute ? "NO_PRINCIPAL" : "PRINCIPAL_NOT_ALLOWED", await knownTenant());
+      throw refuse(
+        kind === "forgeApp" && userRoute ? "NO_PRINCIPAL" : "PRINCIPAL_NOT_ALLOWED",
+        await knownTenant(),
+      );
     }
 
     // --- 3. scope ---------------------------------------------------------------------------------------
@@ -186,7 +199,11 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
       if (tenant === undefined || tenant.status !== "active")
         throw unauthenticated(
           c,
-          { method: "apiToken", failure: authFailure("AUTH_INVALID_TOKEN"), apiTokenRefusal: "tenant-inactive" },
+          {
+            method: "apiToken",
+            failure: authFailure("AUTH_INVALID_TOKEN"),
+            apiTokenRefusal: "tenant-inactive",
+          },
           routeName,
         );
       // `last_used_at` for the token list (at most once a minute per token, after the answer).
@@ -242,7 +259,8 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
       if (forgeTenant === undefined) {
         const made = await ensureTenant(c.env.DB, installationOf(principal.ctx), { now });
         if (made.status !== "active") throw refuse("TENANT_PURGING", undefined);
-        if (made.installationId !== principal.ctx.installationId) throw refuse("INSTALLATION_MISMATCH", undefined);
+        if (made.installationId !== principal.ctx.installationId)
+          throw refuse("INSTALLATION_MISMATCH", undefined);
         const { created, ...row } = made;
         forgeTenant = row;
         if (created)
@@ -268,7 +286,8 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
       tenant,
     };
     const inTenant = (): Tenant => {
-      if (tenant === undefined) throw new Error(`route policy: ${routeName} resolves an object without a tenant`);
+      if (tenant === undefined)
+        throw new Error(`route policy: ${routeName} resolves an object without a tenant`);
       return tenant;
     };
     switch (policy.object) {
@@ -282,13 +301,17 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
         break;
       }
       case "job": {
-        const job = await getJob(c.env.DB, inTenant().id, params.job ?? "");
+        const raw = params.job ?? "";
+        if (!JOB_ID.test(raw)) throw malformedParam("job", "must be a job id");
+        const job = await getJob(c.env.DB, inTenant().id, raw);
         if (job === undefined) throw new ApiError("NOT_FOUND", "No such job.");
         access.job = job;
         break;
       }
       case "token": {
-        const token = await getApiToken(c.env.DB, inTenant().id, params.token ?? "");
+        const raw = params.token ?? "";
+        if (!TOKEN_ID.test(raw)) throw malformedParam("token", "must be a token id (`tok_…`)");
+        const token = await getApiToken(c.env.DB, inTenant().id, raw);
         if (token === undefined) throw new ApiError("NOT_FOUND", "No such token.");
         access.token = token;
         break;
@@ -299,7 +322,8 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
         const ctx = principal.ctx;
         const key = { cloudId: ctx.cloudId, contentId: macroCheck.content.id, localId: macroCheck.localId };
         const binding = await getBinding(c.env.DB, inTenant().id, key);
-        const site = binding === undefined ? undefined : await getSite(c.env.DB, inTenant().id, binding.siteId);
+        const site =
+          binding === undefined ? undefined : await getSite(c.env.DB, inTenant().id, binding.siteId);
         const client = permissionsOf(c);
         const userToken = c.req.header(USER_TOKEN_HEADER);
         const macro: MacroAccess = {
@@ -341,10 +365,20 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
 /** `POST /v1/sites/new/versions` publishes a new site (ids are random; a client never picks one). */
 export const NEW_SITE = "new";
 
+const JOB_ID = /^[A-Za-z0-9_-]{16,64}$/;
+const TOKEN_ID = /^tok_[a-z2-7]{8,60}$/;
+
+/** A path parameter that cannot name anything is the caller's mistake (400), not a missing object. */
+function malformedParam(name: string, message: string): ApiError {
+  return new ApiError("INVALID_REQUEST", `param.${name}: ${message}`, [{ path: `param.${name}`, message }]);
+}
+
 /** The site named by a path parameter, in this tenant only: another tenant's id reads as missing. */
 async function siteIn(c: AppContext, tenant: TenantShortId, raw: string) {
   const id: SiteId | undefined = parseSiteId(raw);
-  const site = id === undefined ? undefined : await getSite(c.env.DB, tenant, id);
+  if (id === undefined)
+    throw malformedParam("site", `must be a site id: ${SITE_ID_LENGTH} lowercase base32 characters`);
+  const site = await getSite(c.env.DB, tenant, id);
   if (site === undefined) throw new ApiError("NOT_FOUND", "No such site.");
   return site;
 }
@@ -361,7 +395,10 @@ async function ticketFor(
 ) {
   const keys = await controlKeys(c.env);
   if (!keys.ready)
-    throw new ApiError("NOT_CONFIGURED", "This Mini-Sites deployment is not fully configured; see /.well-known/mini-sites.");
+    throw new ApiError(
+      "NOT_CONFIGURED",
+      "This Mini-Sites deployment is not fully configured; see /.well-known/mini-sites.",
+    );
   const candidates = [keys.uploadTicket.current, keys.uploadTicket.previous].filter((k) => k !== undefined);
   let verdict: Awaited<ReturnType<typeof verifyUploadTicket>> = { ok: false, code: "UPLOAD_TICKET_INVALID" };
   for (const key of candidates) {
@@ -384,7 +421,11 @@ function denyByConfluence(
   verdict: Extract<PermissionVerdict, { allowed: false }>,
   operation: "read" | "update" | "admin",
   tenant: TenantShortId | undefined,
-  refuse: (code: ApiErrorCode, tenant: TenantShortId | undefined, detail?: Record<string, unknown>) => ApiError,
+  refuse: (
+    code: ApiErrorCode,
+    tenant: TenantShortId | undefined,
+    detail?: Record<string, unknown>,
+  ) => ApiError,
   content?: ContentRef,
 ): ApiError {
   // Operators see why (a code and the page id, never the token); the caller sees a stable code.

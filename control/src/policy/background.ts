@@ -4,8 +4,8 @@
  */
 
 import type { AppContext } from "../app/context.ts";
-import { audit } from "../audit/log.ts";
 import type { AuditEntry } from "../audit/chain.ts";
+import { audit } from "../audit/log.ts";
 
 export function afterResponse(c: AppContext, work: Promise<unknown>): void {
   const guarded = work.catch(() => {});
@@ -21,7 +21,9 @@ export function auditInBackground(c: AppContext, entry: AuditEntry): void {
   afterResponse(
     c,
     audit(c.env, entry).catch(() =>
-      console.error(JSON.stringify({ level: "error", event: "audit.background_failed", action: entry.action })),
+      console.error(
+        JSON.stringify({ level: "error", event: "audit.background_failed", action: entry.action }),
+      ),
     ),
   );
 }

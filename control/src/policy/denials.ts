@@ -111,10 +111,18 @@ export async function recentDenials(db: D1Database, since: number, limit = 1_000
     )
     .bind(since, limit)
     .all<{ window_start: number; code: string; method: string; count: number }>();
-  return results.map((r) => ({ windowStart: r.window_start, code: r.code, method: r.method, count: r.count }));
+  return results.map((r) => ({
+    windowStart: r.window_start,
+    code: r.code,
+    method: r.method,
+    count: r.count,
+  }));
 }
 
 /** Deletes windows older than the retention; run by the maintenance cron. */
 export async function pruneDenials(db: D1Database, now: number): Promise<void> {
-  await db.prepare("DELETE FROM denial_counts WHERE window_start < ?").bind(now - DENIAL_RETENTION_MS).run();
+  await db
+    .prepare("DELETE FROM denial_counts WHERE window_start < ?")
+    .bind(now - DENIAL_RETENTION_MS)
+    .run();
 }

@@ -16,7 +16,13 @@
 import { FORGE_MODULE_KEYS, forgeModuleRole } from "@mini-sites/core";
 import { type Principal, SCOPES, type Scope } from "../auth/principal.ts";
 
-export type CallerKind = "apiToken" | "forgeMacro" | "forgeAdmin" | "forgeApp" | "forgeOther" | "sharedSecret";
+export type CallerKind =
+  | "apiToken"
+  | "forgeMacro"
+  | "forgeAdmin"
+  | "forgeApp"
+  | "forgeOther"
+  | "sharedSecret";
 
 export function callerKindOf(principal: Principal): CallerKind {
   switch (principal.kind) {

@@ -128,8 +128,20 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
   policy("POST", "/v1/macro/rollback", { forgeMacro: "update" }, "macro"),
   policy("POST", "/v1/macro/bind", { forgeMacro: "update" }, "macro"),
   policy("POST", "/v1/macro/upload-ticket", { forgeMacro: "update" }, "macro"),
-  policy("PUT", "/v1/macro/uploads/:ticket/chunks/:n", { forgeMacro: "uploadTicket" }, "uploadTicket", "chunk"),
-  policy("POST", "/v1/macro/uploads/:ticket/complete", { forgeMacro: "uploadTicket" }, "uploadTicket", "none"),
+  policy(
+    "PUT",
+    "/v1/macro/uploads/:ticket/chunks/:n",
+    { forgeMacro: "uploadTicket" },
+    "uploadTicket",
+    "chunk",
+  ),
+  policy(
+    "POST",
+    "/v1/macro/uploads/:ticket/complete",
+    { forgeMacro: "uploadTicket" },
+    "uploadTicket",
+    "none",
+  ),
 
   // --- Operators: deployment-wide, no tenant's data -----------------------------------------------------
   policy("GET", "/v1/admin/denials", { sharedSecret: true }),

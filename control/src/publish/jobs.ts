@@ -1,8 +1,8 @@
 /** Starting a job's Workflow instance (the instance id IS the job id, so a second start is refused by Workflows itself). */
 
+import { ApiError } from "../app/errors.ts";
 import type { ControlEnv } from "../env.ts";
 import type { ProvisionParams } from "../workflows/provision.ts";
-import { ApiError } from "../app/errors.ts";
 import { type Job, setJobInstance } from "./store.ts";
 
 export function requireWorkflow(env: ControlEnv): NonNullable<ControlEnv["PROVISION_VERSION"]> {

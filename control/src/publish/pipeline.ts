@@ -14,15 +14,15 @@ import {
   type SiteId,
   type TenantShortId,
 } from "@mini-sites/core";
+import { ApiError } from "../app/errors.ts";
+import { audit } from "../audit/log.ts";
 import { countSites, getSite, type NotFoundHandling, type Site } from "../db/sites.ts";
 import { getVersion } from "../db/versions.ts";
 import type { ControlEnv } from "../env.ts";
 import type { MacroPublisher, PublishAccepted } from "../macro/publisher.ts";
 import { type PublishConfig, readPublishConfig } from "./config.ts";
-import { ApiError } from "../app/errors.ts";
 import { ensureStarted, requireWorkflow } from "./jobs.ts";
 import { fileKey, r2Source, readManifest } from "./r2.ts";
-import { audit } from "../audit/log.ts";
 import { type PublishDeps, target } from "./services.ts";
 import { createTenantSite, quotaSitesError } from "./sites.ts";
 import {
@@ -147,7 +147,13 @@ export async function stageUpload(
   await archiveUpload(env.BUNDLES, tenant, siteId, request.upload, report, config);
   if (request.site === undefined) {
     const settings = request.newSite ?? { name: DEFAULT_SITE_NAME, notFoundHandling: "none" as const };
-    await createTenantSite(env, config, publisher, { ...settings, origin: "publish" }, { id: siteId, now: clock() });
+    await createTenantSite(
+      env,
+      config,
+      publisher,
+      { ...settings, origin: "publish" },
+      { id: siteId, now: clock() },
+    );
   }
   const staged = await stageVersion(
     env.DB,

@@ -63,7 +63,13 @@ export async function rollbackSite(
   const config = readPublishConfig(env);
   await rateLimit(env, config, publisher.tenant, clock());
   const jobId = newJobId();
-  await insertJob(env.DB, publisher.tenant, site.id, { id: jobId, version: number, kind: "rollback" }, clock());
+  await insertJob(
+    env.DB,
+    publisher.tenant,
+    site.id,
+    { id: jobId, version: number, kind: "rollback" },
+    clock(),
+  );
   const job = (await getJob(env.DB, publisher.tenant, jobId)) as Job;
   await audit(env, {
     tenantId: publisher.tenant,

@@ -26,7 +26,10 @@ export interface NewSiteSettings {
 const ID_ATTEMPTS = 3;
 
 export function quotaSitesError(config: PublishConfig): ApiError {
-  return new ApiError("QUOTA_SITES", `This tenant already has ${config.maxSitesPerTenant} sites, the most it may have.`);
+  return new ApiError(
+    "QUOTA_SITES",
+    `This tenant already has ${config.maxSitesPerTenant} sites, the most it may have.`,
+  );
 }
 
 export async function createTenantSite(

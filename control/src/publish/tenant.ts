@@ -10,9 +10,9 @@
  */
 
 import { type TenantShortId, tenantTag } from "@mini-sites/core";
+import { audit } from "../audit/log.ts";
 import type { ControlEnv } from "../env.ts";
 import { deletePrefix, tenantPrefix } from "./r2.ts";
-import { audit } from "../audit/log.ts";
 import { hostingFor, type PublishDeps } from "./services.ts";
 
 export interface TenantErasure {

@@ -20,9 +20,9 @@ import {
   type SiteId,
   type TenantShortId,
 } from "@mini-sites/core";
+import { ApiError } from "../app/errors.ts";
 import type { R2Bucket, R2MultipartUpload } from "../env.ts";
 import type { PublishConfig } from "./config.ts";
-import { ApiError } from "../app/errors.ts";
 import { bundleRejected } from "./errors.ts";
 import { boundaryOf, MultipartError, readMultipart } from "./multipart.ts";
 import { fileKey, manifestKey, r2Source, uploadFileKey, uploadKey } from "./r2.ts";
@@ -172,7 +172,8 @@ async function receiveForm(
   const fields: Partial<Record<FormField, string>> = {};
   let total = 0;
   try {
-    for await (const part of readMultipart(body, boundary, config.bundle.maxFileBytes)) {
+    const maxParts = config.bundle.maxFiles + FORM_FIELDS.length;
+    for await (const part of readMultipart(body, boundary, config.bundle.maxFileBytes, { maxParts })) {
       total += part.bytes.length;
       if (total > config.maxUploadBytes) throw tooLarge(config.maxUploadBytes);
       if (part.filename === undefined && (FORM_FIELDS as readonly string[]).includes(part.name)) {

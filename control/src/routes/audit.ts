@@ -88,12 +88,17 @@ export function registerAuditRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(auditRoute, async (c) => {
     const keys = await controlKeys(c.env);
     if (!keys.ready)
-      throw new ApiError("NOT_CONFIGURED", "The deployment identity secret is missing; see /.well-known/mini-sites.");
+      throw new ApiError(
+        "NOT_CONFIGURED",
+        "The deployment identity secret is missing; see /.well-known/mini-sites.",
+      );
     const chain = tenantChain(tenantOf(c).id);
     const { limit, before, verify } = c.req.valid("query");
     const page = await listChain(c.env.DB, chain, { limit, ...(before === undefined ? {} : { before }) });
     const verification =
-      verify === "true" ? await verifyChain(c.env.DB, keys.audit, chain, r2AuditAnchors(c.env.BUNDLES)) : null;
+      verify === "true"
+        ? await verifyChain(c.env.DB, keys.audit, chain, r2AuditAnchors(c.env.BUNDLES))
+        : null;
     return c.json(
       {
         entries: page.entries.map((entry) => ({

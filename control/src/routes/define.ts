@@ -16,7 +16,8 @@ const honoPath = (openapiPath: string) => openapiPath.replace(/\{([^}]+)\}/g, ":
 export function policyOf(method: string, openapiPath: string): RoutePolicy {
   const path = honoPath(openapiPath);
   const found = ROUTE_POLICIES.find((p) => p.method === method.toUpperCase() && p.path === path);
-  if (found === undefined) throw new Error(`route ${method.toUpperCase()} ${path} has no policy (policy/table.ts)`);
+  if (found === undefined)
+    throw new Error(`route ${method.toUpperCase()} ${path} has no policy (policy/table.ts)`);
   return found;
 }
 
@@ -33,7 +34,8 @@ export function describePolicy(policy: RoutePolicy): string {
     );
   if (allow.forgeMacro === "read") who.push("the Forge macro, for a user who may view its page");
   if (allow.forgeMacro === "update") who.push("the Forge macro, for a user who may edit its page");
-  if (allow.forgeMacro === "uploadTicket") who.push("the Forge macro, with an upload ticket issued to this user on this page");
+  if (allow.forgeMacro === "uploadTicket")
+    who.push("the Forge macro, with an upload ticket issued to this user on this page");
   if (allow.forgeAdmin) who.push("the Forge admin page, for a Confluence administrator");
   if (allow.forgeApp) who.push("a Forge function of the app (no user)");
   if (allow.sharedSecret) who.push("the deployment's CI secret");
@@ -50,11 +52,18 @@ const SECURITY: Record<string, string> = {
 
 export function defineRoute<R extends RouteConfig>(config: R, ...codes: ApiErrorCode[]): R {
   const policy = policyOf(config.method, config.path);
-  const schemes = [...new Set(Object.keys(policy.allow).map((k) => SECURITY[k]).filter((s) => s !== undefined))];
+  const schemes = [
+    ...new Set(
+      Object.keys(policy.allow)
+        .map((k) => SECURITY[k])
+        .filter((s) => s !== undefined),
+    ),
+  ];
   const refusals: ApiErrorCode[] = [];
   if (!policy.allow.public) {
     refusals.push("AUTH_MISSING", "AUTH_INVALID_TOKEN", "PRINCIPAL_NOT_ALLOWED");
-    if (policy.allow.apiToken !== undefined && policy.allow.apiToken !== "any") refusals.push("INSUFFICIENT_SCOPE");
+    if (policy.allow.apiToken !== undefined && policy.allow.apiToken !== "any")
+      refusals.push("INSUFFICIENT_SCOPE");
     if (policy.allow.forgeMacro !== undefined || policy.allow.forgeAdmin)
       refusals.push("NO_ACCESS", "TENANT_PURGING", "PERMISSION_CHECK_UNAVAILABLE");
     if (policy.allow.forgeMacro !== undefined) refusals.push("INVALID_CONTEXT");

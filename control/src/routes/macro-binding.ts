@@ -21,8 +21,8 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { parseSiteId } from "@mini-sites/core";
 import { type AppContext, type AppEnv, accessOf, macroOf, tenantOf } from "../app/context.ts";
 import { ApiError } from "../app/errors.ts";
-import { audit } from "../audit/log.ts";
 import type { AuditEntry } from "../audit/chain.ts";
+import { audit } from "../audit/log.ts";
 import type { Site } from "../db/sites.ts";
 import { getSite } from "../db/sites.ts";
 import { listVersions } from "../db/versions.ts";
@@ -40,7 +40,10 @@ import { versionJson, withCursor } from "./sites.ts";
 /** Pages where a fork's source is bound that are checked for read permission before giving up. */
 export const FORK_SOURCE_CHECKS = 3;
 
-const BindBody = z.object({ siteId: z.string().min(1).max(64) }).strict().openapi("BindRequest");
+const BindBody = z
+  .object({ siteId: z.string().min(1).max(64) })
+  .strict()
+  .openapi("BindRequest");
 const Bound = z
   .object({
     siteId: z.string(),
@@ -57,7 +60,9 @@ const bindRoute = defineRoute(
     summary: "Editor: show an existing site in this macro — as a fork, never the site itself",
     tags: ["macro"],
     request: { body: { content: { "application/json": { schema: BindBody } }, required: true } },
-    responses: { 200: { description: "Bound (to a fork)", content: { "application/json": { schema: Bound } } } },
+    responses: {
+      200: { description: "Bound (to a fork)", content: { "application/json": { schema: Bound } } },
+    },
   },
   "NOT_FOUND",
   "QUOTA_SITES",
@@ -70,7 +75,12 @@ const versionsRoute = defineRoute(
     summary: "Editor: the bound site's versions, newest first",
     tags: ["macro"],
     request: { query: PageQuery },
-    responses: { 200: { description: "One page of versions", content: { "application/json": { schema: VersionListSchema } } } },
+    responses: {
+      200: {
+        description: "One page of versions",
+        content: { "application/json": { schema: VersionListSchema } },
+      },
+    },
   },
   "NOT_FOUND",
 );
@@ -83,8 +93,14 @@ const rollbackRoute = defineRoute(
     tags: ["macro"],
     request: { body: { content: { "application/json": { schema: RollbackBody } }, required: true } },
     responses: {
-      200: { description: "Flipped at once", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } },
-      202: { description: "Re-provisioning job started", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } },
+      200: {
+        description: "Flipped at once",
+        content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+      },
+      202: {
+        description: "Re-provisioning job started",
+        content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+      },
     },
   },
   "NOT_FOUND",
@@ -170,7 +186,12 @@ export function registerMacroBindingRoutes(
             actor,
           });
     return c.json(
-      { siteId: fork.id, forkedFrom: source.id, copied: job === undefined ? ("none" as const) : ("live" as const), job: job ?? null },
+      {
+        siteId: fork.id,
+        forkedFrom: source.id,
+        copied: job === undefined ? ("none" as const) : ("live" as const),
+        job: job ?? null,
+      },
       200,
     );
   });
@@ -188,7 +209,13 @@ export function registerMacroBindingRoutes(
   app.openapi(rollbackRoute, async (c) => {
     const site = boundSite(c);
     const publisher = { tenant: tenantOf(c).id, actor: accessOf(c).actor };
-    const outcome = await rollbackSite(c.env, options.publish ?? {}, publisher, site, c.req.valid("json").version);
+    const outcome = await rollbackSite(
+      c.env,
+      options.publish ?? {},
+      publisher,
+      site,
+      c.req.valid("json").version,
+    );
     if (outcome.instant) return c.json({ version: outcome.version, live: true, instant: true }, 200);
     return c.json(acceptedJson(outcome.job, { instant: false }), 202);
   });

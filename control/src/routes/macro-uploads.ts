@@ -21,12 +21,7 @@ import { audit } from "../audit/log.ts";
 import { readExactly } from "../http.ts";
 import { controlKeys } from "../identity.ts";
 import type { MacroPublisher } from "../macro/publisher.ts";
-import {
-  bindMacro,
-  completeUploadTicket,
-  getUploadTicket,
-  insertUploadTicket,
-} from "../macro/store.ts";
+import { bindMacro, completeUploadTicket, getUploadTicket, insertUploadTicket } from "../macro/store.ts";
 import { signUploadTicket, UPLOAD_TICKET_TTL_SECONDS } from "../macro/ticket.ts";
 import {
   assemble,
@@ -41,9 +36,9 @@ import {
 import { readPublishConfig } from "../publish/config.ts";
 import { rateLimit } from "../publish/pipeline.ts";
 import { createTenantSite } from "../publish/sites.ts";
-import { getJob, storedBytes } from "../publish/store.ts";
-import { bindAudit } from "./macro-binding.ts";
+import { storedBytes } from "../publish/store.ts";
 import { defineRoute } from "./define.ts";
+import { bindAudit } from "./macro-binding.ts";
 
 const UploadTicketBody = z
   .object({ size: z.number().int().min(1), name: z.string().min(1).max(200).optional() })
@@ -64,7 +59,10 @@ const Ticket = z
 
 const TicketParams = z.object({ ticket: z.string().openapi({ param: { name: "ticket", in: "path" } }) });
 const ChunkParams = TicketParams.extend({
-  n: z.string().regex(/^[0-9]{1,5}$/, "must be a chunk number").openapi({ param: { name: "n", in: "path" } }),
+  n: z
+    .string()
+    .regex(/^[0-9]{1,5}$/, "must be a chunk number")
+    .openapi({ param: { name: "n", in: "path" } }),
 });
 
 const ticketRoute = defineRoute(
@@ -74,7 +72,12 @@ const ticketRoute = defineRoute(
     summary: "Editor: a short-lived ticket for a chunked upload (a publish attempt: rate-limited)",
     tags: ["macro"],
     request: { body: { content: { "application/json": { schema: UploadTicketBody } }, required: true } },
-    responses: { 200: { description: "The ticket and chunk layout", content: { "application/json": { schema: Ticket } } } },
+    responses: {
+      200: {
+        description: "The ticket and chunk layout",
+        content: { "application/json": { schema: Ticket } },
+      },
+    },
   },
   "BUNDLE_TOO_LARGE",
   "RATE_LIMITED",
@@ -91,12 +94,17 @@ const chunkRoute = defineRoute(
     tags: ["macro"],
     request: {
       params: ChunkParams,
-      body: { content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } }, required: true },
+      body: {
+        content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+        required: true,
+      },
     },
     responses: {
       200: {
         description: "Stored (or stored already)",
-        content: { "application/json": { schema: z.object({ chunk: z.number().int(), received: z.number().int() }) } },
+        content: {
+          "application/json": { schema: z.object({ chunk: z.number().int(), received: z.number().int() }) },
+        },
       },
     },
   },
@@ -116,7 +124,12 @@ const completeRoute = defineRoute(
         description: "Publishing (a repeated call answers the same job)",
         content: {
           "application/json": {
-            schema: z.object({ jobId: z.string(), version: z.number().int(), statusUrl: z.string(), replayed: z.boolean().optional() }),
+            schema: z.object({
+              jobId: z.string(),
+              version: z.number().int(),
+              statusUrl: z.string(),
+              replayed: z.boolean().optional(),
+            }),
           },
         },
       },
@@ -142,10 +155,16 @@ export function registerMacroUploadRoutes(
     const config = readPublishConfig(c.env);
     const { size, name } = c.req.valid("json");
     if (size > config.bundle.maxBundleBytes)
-      throw new ApiError("BUNDLE_TOO_LARGE", `A bundle may be at most ${config.bundle.maxBundleBytes} bytes.`);
+      throw new ApiError(
+        "BUNDLE_TOO_LARGE",
+        `A bundle may be at most ${config.bundle.maxBundleBytes} bytes.`,
+      );
     const keys = await controlKeys(c.env);
     if (!keys.ready)
-      throw new ApiError("NOT_CONFIGURED", "This Mini-Sites deployment is not fully configured; see /.well-known/mini-sites.");
+      throw new ApiError(
+        "NOT_CONFIGURED",
+        "This Mini-Sites deployment is not fully configured; see /.well-known/mini-sites.",
+      );
     await rateLimit(c.env, config, tenant.id, now());
     const stored = await storedBytes(c.env.DB, tenant.id, now());
     if (stored + size > config.maxStoredBytesPerTenant)
@@ -223,7 +242,8 @@ export function registerMacroUploadRoutes(
       return c.json({ chunk: n, received: expected }, 200);
     }
     const bytes = await readExactly(c.req.raw.body, expected);
-    if (bytes === undefined) throw new ApiError("INVALID_REQUEST", `Chunk ${n} must be exactly ${expected} bytes.`);
+    if (bytes === undefined)
+      throw new ApiError("INVALID_REQUEST", `Chunk ${n} must be exactly ${expected} bytes.`);
     await storeChunk(c.env.BUNDLES, claims, n, bytes);
     return c.json({ chunk: n, received: bytes.byteLength }, 200);
   });
@@ -235,20 +255,24 @@ export function registerMacroUploadRoutes(
     if (row === undefined) throw new ApiError("NOT_FOUND", "No such upload.");
     if (row.completedJobId !== null) {
       // Completed before (a retry after a lost answer): the same job, never a second version.
-      const job = await getJob(c.env.DB, tenant.id, row.completedJobId);
-      if (job === undefined) throw new ApiError("NOT_FOUND", "No such upload.");
-      return c.json({ jobId: job.id, version: job.version, statusUrl: `/v1/jobs/${job.id}`, replayed: true }, 202);
+      const jobId = row.completedJobId;
+      return c.json(
+        { jobId, version: row.completedVersion ?? 0, statusUrl: `/v1/jobs/${jobId}`, replayed: true },
+        202,
+      );
     }
     const assembled = await assemble(c.env.BUNDLES, claims);
     if (!assembled.ok)
-      throw new ApiError("UPLOAD_INCOMPLETE", "Some chunks have not arrived.", { extra: { missing: assembled.missing } });
+      throw new ApiError("UPLOAD_INCOMPLETE", "Some chunks have not arrived.", {
+        extra: { detail: { missing: assembled.missing } },
+      });
     const accepted = await options.publisher.publishFromR2(c.env, {
       tenant: tenant.id,
       site: claims.site as SiteId,
       key: claims.key,
       actor: accessOf(c).actor,
     });
-    await completeUploadTicket(c.env.DB, tenant.id, claims.id, accepted.jobId);
+    await completeUploadTicket(c.env.DB, tenant.id, claims.id, accepted);
     return c.json(accepted, 202);
   });
 }

@@ -23,7 +23,9 @@ import { lastJobOfSite } from "../macro/store.ts";
 import { defineRoute } from "./define.ts";
 
 const ServeUrlBody = z
-  .object({ version: z.number().int().optional().openapi({ description: "Renewal: the version the page shows" }) })
+  .object({
+    version: z.number().int().optional().openapi({ description: "Renewal: the version the page shows" }),
+  })
   .strict()
   .openapi("ServeUrlRequest");
 
@@ -48,7 +50,12 @@ const serveUrlRoute = defineRoute(
     summary: "Viewer: a grant URL for the site bound to the FIT's macro (NOT_PUBLISHED when unbound)",
     tags: ["macro"],
     request: { body: { content: { "application/json": { schema: ServeUrlBody } }, required: false } },
-    responses: { 200: { description: "The grant, or NOT_PUBLISHED", content: { "application/json": { schema: ServeUrl } } } },
+    responses: {
+      200: {
+        description: "The grant, or NOT_PUBLISHED",
+        content: { "application/json": { schema: ServeUrl } },
+      },
+    },
   },
   "SITE_DISABLED",
   "NOT_CONFIGURED",
@@ -59,7 +66,12 @@ const stateRoute = defineRoute({
   path: "/v1/macro/state",
   summary: "The bound site, its live version, the last job, and whether this user may edit",
   tags: ["macro"],
-  responses: { 200: { description: "The macro's state", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } } },
+  responses: {
+    200: {
+      description: "The macro's state",
+      content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+    },
+  },
 });
 
 export function registerMacroViewerRoutes(app: OpenAPIHono<AppEnv>, now: () => number = Date.now): void {
@@ -91,8 +103,13 @@ export function registerMacroViewerRoutes(app: OpenAPIHono<AppEnv>, now: () => n
       now(),
     );
     if (!minted.ok) {
-      console.error(JSON.stringify({ level: "error", event: "macro.not_configured", problems: minted.problems }));
-      throw new ApiError("NOT_CONFIGURED", "This Mini-Sites deployment is not fully configured; see /.well-known/mini-sites.");
+      console.error(
+        JSON.stringify({ level: "error", event: "macro.not_configured", problems: minted.problems }),
+      );
+      throw new ApiError(
+        "NOT_CONFIGURED",
+        "This Mini-Sites deployment is not fully configured; see /.well-known/mini-sites.",
+      );
     }
     const { grant } = minted;
     return c.json(
@@ -112,7 +129,10 @@ export function registerMacroViewerRoutes(app: OpenAPIHono<AppEnv>, now: () => n
     const macro = macroOf(c);
     const site = macro.site;
     if (site === undefined)
-      return c.json({ state: "NOT_PUBLISHED", bound: false, canEdit: macro.canEdit, site: null, lastJob: null }, 200);
+      return c.json(
+        { state: "NOT_PUBLISHED", bound: false, canEdit: macro.canEdit, site: null, lastJob: null },
+        200,
+      );
     const job = await lastJobOfSite(c.env.DB, tenantOf(c).id, site.id);
     return c.json(
       {
@@ -130,7 +150,8 @@ export function registerMacroViewerRoutes(app: OpenAPIHono<AppEnv>, now: () => n
                 state: job.state,
                 step: job.step,
                 progress: job.progress,
-                error: job.errorCode === null ? null : { code: job.errorCode, message: job.errorMessage ?? "" },
+                error:
+                  job.errorCode === null ? null : { code: job.errorCode, message: job.errorMessage ?? "" },
                 updatedAt: new Date(job.updatedAt).toISOString(),
               },
       },

@@ -69,7 +69,8 @@ const publishRoute = defineRoute(
   {
     method: "post",
     path: "/v1/sites/{site}/versions",
-    summary: "Publish a version: a zip, one HTML file or a folder (multipart), streamed; Idempotency-Key honoured",
+    summary:
+      "Publish a version: a zip, one HTML file or a folder (multipart), streamed; Idempotency-Key honoured",
     tags: ["publish"],
     request: {
       params: PublishSiteParams,
@@ -81,7 +82,8 @@ const publishRoute = defineRoute(
           "multipart/form-data": {
             schema: {
               type: "object",
-              description: "One part per file, named by its relative path; optional fields message, name, notFoundHandling.",
+              description:
+                "One part per file, named by its relative path; optional fields message, name, notFoundHandling.",
             },
           },
         },
@@ -130,7 +132,13 @@ const rollbackRoute = defineRoute(
 );
 
 export function acceptedJson(job: Job, extra: Record<string, unknown> = {}) {
-  return { jobId: job.id, version: job.version, siteId: job.siteId, statusUrl: `/v1/jobs/${job.id}`, ...extra };
+  return {
+    jobId: job.id,
+    version: job.version,
+    siteId: job.siteId,
+    statusUrl: `/v1/jobs/${job.id}`,
+    ...extra,
+  };
 }
 
 export function jobJson(job: Job) {
@@ -167,7 +175,13 @@ export function registerPublishRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDep
     const replay = await admit(env, config, publisher, { site, idempotencyKey: key }, clock());
     if (replay !== undefined) return c.json(acceptedJson(replay.job, { replayed: true }), 202);
 
-    const upload = await receiveUpload(env.BUNDLES, tenant.id, c.req.raw, config, c.req.query("filename") ?? "index.html");
+    const upload = await receiveUpload(
+      env.BUNDLES,
+      tenant.id,
+      c.req.raw,
+      config,
+      c.req.query("filename") ?? "index.html",
+    );
     try {
       const message =
         textOrUndefined(c.req.query("message")) ??
@@ -178,10 +192,17 @@ export function registerPublishRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDep
           "INVALID_REQUEST",
           `The version message is longer than ${MAX_VERSION_MESSAGE_LENGTH} characters.`,
         );
-      const name = (textOrUndefined(c.req.query("name")) ?? upload.fields.name ?? DEFAULT_SITE_NAME).slice(0, 200);
-      const handling = textOrUndefined(c.req.query("notFoundHandling")) ?? upload.fields.notFoundHandling ?? "none";
+      const name = (textOrUndefined(c.req.query("name")) ?? upload.fields.name ?? DEFAULT_SITE_NAME).slice(
+        0,
+        200,
+      );
+      const handling =
+        textOrUndefined(c.req.query("notFoundHandling")) ?? upload.fields.notFoundHandling ?? "none";
       if (!(NOT_FOUND_HANDLING as readonly string[]).includes(handling))
-        throw new ApiError("INVALID_REQUEST", `notFoundHandling must be one of ${NOT_FOUND_HANDLING.join(", ")}.`);
+        throw new ApiError(
+          "INVALID_REQUEST",
+          `notFoundHandling must be one of ${NOT_FOUND_HANDLING.join(", ")}.`,
+        );
       const staged = await stageUpload(
         env,
         config,

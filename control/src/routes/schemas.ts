@@ -126,7 +126,10 @@ export function errorResponses(...codes: ApiErrorCode[]) {
   return errorResponsesOf(API_ERRORS, codes);
 }
 
-function errorResponsesOf<Code extends string>(table: Readonly<Record<Code, number>>, codes: readonly Code[]) {
+function errorResponsesOf<Code extends string>(
+  table: Readonly<Record<Code, number>>,
+  codes: readonly Code[],
+) {
   const out: Record<
     number,
     { description: string; content: { "application/json": { schema: typeof ErrorSchema } } }

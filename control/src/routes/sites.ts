@@ -16,7 +16,14 @@ import { zipStream } from "../publish/download.ts";
 import { deletePrefix, editorUploadsPrefix, readManifest, sitePrefix } from "../publish/r2.ts";
 import { hostingFor, type PublishDeps, requireSiteGrant, target } from "../publish/services.ts";
 import { defineRoute } from "./define.ts";
-import { PageQuery, SiteListSchema, SiteParams, SiteSchema, SiteUpdateBody, VersionListSchema } from "./schemas.ts";
+import {
+  PageQuery,
+  SiteListSchema,
+  SiteParams,
+  SiteSchema,
+  SiteUpdateBody,
+  VersionListSchema,
+} from "./schemas.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -52,7 +59,9 @@ export async function withCursor<T>(read: () => Promise<T>): Promise<T> {
     return await read();
   } catch (error) {
     if (error instanceof InvalidCursor)
-      throw new ApiError("INVALID_REQUEST", error.message, [{ path: "query.cursor", message: error.message }]);
+      throw new ApiError("INVALID_REQUEST", error.message, [
+        { path: "query.cursor", message: error.message },
+      ]);
     throw error;
   }
 }
@@ -68,19 +77,27 @@ const SiteDeleted = z
     bytes: z.enum(["deleted", "pending"]),
   })
   .openapi("SiteDeleted");
-const ViewUrl = z.object({ url: z.string(), version: z.number().int(), expiresAt: z.string() }).openapi("ViewUrl");
+const ViewUrl = z
+  .object({ url: z.string(), version: z.number().int(), expiresAt: z.string() })
+  .openapi("ViewUrl");
 const BundleParams = SiteParams.extend({
-  n: z.string().regex(/^[0-9]{1,8}$/, "must be a version number").openapi({ param: { name: "n", in: "path" }, example: "1" }),
+  n: z
+    .string()
+    .regex(/^[0-9]{1,8}$/, "must be a version number")
+    .openapi({ param: { name: "n", in: "path" }, example: "1" }),
 });
 
-const listSitesRoute = defineRoute({
-  method: "get",
-  path: "/v1/sites",
-  summary: "List the tenant's sites, newest first",
-  tags: ["sites"],
-  request: { query: PageQuery },
-  responses: { 200: { description: "One page of sites", ...json(SiteListSchema) } },
-}, "INVALID_REQUEST");
+const listSitesRoute = defineRoute(
+  {
+    method: "get",
+    path: "/v1/sites",
+    summary: "List the tenant's sites, newest first",
+    tags: ["sites"],
+    request: { query: PageQuery },
+    responses: { 200: { description: "One page of sites", ...json(SiteListSchema) } },
+  },
+  "INVALID_REQUEST",
+);
 
 const getSiteRoute = defineRoute({
   method: "get",
@@ -91,52 +108,72 @@ const getSiteRoute = defineRoute({
   responses: { 200: { description: "The site", ...json(SiteSchema) } },
 });
 
-const listVersionsRoute = defineRoute({
-  method: "get",
-  path: "/v1/sites/{site}/versions",
-  summary: "List a site's versions, newest first, with message, size, file count and publisher",
-  tags: ["sites"],
-  request: { params: SiteParams, query: PageQuery },
-  responses: { 200: { description: "One page of versions", ...json(VersionListSchema) } },
-}, "INVALID_REQUEST");
-
-const switchRoutes = (["disable", "enable"] as const).map((action) =>
-  defineRoute({
-    method: "post",
-    path: `/v1/sites/{site}/${action}`,
-    summary: action === "disable" ? "Disable a site (admin kill switch: no new grants at once)" : "Enable a disabled site",
+const listVersionsRoute = defineRoute(
+  {
+    method: "get",
+    path: "/v1/sites/{site}/versions",
+    summary: "List a site's versions, newest first, with message, size, file count and publisher",
     tags: ["sites"],
-    request: { params: SiteParams },
-    responses: { 200: { description: "The site's state", ...json(SiteEnabled) } },
-  }, "NOT_CONFIGURED"),
+    request: { params: SiteParams, query: PageQuery },
+    responses: { 200: { description: "One page of versions", ...json(VersionListSchema) } },
+  },
+  "INVALID_REQUEST",
 );
 
-const patchSiteRoute = defineRoute({
-  method: "patch",
-  path: "/v1/sites/{site}",
-  summary: "Enable or disable a site (the same switch as /disable and /enable)",
-  tags: ["sites"],
-  request: { params: SiteParams, body: { ...json(SiteUpdateBody), required: true } },
-  responses: { 200: { description: "The site's state", ...json(SiteEnabled) } },
-}, "NOT_CONFIGURED");
+const switchRoutes = (["disable", "enable"] as const).map((action) =>
+  defineRoute(
+    {
+      method: "post",
+      path: `/v1/sites/{site}/${action}`,
+      summary:
+        action === "disable"
+          ? "Disable a site (admin kill switch: no new grants at once)"
+          : "Enable a disabled site",
+      tags: ["sites"],
+      request: { params: SiteParams },
+      responses: { 200: { description: "The site's state", ...json(SiteEnabled) } },
+    },
+    "NOT_CONFIGURED",
+  ),
+);
 
-const deleteSiteRoute = defineRoute({
-  method: "delete",
-  path: "/v1/sites/{site}",
-  summary: "Delete a site: its rows at once, then its Workers and R2 objects",
-  tags: ["sites"],
-  request: { params: SiteParams },
-  responses: { 200: { description: "Deleted", ...json(SiteDeleted) } },
-}, "NOT_CONFIGURED");
+const patchSiteRoute = defineRoute(
+  {
+    method: "patch",
+    path: "/v1/sites/{site}",
+    summary: "Enable or disable a site (the same switch as /disable and /enable)",
+    tags: ["sites"],
+    request: { params: SiteParams, body: { ...json(SiteUpdateBody), required: true } },
+    responses: { 200: { description: "The site's state", ...json(SiteEnabled) } },
+  },
+  "NOT_CONFIGURED",
+);
 
-const viewUrlRoute = defineRoute({
-  method: "post",
-  path: "/v1/sites/{site}/view-url",
-  summary: "A grant URL for the live version, for previews by token holders",
-  tags: ["sites"],
-  request: { params: SiteParams },
-  responses: { 200: { description: "The view URL", ...json(ViewUrl) } },
-}, "SITE_DISABLED", "NOT_LIVE", "NOT_CONFIGURED");
+const deleteSiteRoute = defineRoute(
+  {
+    method: "delete",
+    path: "/v1/sites/{site}",
+    summary: "Delete a site: its rows at once, then its Workers and R2 objects",
+    tags: ["sites"],
+    request: { params: SiteParams },
+    responses: { 200: { description: "Deleted", ...json(SiteDeleted) } },
+  },
+  "NOT_CONFIGURED",
+);
+
+const viewUrlRoute = defineRoute(
+  {
+    method: "post",
+    path: "/v1/sites/{site}/view-url",
+    summary: "A grant URL for the live version, for previews by token holders",
+    tags: ["sites"],
+    request: { params: SiteParams },
+    responses: { 200: { description: "The view URL", ...json(ViewUrl) } },
+  },
+  "SITE_DISABLED",
+  "NOT_LIVE",
+  "NOT_CONFIGURED",
+);
 
 const bundleRoute = defineRoute({
   method: "get",
@@ -145,7 +182,10 @@ const bundleRoute = defineRoute({
   tags: ["sites"],
   request: { params: BundleParams },
   responses: {
-    200: { description: "The zip", content: { "application/zip": { schema: { type: "string", format: "binary" } } } },
+    200: {
+      description: "The zip",
+      content: { "application/zip": { schema: { type: "string", format: "binary" } } },
+    },
   },
 });
 
@@ -183,7 +223,7 @@ export function registerSiteRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDeps =
     });
     return { id: site.id, enabled };
   }
-  const [disableRoute, enableRoute] = switchRoutes as [typeof switchRoutes[0], typeof switchRoutes[0]];
+  const [disableRoute, enableRoute] = switchRoutes as [(typeof switchRoutes)[0], (typeof switchRoutes)[0]];
   app.openapi(disableRoute, async (c) => c.json(await setEnabled(c, false), 200));
   app.openapi(enableRoute, async (c) => c.json(await setEnabled(c, true), 200));
   app.openapi(patchSiteRoute, async (c) => c.json(await setEnabled(c, c.req.valid("json").enabled), 200));

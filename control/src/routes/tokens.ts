@@ -144,7 +144,10 @@ export const listTokensRoute = defineRoute(
     tags: ["tokens"],
     request: { query: PageQuery },
     responses: {
-      200: { description: "One page of tokens", content: { "application/json": { schema: TokenListSchema } } },
+      200: {
+        description: "One page of tokens",
+        content: { "application/json": { schema: TokenListSchema } },
+      },
     },
   },
   "INVALID_REQUEST",

@@ -33,12 +33,18 @@ export function registerWhoAmIRoutes(app: OpenAPIHono<AppEnv>): void {
         : undefined;
     return c.json(
       {
-        tenant: { id: tenant.id, cloudId: tenant.cloudId, createdAt: new Date(tenant.createdAt).toISOString() },
+        tenant: {
+          id: tenant.id,
+          cloudId: tenant.cloudId,
+          createdAt: new Date(tenant.createdAt).toISOString(),
+        },
         kind: access.kind,
         actor: access.actor,
         scopes: [...access.scopes],
         token:
-          token === undefined ? null : { id: token.id, label: token.label, displayPrefix: token.displayPrefix },
+          token === undefined
+            ? null
+            : { id: token.id, label: token.label, displayPrefix: token.displayPrefix },
       },
       200,
     );

@@ -10,7 +10,8 @@ import { generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEphemeralFitSigner, forgeFitPayload, signFit } from "../../../dev/src/forge/index.ts";
 import { FIT_CLOCK_TOLERANCE_SECONDS, MAX_FIT_AGE_SECONDS, MAX_FIT_BYTES } from "../../src/auth/constants.ts";
-import { forgeUserOf, readFitConfig } from "../../src/auth/fit.ts";
+import { readFitConfig } from "../../src/auth/fit.ts";
+import { callerKindOf } from "../../src/policy/kinds.ts";
 import {
   ACCOUNT_ID,
   APP_ID,
@@ -83,22 +84,17 @@ describe("a valid FIT from the Forge stand-in", () => {
     expect(result.value.hasContext).toBe(false);
     expect(result.value.cloudId).toBe(CLOUD_ID);
     expect(result.value.accountId).toBeUndefined();
-    expect(forgeUserOf(result.value)).toMatchObject({
-      ok: false,
-      failure: { code: "NO_PRINCIPAL", status: 403 },
-    });
+    // A Forge function's call: the policy gives it only the routes made for Forge functions.
+    expect(callerKindOf({ kind: "forge", ctx: result.value })).toBe("forgeApp");
   });
 
-  it("without a principal is authenticated but refused for a user route with 403 NO_PRINCIPAL", async () => {
+  it("without a principal is authenticated as a Forge function, never as a user", async () => {
     const result = await forge
       .verifier()
       .verify(await signFit(forge.signer, macroClaims({ principal: undefined })));
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(forgeUserOf(result.value)).toMatchObject({
-      ok: false,
-      failure: { code: "NO_PRINCIPAL", status: 403 },
-    });
+    expect(callerKindOf({ kind: "forge", ctx: result.value })).toBe("forgeApp");
   });
 
   it("with a context of up to several KiB (large Forge contexts) is not refused", async () => {

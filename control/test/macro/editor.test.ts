@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PERMISSION_CACHE_TTL_MS } from "../../src/confluence/permissions.ts";
 import { getBinding } from "../../src/macro/store.ts";
 import { UPLOAD_CHUNK_BYTES } from "../../src/macro/uploads.ts";
-import { CLOUD_ID, COPIED_PAGE, type Harness, LOCAL_ID, PAGE, startHarness } from "./support.ts";
+import { BLOG_POST, CLOUD_ID, COPIED_PAGE, type Harness, LOCAL_ID, PAGE, startHarness } from "./support.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -64,26 +64,52 @@ describe("bind", () => {
     });
   });
 
-  it("lets an editor claim a site no macro shows yet; viewers then get its grant", async () => {
-    const { siteId } = await h.seedSite({ bindTo: null });
+  it("never binds a site that no page shows (published from the CLI or API): 404, and nothing changes", async () => {
+    const { tenantId, siteId } = await h.seedSite({ bindTo: null });
     const response = await h.call("POST", "/bind", {
       user: "editor",
       localId: "bind-claim",
       body: { siteId },
     });
-    expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ siteId, forkedFrom: null, copied: "none" });
-    const serve = (await (
-      await h.call("POST", "/serve-url", { user: "viewer", localId: "bind-claim" })
-    ).json()) as {
-      siteId: string;
-    };
-    expect(serve.siteId).toBe(siteId);
-    expect(h.audits.at(-1)).toMatchObject({
-      action: "macro.bind",
-      target: `site:${siteId}`,
-      actor: expect.stringMatching(/^forge:/),
+    expect(response.status).toBe(404);
+    expect(await errorCode(response)).toBe("NOT_FOUND");
+    expect(
+      await getBinding(h.db, tenantId, { cloudId: CLOUD_ID, contentId: PAGE.id, localId: "bind-claim" }),
+    ).toBeUndefined();
+    expect(
+      await (await h.call("POST", "/serve-url", { user: "viewer", localId: "bind-claim" })).json(),
+    ).toEqual({
+      state: "NOT_PUBLISHED",
     });
+  });
+
+  it("forks a site shown on a page the editor may read — the macro shows the fork, the source keeps its page", async () => {
+    const source = await h.seedSite({ bindTo: { content: PAGE, localId: "bind-source" } });
+    const response = await h.call("POST", "/bind", {
+      user: "editor",
+      content: BLOG_POST,
+      localId: "bind-target",
+      body: { siteId: source.siteId },
+    });
+    expect(response.status).toBe(200);
+    const bound = (await response.json()) as { siteId: string; forkedFrom: string };
+    expect(bound.forkedFrom).toBe(source.siteId);
+    expect(bound.siteId).not.toBe(source.siteId);
+    const original = await getBinding(h.db, source.tenantId, {
+      cloudId: CLOUD_ID,
+      contentId: PAGE.id,
+      localId: "bind-source",
+    });
+    expect(original?.siteId).toBe(source.siteId);
+    expect((await h.audits()).at(-1)).toMatchObject({
+      action: "macro.bind",
+      target: `site:${bound.siteId}`,
+      actor: expect.stringMatching(/^forge:/),
+      detail: { forkedFrom: source.siteId },
+    });
+    expect(
+      (await h.audits()).some((a) => a.action === "site.create" && a.target === `site:${bound.siteId}`),
+    ).toBe(true);
   });
 
   it("answers 404 for a site id that does not exist", async () => {
@@ -202,8 +228,12 @@ describe("upload tickets and chunked uploads", () => {
     const stored = await h.bucket.head(published?.key as string);
     expect(stored?.size).toBe(size);
 
-    // Completing again is harmless (the pipeline dedupes by content).
-    expect((await upload(ticket, "/complete")).status).toBe(202);
+    // Completing again answers the same job, and publishes nothing a second time.
+    const first_ = (await done.json()) as { jobId: string };
+    const again = await upload(ticket, "/complete");
+    expect(again.status).toBe(202);
+    expect(await again.json()).toMatchObject({ jobId: first_.jobId, replayed: true });
+    expect(h.publisher.published.filter((p) => p.key === published?.key)).toHaveLength(1);
     // The next ticket for the same macro reuses its site.
     expect((await ticketFor("upload-1", 10)).siteId).toBe(ticket.siteId);
   });
@@ -231,29 +261,6 @@ describe("upload tickets and chunked uploads", () => {
     const response = await upload(ticket, "/chunks/1", { rawBody: new Uint8Array(3) });
     expect(response.status).toBe(403);
     expect(await errorCode(response)).toBe("UPLOAD_TICKET_EXPIRED");
-  });
-
-  it("keeps the upload and says so when no publish pipeline is wired", async () => {
-    const bare = await startHarness({ publisher: false });
-    try {
-      bare.confluence.setPermission("editor", PAGE.id, ["read", "update"]);
-      const response = await bare.call("POST", "/upload-ticket", { user: "editor", body: { size: 3 } });
-      const ticket = (await response.json()) as Ticket;
-      const put = await bare.call("PUT", `/uploads/${ticket.ticket}/chunks/1`, {
-        user: "editor",
-        userToken: null,
-        rawBody: new Uint8Array(3),
-      });
-      expect(put.status).toBe(200);
-      const done = await bare.call("POST", `/uploads/${ticket.ticket}/complete`, {
-        user: "editor",
-        userToken: null,
-      });
-      expect(done.status).toBe(503);
-      expect(await errorCode(done)).toBe("PUBLISH_NOT_AVAILABLE");
-    } finally {
-      await bare.close();
-    }
   });
 });
 

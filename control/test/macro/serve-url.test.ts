@@ -102,18 +102,18 @@ describe("serve-url", () => {
     expect(await response.json()).toEqual({ state: "NOT_PUBLISHED" });
   });
 
-  it("refuses a disabled site with 403 SITE_DISABLED (the admin kill switch)", async () => {
+  it("refuses a disabled site with 409 SITE_DISABLED (the admin kill switch)", async () => {
     await h.seedSite({ enabled: false, bindTo: { content: PAGE, localId: "macro-disabled" } });
     const response = await h.call("POST", "/serve-url", { localId: "macro-disabled" });
-    expect(response.status).toBe(403);
+    expect(response.status).toBe(409);
     expect(await errorCode(response)).toBe("SITE_DISABLED");
   });
 
-  it("refuses a FIT without a principal with 403 NO_ACCESS, never 401", async () => {
+  it("refuses a FIT without a principal with 403 NO_PRINCIPAL, never 401", async () => {
     await h.seedSite({ bindTo: { content: PAGE } });
     const response = await h.call("POST", "/serve-url", { noPrincipal: true });
     expect(response.status).toBe(403);
-    expect(await errorCode(response)).toBe("NO_ACCESS");
+    expect(await errorCode(response)).toBe("NO_PRINCIPAL");
   });
 
   it("refuses a user who may not read the page (a restricted page) with 403 NO_ACCESS", async () => {
@@ -181,32 +181,60 @@ describe("serve-url", () => {
     h.confluence.setPermission("editor", PAGE.id, undefined);
   });
 
-  it("renews the version the viewer is already showing when it was superseded, but never a version that was not live", async () => {
+  it("renews a version replaced by a publish for one grant lifetime — never past it, never after a rollback away from it", async () => {
     const { siteId, tenantId } = await h.seedSite({ bindTo: { content: PAGE, localId: "macro-renew" } });
-    // Version 2 goes live; version 1 is superseded.
+    const ttlMs = 600 * 1000; // GRANT_TTL_SECONDS default
+    const supersede = async (by: "publish" | "rollback") => {
+      await h.db.prepare("DELETE FROM versions WHERE site_id = ? AND number = 2").bind(siteId).run();
+      await h.db
+        .prepare(
+          `INSERT INTO versions (tenant_id, site_id, number, content_hash, status, size_bytes, file_count, published_by, created_at, status_at)
+           VALUES (?, ?, 2, ?, 'live', 1, 1, 'forge:seed', 0, 0)`,
+        )
+        .bind(tenantId, siteId, "b".repeat(64))
+        .run();
+      await h.db
+        .prepare(
+          "UPDATE versions SET status = 'superseded', status_at = ?, superseded_by = ? WHERE site_id = ? AND number = 1",
+        )
+        .bind(h.clock.now, by, siteId)
+        .run();
+      await h.db.prepare("UPDATE sites SET live_version = 2 WHERE id = ?").bind(siteId).run();
+    };
+    const renew = async (version: number) =>
+      (await (
+        await h.call("POST", "/serve-url", { localId: "macro-renew", body: { version } })
+      ).json()) as Published;
+
+    await supersede("publish");
+    const renewed = await renew(1);
+    expect(renewed.version).toBe(1);
+    // The renewed grant ends when the version stops being servable, not a full lifetime later.
+    expect(Date.parse(renewed.expiresAt)).toBeLessThanOrEqual(h.clock.now + ttlMs);
+    expect(
+      (await (await h.call("POST", "/serve-url", { localId: "macro-renew" })).json()) as Published,
+    ).toMatchObject({
+      version: 2,
+    });
+    // One grant lifetime after v1 stopped being live, an open page is moved to the live version.
+    h.clock.now += ttlMs + 1;
+    expect((await renew(1)).version).toBe(2);
+
+    // Rolled back AWAY from: never renewed, not even a moment later.
     await h.db
-      .prepare(
-        `INSERT INTO versions (tenant_id, site_id, number, content_hash, status, size_bytes, file_count, published_by, created_at, status_at)
-         VALUES (?, ?, 2, ?, 'live', 1, 1, 'forge:seed', 0, 0)`,
-      )
-      .bind(tenantId, siteId, "b".repeat(64))
-      .run();
-    await h.db
-      .prepare("UPDATE versions SET status = 'superseded' WHERE site_id = ? AND number = 1")
+      .prepare("UPDATE versions SET status = 'live', superseded_by = NULL WHERE site_id = ? AND number = 1")
       .bind(siteId)
       .run();
-    await h.db.prepare("UPDATE sites SET live_version = 2 WHERE id = ?").bind(siteId).run();
+    await supersede("rollback");
+    expect((await renew(1)).version).toBe(2);
 
-    const renewed = (await (
-      await h.call("POST", "/serve-url", { localId: "macro-renew", body: { version: 1 } })
-    ).json()) as Published;
-    expect(renewed.version).toBe(1);
-    const fresh = (await (
-      await h.call("POST", "/serve-url", { localId: "macro-renew" })
-    ).json()) as Published;
-    expect(fresh.version).toBe(2);
-    const never = await h.call("POST", "/serve-url", { localId: "macro-renew", body: { version: 7 } });
-    expect(await never.json()).toEqual({ state: "NOT_PUBLISHED" });
+    // A version that never went live (or does not exist) is never served: the live one is.
+    expect((await renew(7)).version).toBe(2);
+
+    // A disabled site gets no renewal at all.
+    await h.db.prepare("UPDATE sites SET enabled = 0 WHERE id = ?").bind(siteId).run();
+    const disabled = await h.call("POST", "/serve-url", { localId: "macro-renew", body: { version: 2 } });
+    expect(disabled.status).toBe(409);
   });
 
   it("never writes the user's token to the log, whatever the outcome", async () => {
@@ -223,7 +251,7 @@ describe("serve-url", () => {
       await h.call("POST", "/serve-url", { user: "outsider" });
       h.confluence.setFault("none");
     });
-    expect(output).toContain("macro.permission_denied"); // the denials were logged…
+    expect(output).toContain("policy.confluence_denied"); // the denials were logged…
     expect(output).not.toContain(token); // …without the token
     expect(output).not.toContain(viewerToken);
     expect(output).not.toContain(token.slice(4, 20));

@@ -1,12 +1,10 @@
 /**
- * A Macro API under test: the real Hono sub-app mounted at /v1/macro, a real D1 and R2 from Miniflare
- * (migrations applied), FITs signed by the dev stack's Forge stand-in and verified by the real
- * control/src/auth verifier, and the dev stack's Confluence stand-in answering permission checks.
- * Only the clock and the publish pipeline (not built yet) are test doubles.
+ * A Macro API under test: the control Worker's real app (route policy and all), a real D1 and R2 from
+ * Miniflare (migrations applied), FITs signed by the dev stack's Forge stand-in and verified by the
+ * real control/src/auth verifier, and the dev stack's Confluence stand-in answering permission checks.
+ * Only the clock and the publisher (which would provision real Workers) are test doubles.
  */
 
-import { readdir, readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import {
   KEY_PURPOSE,
   type Keyring,
@@ -15,7 +13,6 @@ import {
   type SiteId,
   type TenantShortId,
 } from "@mini-sites/core";
-import { Hono } from "hono";
 import { Miniflare } from "miniflare";
 import {
   type ConfluenceStandIn,
@@ -23,21 +20,18 @@ import {
   type SampleUser,
   startConfluenceStandIn,
 } from "../../../dev/src/confluence/index.ts";
+import { readMigrationFiles } from "../../../dev/src/control.ts";
 import { type FitClaimsInput, signFit } from "../../../dev/src/forge/index.ts";
 import { createApp } from "../../src/app/app.ts";
-import type { AppEnv } from "../../src/app/context.ts";
-import type { AuditEntry } from "../../src/audit/chain.ts";
 import type { FitVerifier } from "../../src/auth/fit.ts";
-import { authenticate } from "../../src/auth/middleware.ts";
 import { createPermissionClient, type PermissionClient } from "../../src/confluence/permissions.ts";
 import type { D1Database } from "../../src/db/d1.ts";
-import { applyMigrations, parseMigrations } from "../../src/db/migrations.ts";
+import { applyMigrations } from "../../src/db/migrations.ts";
 import { createSite } from "../../src/db/sites.ts";
 import { ensureTenant } from "../../src/db/tenants.ts";
 import { insertVersion, transitionVersion } from "../../src/db/versions.ts";
 import type { ControlEnv, R2Bucket } from "../../src/env.ts";
 import type { MacroPublisher, PublishFromR2Request } from "../../src/macro/publisher.ts";
-import { createMacroRoutes } from "../../src/macro/routes.ts";
 import { bindMacro, type MacroKey } from "../../src/macro/store.ts";
 import {
   APP_ID,
@@ -125,7 +119,16 @@ export interface Harness {
   readonly clock: { now: number };
   readonly permissions: PermissionClient;
   readonly publisher: FakePublisher;
-  readonly audits: AuditEntry[];
+  /** The audit entries written so far (all chains), oldest first. */
+  audits(): Promise<
+    {
+      tenantId: string | null;
+      actor: string;
+      action: string;
+      target: string | null;
+      detail: Record<string, unknown>;
+    }[]
+  >;
   /** FIT verifications so far (to show a FIT is verified exactly once per request). */
   readonly verifications: { count: number };
   readonly app: TestApp;
@@ -142,22 +145,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-async function migrations() {
-  const dir = fileURLToPath(new URL("../../migrations/", import.meta.url));
-  const names = (await readdir(dir)).filter((name) => name.endsWith(".sql"));
-  return parseMigrations(
-    await Promise.all(names.map(async (name) => ({ name, sql: await readFile(dir + name, "utf8") }))),
-  );
-}
-
-export async function startHarness(
-  options: {
-    env?: Partial<ControlEnv>;
-    publisher?: boolean;
-    /** Mount under the control Worker's real app (request ids, body caps, error handlers) instead of a bare Hono. */
-    inControlApp?: boolean;
-  } = {},
-): Promise<Harness> {
+export async function startHarness(options: { env?: Partial<ControlEnv> } = {}): Promise<Harness> {
   const mf = new Miniflare({
     port: 0,
     logRequests: false,
@@ -180,7 +168,7 @@ export async function startHarness(
     ],
   } as unknown as ConstructorParameters<typeof Miniflare>[0]);
   const db = (await mf.getD1Database("DB")) as unknown as D1Database;
-  await applyMigrations(db, await migrations());
+  await applyMigrations(db, await readMigrationFiles());
   const bucket = (await mf.getR2Bucket("BUNDLES")) as unknown as R2Bucket;
   const forge = await startForgeStandIn();
   const confluence = await startConfluenceStandIn();
@@ -191,7 +179,6 @@ export async function startHarness(
     timeoutMs: 300,
   });
   const publisher = new FakePublisher();
-  const audits: AuditEntry[] = [];
   const env: ControlEnv = {
     DB: db,
     BUNDLES: bucket,
@@ -212,30 +199,11 @@ export async function startHarness(
       return verifier.verify(token);
     },
   };
-  const macroDeps = {
-    permissions,
-    ...(options.publisher === false ? {} : { publisher }),
-    audit: async (_env: ControlEnv, entry: AuditEntry) => {
-      audits.push(entry);
-    },
-    now: () => clock.now,
-  };
-  // In the control app: wired as src/index.ts wires it — every /v1 credential verified by the app's
-  // middleware, FITs only on /v1/macro — with the stand-in's key set instead of Forge's.
-  const mounted =
-    options.inControlApp === true
-      ? createApp({
-          authenticate: authenticate<AppEnv>({
-            allow: ["fit", "apiToken", "sharedSecret"],
-            fitVerifier: () => countingVerifier,
-          }),
-          authenticateForge: authenticate<AppEnv>({ allow: ["fit"], fitVerifier: () => countingVerifier }),
-          macro: macroDeps,
-        })
-      : new Hono().route(
-          "/v1/macro",
-          createMacroRoutes({ ...macroDeps, fitVerifier: () => countingVerifier }),
-        );
+  const mounted = createApp({
+    policy: { permissions, fitVerifier: countingVerifier, now: () => clock.now },
+    publish: { now: () => clock.now },
+    publisher,
+  });
   const app: TestApp = {
     request: async (path, init, env) => mounted.request(path, init, env as never),
   };
@@ -249,7 +217,24 @@ export async function startHarness(
     clock,
     permissions,
     publisher,
-    audits,
+    async audits() {
+      const { results } = await db
+        .prepare("SELECT tenant_id, actor, action, target, detail FROM audit_entries ORDER BY rowid")
+        .all<{
+          tenant_id: string | null;
+          actor: string;
+          action: string;
+          target: string | null;
+          detail: string;
+        }>();
+      return results.map((r) => ({
+        tenantId: r.tenant_id,
+        actor: r.actor,
+        action: r.action,
+        target: r.target,
+        detail: JSON.parse(r.detail) as Record<string, unknown>,
+      }));
+    },
     verifications,
     app,
     async grantKeyring() {

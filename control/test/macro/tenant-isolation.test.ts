@@ -71,7 +71,10 @@ describe.each(cases)("a FIT of %s", (_name, victim, attacker) => {
   });
 
   it("cannot bind the victim's site: 404, like a site that does not exist", async () => {
-    const { siteId } = await h.seedSite({ installation: victim, bindTo: null });
+    const { siteId } = await h.seedSite({
+      installation: victim,
+      bindTo: { content: PAGE, localId: "iso-bind-source" },
+    });
     const response = await h.call("POST", "/bind", {
       installation: attacker,
       user: "editor",
@@ -92,7 +95,7 @@ describe.each(cases)("a FIT of %s", (_name, victim, attacker) => {
       localId: "iso-bind",
       body: { siteId },
     });
-    expect(owner.status).toBe(200); // the control: the owner may bind it
+    expect(owner.status).toBe(200); // the control: in its own tenant, the owner's editor may (fork and) bind it
     const serve = await h.call("POST", "/serve-url", { installation: attacker, localId: "iso-bind" });
     expect(await serve.json()).toEqual({ state: "NOT_PUBLISHED" });
   });
@@ -146,14 +149,17 @@ describe("a reinstalled app (same app and cloud, new installation id)", () => {
       installation: TENANT_A,
       bindTo: { content: PAGE, localId: "iso-reinstall" },
     });
+    // The FIT's installation is not the tenant's: refused outright, before any lookup (no grant, no site).
     const serve = await h.call("POST", "/serve-url", { installation: REINSTALLED, localId: "iso-reinstall" });
-    expect(await serve.json()).toEqual({ state: "NOT_PUBLISHED" });
+    expect(serve.status).toBe(403);
+    expect(await serve.json()).toMatchObject({ error: { code: "INSTALLATION_MISMATCH" } });
     const bind = await h.call("POST", "/bind", {
       installation: REINSTALLED,
       user: "editor",
       localId: "iso-reinstall-2",
       body: { siteId },
     });
-    expect(bind.status).toBe(404);
+    expect(bind.status).toBe(403);
+    expect(JSON.stringify(await bind.json())).not.toContain(siteId);
   });
 });

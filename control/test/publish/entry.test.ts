@@ -5,8 +5,9 @@
  * are provisioned through the Cloudflare API stand-in and served by the real dispatch Worker (harness.ts).
  *
  * It checks the wiring the unit suites cannot: one app in which the publish pipeline, the Macro API
- * and authentication meet — a site published with a token is what the macro shows, an editor's upload
- * goes through the same pipeline (no second door), and no credential crosses into the wrong API.
+ * and the route policy meet — the site an editor's upload made is the one a token publishes to and
+ * the macro shows (no second door), a macro never takes over a site published from the API, and no
+ * credential crosses into the wrong API.
  */
 
 import type { TenantShortId } from "@mini-sites/core";
@@ -133,41 +134,18 @@ async function open(url: string): Promise<string> {
 describe("the control Worker's entry point, with real credentials", () => {
   let siteId: string;
 
-  it("publishes a zip with an API token to a new site, and its view URL serves it through the gateway", async () => {
-    const published = await world.send("POST", "/v1/sites/new/versions", {
-      body: zipOf({ "index.html": "<h1>published with a token</h1>" }),
-      headers: withToken({ "content-type": "application/zip" }),
-    });
-    const text = await published.text();
-    expect(published.status, text).toBe(202);
-    const staged = JSON.parse(text) as { jobId: string; siteId: string; version: number };
-    siteId = staged.siteId;
-    expect(await settle(staged.jobId)).toMatchObject({ state: "succeeded", error: null });
-
-    const view = await world.send("POST", `/v1/sites/${siteId}/view-url`, { headers: withToken() });
-    expect(view.status).toBe(200);
-    const { url } = (await view.json()) as { url: string };
-    expect(await open(url)).toContain("published with a token");
-  });
-
-  it("binds the macro to that site with an editor's FIT, and a viewer's serve URL opens the page", async () => {
-    const bound = await macro("editor", "POST", "/bind", { siteId });
-    expect(bound.status, await bound.clone().text()).toBe(200);
-    expect(await bound.json()).toMatchObject({ siteId, forkedFrom: null });
-
-    const served = await macro("viewer", "POST", "/serve-url");
-    expect(served.status).toBe(200);
-    const body = (await served.json()) as { state: string; siteId: string; version: number; url: string };
-    expect(body).toMatchObject({ state: "PUBLISHED", siteId, version: 1 });
-    expect(await open(body.url)).toContain("published with a token");
-  });
-
-  it("publishes an editor's chunked upload through the same pipeline, and the macro then shows it", async () => {
+  it("publishes an editor's chunked upload on an unbound macro: a site is made and bound, and a viewer sees it", async () => {
     const bundle = zipOf({ "index.html": "<h1>uploaded from the editor</h1>" });
     const ticketResponse = await macro("editor", "POST", "/upload-ticket", { size: bundle.length });
-    expect(ticketResponse.status).toBe(200);
-    const ticket = (await ticketResponse.json()) as { uploadPath: string; chunks: number; siteId: string };
-    expect(ticket).toMatchObject({ siteId, chunks: 1 });
+    expect(ticketResponse.status, await ticketResponse.clone().text()).toBe(200);
+    const ticket = (await ticketResponse.json()) as {
+      uploadPath: string;
+      chunks: number;
+      siteId: string;
+      siteCreated: boolean;
+    };
+    expect(ticket).toMatchObject({ chunks: 1, siteCreated: true });
+    siteId = ticket.siteId;
     const chunk = await world.send("PUT", `${ticket.uploadPath}/chunks/1`, {
       headers: await fitHeaders("editor"),
       body: bundle,
@@ -178,16 +156,54 @@ describe("the control Worker's entry point, with real credentials", () => {
     });
     expect(completed.status, await completed.clone().text()).toBe(202);
     const { jobId, version } = (await completed.json()) as { jobId: string; version: number };
-    expect(version).toBe(2);
+    expect(version).toBe(1);
     // The job is the publish pipeline's own: the token API of the same tenant sees it.
     expect(await settle(jobId)).toMatchObject({ state: "succeeded" });
+
+    const served = (await (await macro("viewer", "POST", "/serve-url")).json()) as {
+      state: string;
+      siteId: string;
+      url: string;
+      version: number;
+    };
+    expect(served).toMatchObject({ state: "PUBLISHED", siteId, version: 1 });
+    expect(await open(served.url)).toContain("uploaded from the editor");
+  });
+
+  it("publishes a new version of that site with an API token, and the macro then shows it (one pipeline)", async () => {
+    const published = await world.send("POST", `/v1/sites/${siteId}/versions`, {
+      body: zipOf({ "index.html": "<h1>published with a token</h1>" }),
+      headers: withToken({ "content-type": "application/zip" }),
+    });
+    const text = await published.text();
+    expect(published.status, text).toBe(202);
+    const staged = JSON.parse(text) as { jobId: string; siteId: string; version: number };
+    expect(staged).toMatchObject({ siteId, version: 2 });
+    expect(await settle(staged.jobId)).toMatchObject({ state: "succeeded", error: null });
 
     const served = (await (await macro("viewer", "POST", "/serve-url")).json()) as {
       url: string;
       version: number;
     };
     expect(served.version).toBe(2);
-    expect(await open(served.url)).toContain("uploaded from the editor");
+    expect(await open(served.url)).toContain("published with a token");
+    const view = await world.send("POST", `/v1/sites/${siteId}/view-url`, { headers: withToken() });
+    expect(view.status).toBe(200);
+  });
+
+  it("never lets a macro take over a site published from the API: binding it is 404", async () => {
+    const published = await world.send("POST", "/v1/sites/new/versions", {
+      body: zipOf({ "index.html": "<h1>cli site</h1>" }),
+      headers: withToken({ "content-type": "application/zip" }),
+    });
+    expect(published.status).toBe(202);
+    const cli = (await published.json()) as { siteId: string };
+    const bound = await macro("editor", "POST", "/bind", { siteId: cli.siteId });
+    expect(bound.status).toBe(404);
+    // The macro still shows its own site.
+    expect(((await (await macro("viewer", "POST", "/serve-url")).json()) as { siteId: string }).siteId).toBe(
+      siteId,
+    );
   });
 
   it("answers the same user's FIT from another Confluence site with NOT_PUBLISHED, and 404 for the site", async () => {
@@ -199,12 +215,10 @@ describe("the control Worker's entry point, with real credentials", () => {
     expect(((await bound.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
   });
 
-  it("refuses an API token on the Macro API with 401, even one valid for the tenant", async () => {
+  it("refuses an API token on the Macro API with 403, even one valid for the tenant", async () => {
     const refused = await world.send("POST", "/v1/macro/serve-url", { headers: withToken() });
-    expect(refused.status).toBe(401);
-    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
-      "AUTH_METHOD_NOT_ACCEPTED",
-    );
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("PRINCIPAL_NOT_ALLOWED");
     // The same token still works where it belongs.
     expect((await world.send("GET", `/v1/sites/${siteId}`, { headers: withToken() })).status).toBe(200);
   });

@@ -8,7 +8,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,10 +21,14 @@ import {
   type NamespaceScript,
   startCloudflareApi,
 } from "../../../dev/src/cloudflare-api/index.ts";
+import { controlWorkerBindings, readMigrationFiles } from "../../../dev/src/control.ts";
 import { Edge } from "../../../dev/src/edge.ts";
 import type { SiteWorker } from "../../../dev/src/user-workers.ts";
+import { createApiToken } from "../../src/auth/api-tokens.ts";
+import { SCOPES } from "../../src/auth/principal.ts";
+import { D1ApiTokenStore } from "../../src/db/api-tokens.ts";
 import type { D1Database } from "../../src/db/d1.ts";
-import { applyMigrations, parseMigrations } from "../../src/db/migrations.ts";
+import { applyMigrations } from "../../src/db/migrations.ts";
 
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
 const NAMESPACE = "mini-sites-test";
@@ -32,7 +36,7 @@ const NAMESPACE = "mini-sites-test";
 const API_TOKEN = ["publish", "test", "token"].join("-");
 const APP_PID = "mini-sites-publish-test";
 
-/** The Worker the world runs: the publish fixture (tenant from a test header) or the deployed entry. */
+/** The Worker the world runs: the publish fixture (production app, quick retries, fault switches) or the deployed entry. */
 export type WorldEntry = "fixture" | "production";
 
 const ENTRIES: Record<WorldEntry, URL> = {
@@ -52,14 +56,16 @@ export interface World {
   /** The smoke check answers 503 while set. */
   smokeFault: boolean;
   flipFault: boolean;
+  /** A tenant with an API token of every scope, which `call` presents. */
   newTenant(): Promise<TenantShortId>;
+  tokenOf(tenant: TenantShortId): string;
   /** A request to the control Worker with exactly these headers (the production entry authenticates them). */
   send(
     method: string,
     path: string,
     init?: { body?: string | Uint8Array; headers?: Record<string, string> },
   ): Promise<Response>;
-  /** A request to the control Worker as `tenant` (fixture entry only). */
+  /** A request to the control Worker with the API token of `tenant` (made by newTenant). */
   call(
     tenant: TenantShortId,
     method: string,
@@ -179,6 +185,7 @@ export async function startWorld(
   const code = await bundleWorker(fileURLToPath(ENTRIES[options.entry ?? "fixture"]));
   const faults = { smoke: false, flip: false };
   const text = (value: string) => ({ type: "text" as const, value });
+  const bindings = controlWorkerBindings("control");
   const mf = new Miniflare({
     port: 0,
     cf: false,
@@ -190,16 +197,9 @@ export async function startWorld(
           name: "control",
           compatibilityDate: "2026-11-01",
           manifest: { mainModule: "control.js", modules: { "control.js": { type: "esm", contents: code } } },
-          exports: { ProvisionVersion: { type: "workflow", name: "provision-version" } },
+          exports: bindings.exports,
           env: {
-            DB: { type: "d1" },
-            BUNDLES: { type: "r2" },
-            PROVISION_VERSION: {
-              type: "workflow",
-              name: "provision-version",
-              worker: "control",
-              exportName: "ProvisionVersion",
-            },
+            ...bindings.env,
             DISPATCH: {
               type: "fetcher",
               handler: async (request: Request) => {
@@ -240,12 +240,9 @@ export async function startWorld(
   } as never);
   const controlUrl = await mf.ready;
   const db = await mf.getD1Database("DB", "control");
-  const sqlText = await readFile(
-    fileURLToPath(new URL("../../migrations/0001_init.sql", import.meta.url)),
-    "utf8",
-  );
-  await applyMigrations(db as never, parseMigrations([{ name: "0001_init.sql", sql: sqlText }]));
+  await applyMigrations(db as never, await readMigrationFiles());
 
+  const tokens = new Map<TenantShortId, string>();
   const world: World = {
     mf,
     db: db as unknown as D1Database,
@@ -273,7 +270,16 @@ export async function startWorld(
         )
         .bind(id, "app-test", `cloud-${id}`, `inst-${id}`, Date.now())
         .run();
+      // A real API token of the tenant, stored hashed as the token API would: `call` presents it.
+      const issued = await createApiToken({ tenantId: id, scopes: [...SCOPES], label: "publish tests" });
+      await new D1ApiTokenStore(db as never).insert(issued.record);
+      tokens.set(id, issued.token);
       return id;
+    },
+    tokenOf(tenant) {
+      const token = tokens.get(tenant);
+      if (token === undefined) throw new Error(`no token for tenant ${tenant}: make it with newTenant()`);
+      return token;
     },
     async send(method, path, init = {}) {
       const response = await mf.dispatchFetch(`http://control.test${path}`, {
@@ -286,7 +292,7 @@ export async function startWorld(
     async call(tenant, method, path, init = {}) {
       const response = await mf.dispatchFetch(`http://control.test${path}`, {
         method,
-        headers: { "x-test-tenant": tenant, ...(init.headers ?? {}) },
+        headers: { authorization: `Bearer ${world.tokenOf(tenant)}`, ...(init.headers ?? {}) },
         ...(init.body === undefined ? {} : { body: init.body as never, duplex: "half" }),
       } as never);
       return response as unknown as Response;

@@ -229,7 +229,7 @@ describe("publish: bad input gets a typed error and keeps nothing", () => {
             path: "/v1/sites/new/versions",
             method: "POST",
             headers: {
-              "x-test-tenant": tenant,
+              authorization: `Bearer ${world.tokenOf(tenant)}`,
               "content-type": "application/zip",
               "transfer-encoding": "chunked",
             },
@@ -361,7 +361,7 @@ describe("publish: a fault at any step leaves the previous version live and the 
       expect(await versionRow(v1.siteId, 1)).toMatchObject({ status: "live" });
       expect(await versionRow(v1.siteId, 2)).toMatchObject({ status: "failed", failure_code: code });
       expect(await view(tenant, v1.siteId)).toContain("v1 serves");
-    });
+    }, 120_000);
   }
 });
 
@@ -421,7 +421,7 @@ describe("sites: write operations", () => {
     expect((await bucket.list({ prefix: `t/${tenant}/sites/${v1.siteId}/` })).objects).toHaveLength(0);
     expect(await world.sql("SELECT * FROM versions WHERE site_id = ?", v1.siteId)).toHaveLength(0);
     const audit = await world.sql<{ action: string }>(
-      "SELECT action FROM audit_log WHERE target = ?",
+      "SELECT action FROM audit_entries WHERE target = ?",
       `site:${v1.siteId}`,
     );
     expect(audit.map((a) => a.action)).toEqual(["site.create", "site.delete"]);
@@ -452,7 +452,7 @@ describe("sites: write operations", () => {
       expect(await world.sql(`SELECT 1 FROM ${table} WHERE ${column} = ?`, leaving), table).toHaveLength(0);
     }
     const trail = await world.sql<{ action: string }>(
-      "SELECT action FROM audit_log WHERE tenant_id = ?",
+      "SELECT action FROM audit_entries WHERE tenant_id = ?",
       leaving,
     );
     expect(trail.map((row) => row.action)).toContain("tenant.purge");

@@ -1,19 +1,23 @@
 /**
- * The audit log is a keyed hash chain that concurrent appends cannot fork and that detects tampering
- * (DESIGN §6.8), and it never keeps a secret or a full token (DESIGN §6.7). Runs on its own database
- * (AUDIT_TEST_DB): the tamper tests act as an attacker with direct database access and undo their
- * changes afterwards, so the chain is whole again for the next test.
+ * The audit log is a keyed hash chain per tenant that concurrent appends cannot fork and that detects
+ * tampering — including rows cut off its end, against the head anchored outside D1 (DESIGN §6.8) —
+ * and it never keeps a secret or a full token (DESIGN §6.7). Runs on its own database (AUDIT_TEST_DB):
+ * the tamper tests act as an attacker with direct database access and undo their changes afterwards,
+ * so the chain is whole again for the next test.
  */
 
 import { KEY_PURPOSE, type Keyring, keyringFor, requireIdentity, type TenantShortId } from "@mini-sites/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   AUDIT_GENESIS_MAC,
+  type AuditAnchors,
   type AuditEntry,
   AuditLog,
   appendAudit,
   canonicalJson,
-  verifyAudit,
+  r2AuditAnchors,
+  tenantChain,
+  verifyChain,
 } from "../../src/audit/index.ts";
 import { TEST_APP_PID, TEST_APP_PSK } from "./fixtures.ts";
 import { testEnv } from "./helpers.ts";
@@ -34,6 +38,9 @@ beforeAll(async () => {
 });
 
 const TENANT = "abcde" as TenantShortId;
+const CHAIN = tenantChain(TENANT);
+const verifyAudit = (database: typeof db, ring: Keyring, anchors?: AuditAnchors) =>
+  verifyChain(database, ring, CHAIN, anchors);
 const entry = (i: number): AuditEntry => ({
   tenantId: TENANT,
   actor: `api-token:tok${i}`,
@@ -53,13 +60,14 @@ interface Row {
 }
 
 async function rows(): Promise<Row[]> {
-  return (await db.prepare("SELECT * FROM audit_log ORDER BY seq").all<Row>()).results;
+  return (await db.prepare("SELECT * FROM audit_entries WHERE chain = ? ORDER BY seq").bind(CHAIN).all<Row>())
+    .results;
 }
 
 /** Runs `tamper` with the append-only triggers out of the way, as someone with raw database access could. */
 async function asAttacker(tamper: () => Promise<unknown>): Promise<void> {
   const { results } = await db
-    .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'")
+    .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_entries'")
     .all<{ name: string; sql: string }>();
   for (const trigger of results) await db.prepare(`DROP TRIGGER ${trigger.name}`).run();
   try {
@@ -126,11 +134,11 @@ describe("appendAudit", () => {
     await expect(
       db
         .prepare(
-          "INSERT INTO audit_log (seq, prev_mac, mac, key_id, actor, action, detail, at) VALUES (?, ?, ?, 'x', 'a', 'b', '{}', 0)",
+          "INSERT INTO audit_entries (chain, seq, prev_mac, mac, key_id, actor, action, detail, at) VALUES (?, ?, ?, ?, 'x', 'a', 'b', '{}', 0)",
         )
-        .bind(head.seq, head.prev_mac, "f".repeat(64))
+        .bind(CHAIN, head.seq, head.prev_mac, "f".repeat(64))
         .run(),
-    ).rejects.toThrow(/UNIQUE constraint failed: audit_log\.seq/);
+    ).rejects.toThrow(/UNIQUE constraint failed: audit_entries\.chain, audit_entries\.seq/);
     // A writer that keeps losing stops after maxAttempts with a typed error.
     let attempts = 0;
     const contended = {
@@ -157,9 +165,9 @@ describe("appendAudit", () => {
   it("refuses UPDATE and DELETE on audit rows from application code", async () => {
     await middleRow();
     await expect(
-      db.prepare("UPDATE audit_log SET actor = 'someone else' WHERE seq = 1").run(),
+      db.prepare("UPDATE audit_entries SET actor = 'someone else' WHERE seq = 1").run(),
     ).rejects.toThrow(/AUDIT_APPEND_ONLY/);
-    await expect(db.prepare("DELETE FROM audit_log WHERE seq = 1").run()).rejects.toThrow(
+    await expect(db.prepare("DELETE FROM audit_entries WHERE seq = 1").run()).rejects.toThrow(
       /AUDIT_APPEND_ONLY/,
     );
   });
@@ -170,7 +178,10 @@ describe("verifyAudit detects tampering", () => {
     const row = await middleRow();
     const forged = canonicalJson({ ...JSON.parse(row.detail), version: 999 });
     await asAttacker(() =>
-      db.prepare("UPDATE audit_log SET detail = ? WHERE seq = ?").bind(forged, row.seq).run(),
+      db
+        .prepare(`UPDATE audit_entries SET detail = ? WHERE chain = '${CHAIN}' AND seq = ?`)
+        .bind(forged, row.seq)
+        .run(),
     );
     expect(await verifyAudit(db, keyring)).toMatchObject({
       ok: false,
@@ -178,21 +189,32 @@ describe("verifyAudit detects tampering", () => {
       reason: "MAC_MISMATCH",
     });
     await asAttacker(() =>
-      db.prepare("UPDATE audit_log SET detail = ? WHERE seq = ?").bind(row.detail, row.seq).run(),
+      db
+        .prepare(`UPDATE audit_entries SET detail = ? WHERE chain = '${CHAIN}' AND seq = ?`)
+        .bind(row.detail, row.seq)
+        .run(),
     );
     expect(await verifyAudit(db, keyring)).toMatchObject({ ok: true });
   });
 
   it("with a middle row's actor", async () => {
     const row = await middleRow();
-    await asAttacker(() => db.prepare("UPDATE audit_log SET actor = 'ci' WHERE seq = ?").bind(row.seq).run());
+    await asAttacker(() =>
+      db
+        .prepare(`UPDATE audit_entries SET actor = 'ci' WHERE chain = '${CHAIN}' AND seq = ?`)
+        .bind(row.seq)
+        .run(),
+    );
     expect(await verifyAudit(db, keyring)).toMatchObject({
       ok: false,
       brokenAt: row.seq,
       reason: "MAC_MISMATCH",
     });
     await asAttacker(() =>
-      db.prepare("UPDATE audit_log SET actor = ? WHERE seq = ?").bind(row.actor, row.seq).run(),
+      db
+        .prepare(`UPDATE audit_entries SET actor = ? WHERE chain = '${CHAIN}' AND seq = ?`)
+        .bind(row.actor, row.seq)
+        .run(),
     );
     expect(await verifyAudit(db, keyring)).toMatchObject({ ok: true });
   });
@@ -200,7 +222,10 @@ describe("verifyAudit detects tampering", () => {
   it("with a middle row's mac (even one recomputed over the new content without the key)", async () => {
     const row = await middleRow();
     await asAttacker(() =>
-      db.prepare("UPDATE audit_log SET mac = ? WHERE seq = ?").bind("a".repeat(64), row.seq).run(),
+      db
+        .prepare(`UPDATE audit_entries SET mac = ? WHERE chain = '${CHAIN}' AND seq = ?`)
+        .bind("a".repeat(64), row.seq)
+        .run(),
     );
     expect(await verifyAudit(db, keyring)).toMatchObject({
       ok: false,
@@ -208,14 +233,19 @@ describe("verifyAudit detects tampering", () => {
       reason: "MAC_MISMATCH",
     });
     await asAttacker(() =>
-      db.prepare("UPDATE audit_log SET mac = ? WHERE seq = ?").bind(row.mac, row.seq).run(),
+      db
+        .prepare(`UPDATE audit_entries SET mac = ? WHERE chain = '${CHAIN}' AND seq = ?`)
+        .bind(row.mac, row.seq)
+        .run(),
     );
     expect(await verifyAudit(db, keyring)).toMatchObject({ ok: true });
   });
 
   it("with a deleted middle row", async () => {
     const row = await middleRow();
-    await asAttacker(() => db.prepare("DELETE FROM audit_log WHERE seq = ?").bind(row.seq).run());
+    await asAttacker(() =>
+      db.prepare(`DELETE FROM audit_entries WHERE chain = '${CHAIN}' AND seq = ?`).bind(row.seq).run(),
+    );
     expect(await verifyAudit(db, keyring)).toMatchObject({
       ok: false,
       brokenAt: row.seq,
@@ -225,7 +255,7 @@ describe("verifyAudit detects tampering", () => {
     await asAttacker(() =>
       db
         .prepare(
-          `INSERT INTO audit_log (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+          `INSERT INTO audit_entries (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
         )
         .bind(...columns.map((c) => row[c]))
         .run(),
@@ -239,9 +269,18 @@ describe("verifyAudit detects tampering", () => {
     const park = 1_000_000_000;
     const swapViaPark = (a: number, b: number) =>
       asAttacker(async () => {
-        await db.prepare("UPDATE audit_log SET seq = ? WHERE seq = ?").bind(park, a).run();
-        await db.prepare("UPDATE audit_log SET seq = ? WHERE seq = ?").bind(a, b).run();
-        await db.prepare("UPDATE audit_log SET seq = ? WHERE seq = ?").bind(b, park).run();
+        await db
+          .prepare(`UPDATE audit_entries SET seq = ? WHERE chain = '${CHAIN}' AND seq = ?`)
+          .bind(park, a)
+          .run();
+        await db
+          .prepare(`UPDATE audit_entries SET seq = ? WHERE chain = '${CHAIN}' AND seq = ?`)
+          .bind(a, b)
+          .run();
+        await db
+          .prepare(`UPDATE audit_entries SET seq = ? WHERE chain = '${CHAIN}' AND seq = ?`)
+          .bind(b, park)
+          .run();
       });
     await swapViaPark(row.seq, row.seq + 1);
     expect(await verifyAudit(db, keyring)).toMatchObject({
@@ -261,8 +300,76 @@ describe("verifyAudit detects tampering", () => {
       brokenAt: before + 1,
       reason: "UNKNOWN_KEY",
     });
-    await asAttacker(() => db.prepare("DELETE FROM audit_log WHERE seq = ?").bind(intruder.seq).run());
+    await asAttacker(() =>
+      db.prepare(`DELETE FROM audit_entries WHERE chain = '${CHAIN}' AND seq = ?`).bind(intruder.seq).run(),
+    );
     expect(await verifyAudit(db, keyring)).toMatchObject({ ok: true });
+  });
+});
+
+describe("the chain's head, anchored outside D1", () => {
+  const anchors = () => r2AuditAnchors(testEnv.BUNDLES);
+  const chainOf = (tenant: TenantShortId) => tenantChain(tenant);
+
+  it("detects rows cut off the end of a chain, which a shorter chain alone would hide", async () => {
+    const tenant = "trunc" as TenantShortId;
+    const log = new AuditLog(db, keyring, { anchors: anchors() });
+    for (let i = 0; i < 6; i++) await log.append({ ...entry(i), tenantId: tenant });
+    expect(await verifyChain(db, keyring, chainOf(tenant), anchors())).toMatchObject({
+      ok: true,
+      headSeq: 6,
+      anchoredSeq: 6,
+    });
+    await asAttacker(() =>
+      db.prepare("DELETE FROM audit_entries WHERE chain = ? AND seq >= 5").bind(chainOf(tenant)).run(),
+    );
+    // Without the anchor the remaining 4 rows still verify…
+    expect(await verifyChain(db, keyring, chainOf(tenant))).toMatchObject({ ok: true, headSeq: 4 });
+    // …with it, the truncation is named.
+    expect(await verifyChain(db, keyring, chainOf(tenant), anchors())).toMatchObject({
+      ok: false,
+      reason: "TRUNCATED",
+      brokenAt: 5,
+    });
+  });
+
+  it("detects a rewritten end (same length, other MACs) and a forged or altered anchor", async () => {
+    const tenant = "rewri" as TenantShortId;
+    const log = new AuditLog(db, keyring, { anchors: anchors() });
+    for (let i = 0; i < 3; i++) await log.append({ ...entry(i), tenantId: tenant });
+    // Replace the last row with one chained properly but under another key: the anchor remembers the MAC.
+    await asAttacker(() =>
+      db.prepare("DELETE FROM audit_entries WHERE chain = ? AND seq = 3").bind(chainOf(tenant)).run(),
+    );
+    await appendAudit(db, keyring, { ...entry(99), tenantId: tenant });
+    expect(await verifyChain(db, keyring, chainOf(tenant), anchors())).toMatchObject({
+      ok: false,
+      reason: "ANCHOR_MISMATCH",
+      brokenAt: 3,
+    });
+    // An anchor edited by someone without the key does not verify.
+    const key = `audit/anchors/${encodeURIComponent(chainOf(tenant))}.json`;
+    const stored = JSON.parse(await ((await testEnv.BUNDLES.get(key)) as { text(): Promise<string> }).text());
+    await testEnv.BUNDLES.put(key, JSON.stringify({ ...stored, seq: 1 }));
+    expect(await verifyChain(db, keyring, chainOf(tenant), anchors())).toMatchObject({
+      ok: false,
+      reason: "ANCHOR_INVALID",
+    });
+  });
+
+  it("keeps tenants' chains apart: each starts at seq 1 and never waits for the other's head", async () => {
+    const a = "chaia" as TenantShortId;
+    const b = "chaib" as TenantShortId;
+    const log = new AuditLog(db, keyring, { maxAttempts: 1 });
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => log.append({ ...entry(i), tenantId: i % 2 === 0 ? a : b })),
+    );
+    for (const tenant of [a, b])
+      expect(await verifyChain(db, keyring, chainOf(tenant))).toMatchObject({
+        ok: true,
+        rows: 10,
+        headSeq: 10,
+      });
   });
 });
 
@@ -284,7 +391,10 @@ describe("audit rows never keep a secret or a full token", () => {
       },
     });
     const stored = JSON.stringify(
-      await db.prepare("SELECT * FROM audit_log WHERE seq = ?").bind(record.seq).first(),
+      await db
+        .prepare("SELECT * FROM audit_entries WHERE chain = ? AND seq = ?")
+        .bind(CHAIN, record.seq)
+        .first(),
     );
     for (const secret of [apiToken, github, TEST_APP_PSK]) expect(stored).not.toContain(secret);
     expect(stored).toContain("ms_");

@@ -5,8 +5,15 @@
 
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
-import { bodyCapFor, MAX_JSON_BODY_BYTES, MAX_UPLOAD_BODY_BYTES } from "../../src/app/limits.ts";
+import {
+  BODY_CAPS,
+  MAX_CHUNK_BODY_BYTES,
+  MAX_JSON_BODY_BYTES,
+  MAX_UPLOAD_BODY_BYTES,
+} from "../../src/app/limits.ts";
 import worker from "../../src/index.ts";
+import { createRouteMatcher } from "../../src/policy/match.ts";
+import { ROUTE_POLICIES } from "../../src/policy/table.ts";
 import { as, expectError, newTenant, principalFor, siteWithVersions, testEnv } from "./helpers.ts";
 
 /** A body that arrives in chunks with no Content-Length (what a chunked upload looks like). */
@@ -64,14 +71,24 @@ describe("typed errors", () => {
 
   it("answers a bug with 500 INTERNAL, a request id and neither the message nor a stack", async () => {
     const app = createApp();
-    app.get("/v1/boom", () => {
-      throw new Error("secret-internal-detail at /srv/control/src/thing.ts:12");
-    });
+    // A database that fails in a way no code expects: the first query of the request throws.
+    const broken = {
+      ...testEnv,
+      DB: {
+        prepare() {
+          throw new Error("secret-internal-detail at /srv/control/src/thing.ts:12");
+        },
+      },
+    };
     const errors: string[] = [];
     const original = console.error;
     console.error = (...args: unknown[]) => errors.push(args.join(" "));
     try {
-      const response = await app.request("http://control.test/v1/boom", {}, testEnv);
+      const response = await app.request(
+        "http://control.test/v1/sites",
+        { headers: { authorization: `Bearer ms_${"a".repeat(52)}` } },
+        broken,
+      );
       const body = await expectError(response, 500, "INTERNAL");
       expect(body.error.requestId).toMatch(/^[0-9a-f]{16}$/);
       expect(JSON.stringify(body)).not.toContain("secret-internal-detail");
@@ -100,10 +117,14 @@ describe("typed errors", () => {
 });
 
 describe("body caps", () => {
-  it("gives JSON routes a 64 KiB cap and the publish upload the bundle cap", () => {
-    expect(bodyCapFor("POST", "/v1/sites/abcdefghijklm/rollback")).toBe(MAX_JSON_BODY_BYTES);
-    expect(bodyCapFor("POST", "/v1/sites/abcdefghijklm/versions")).toBe(MAX_UPLOAD_BODY_BYTES);
-    expect(bodyCapFor("GET", "/v1/sites/abcdefghijklm/versions")).toBe(MAX_JSON_BODY_BYTES);
+  it("gives JSON routes a 64 KiB cap, the publish upload the bundle cap and an editor chunk its own size", () => {
+    const matcher = createRouteMatcher(ROUTE_POLICIES);
+    const cap = (method: string, path: string) =>
+      BODY_CAPS[matcher.match(method, path)?.policy.body ?? "none"];
+    expect(cap("POST", "/v1/sites/abcdefghijklm/rollback")).toBe(MAX_JSON_BODY_BYTES);
+    expect(cap("POST", "/v1/sites/abcdefghijklm/versions")).toBe(MAX_UPLOAD_BODY_BYTES);
+    expect(cap("PUT", "/v1/macro/uploads/t/chunks/1")).toBe(MAX_CHUNK_BODY_BYTES);
+    expect(cap("GET", "/v1/sites/abcdefghijklm/versions")).toBeLessThan(MAX_JSON_BODY_BYTES);
   });
 
   it("refuses a declared Content-Length over the cap with 413 BODY_TOO_LARGE before authentication", async () => {

@@ -1,15 +1,16 @@
 /**
  * Test helpers: tenants and sites made through the real data layer, and requests sent through the
- * real app with a principal set the way control/src/auth/ will set it — in process, never through a
- * request header (production code has no way to take a principal from the request).
+ * real app with a REAL credential — an API token issued in D1 with the scopes a test asks for — so
+ * every request passes the production route policy (control/src/policy).
  */
 
 import { env } from "cloudflare:test";
 import type { SiteId, TenantShortId } from "@mini-sites/core";
 import { expect } from "vitest";
 import { createApp } from "../../src/app/app.ts";
-import type { Caller, Scope } from "../../src/app/context.ts";
-import { SCOPES } from "../../src/app/context.ts";
+import { issueApiToken } from "../../src/auth/api-tokens.ts";
+import { SCOPES, type Scope } from "../../src/auth/principal.ts";
+import { D1ApiTokenStore } from "../../src/db/api-tokens.ts";
 import type { D1Database } from "../../src/db/d1.ts";
 import { createSite, type Site } from "../../src/db/sites.ts";
 import { ensureTenant } from "../../src/db/tenants.ts";
@@ -33,30 +34,52 @@ export async function newTenant(db: D1Database = env.DB): Promise<TenantShortId>
   return tenant.id;
 }
 
-export function principalFor(tenantId: TenantShortId, scopes: readonly Scope[] = SCOPES): Caller {
-  return { kind: "api-token", tenantId, actor: `api-token:${unique("tok")}`, scopes };
+/** Who a test request speaks for: an API token of `tenantId` with `scopes`, issued on first use. */
+export interface TestCaller {
+  readonly tenantId: TenantShortId;
+  readonly scopes: readonly Scope[];
 }
 
-/**
- * Sends `path` through the app as `caller` (or unauthenticated when omitted) — set in process the
- * way app/caller.ts sets it after control/src/auth/ verified a credential.
- */
-export function as(caller: Caller | undefined) {
-  const app = createApp({
-    authenticate: async (c, next) => {
-      if (caller !== undefined) {
-        c.set("principal", {
-          kind: "apiToken",
-          tenantId: caller.tenantId,
-          tokenId: "tok_test",
-          scopes: caller.scopes,
-        });
-        c.set("caller", caller);
-      }
-      await next();
-    },
+export function principalFor(tenantId: TenantShortId, scopes: readonly Scope[] = SCOPES): TestCaller {
+  return { tenantId, scopes };
+}
+
+/** Issues a real API token for `caller` (stored hashed in D1, as the token API stores it). */
+export async function tokenFor(caller: TestCaller): Promise<string> {
+  const { token } = await issueApiToken(new D1ApiTokenStore(env.DB), {
+    tenantId: caller.tenantId,
+    scopes: [...caller.scopes],
+    label: unique("test"),
   });
-  return (path: string, init?: RequestInit) => app.request(`http://control.test${path}`, init, env);
+  return token;
+}
+
+const app = createApp();
+
+/**
+ * Sends `path` through the production app as `caller` (with its API token in `Authorization`), or
+ * with no credential at all when `caller` is undefined.
+ */
+export function as(caller: TestCaller | undefined) {
+  let token: Promise<string> | undefined;
+  return async (path: string, init: RequestInit | Request = {}) => {
+    const headers = new Headers(init.headers);
+    if (caller !== undefined) {
+      token ??= tokenFor(caller);
+      headers.set("authorization", `Bearer ${await token}`);
+    }
+    // A Request (a streamed body) keeps its body; plain init objects are spread.
+    const request =
+      init instanceof Request
+        ? new Request(`http://control.test${path}`, {
+            method: init.method,
+            headers,
+            body: init.body,
+            duplex: "half",
+          } as RequestInit)
+        : new Request(`http://control.test${path}`, { ...init, headers });
+    return app.request(request, undefined, env);
+  };
 }
 
 /** A 64-hex content hash that differs per call. */

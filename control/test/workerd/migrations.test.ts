@@ -8,7 +8,17 @@ import { applyMigrations, MIGRATIONS_TABLE } from "../../src/db/migrations.ts";
 import { testEnv } from "./helpers.ts";
 
 const db = testEnv.MIGRATIONS_TEST_DB;
-const TABLES = ["api_tokens", "audit_log", "jobs", "macro_bindings", "sites", "tenants", "versions"];
+const TABLES = [
+  "api_tokens",
+  "audit_entries",
+  "denial_counts",
+  "jobs",
+  "macro_bindings",
+  "sites",
+  "tenants",
+  "upload_tickets",
+  "versions",
+];
 
 async function schema(): Promise<string[]> {
   const { results } = await db
@@ -23,13 +33,15 @@ describe("applyMigrations", () => {
   it("builds the whole schema on an empty database and records each migration once", async () => {
     expect(await schema()).toEqual([]);
     const report = await applyMigrations(db, testEnv.TEST_MIGRATIONS);
-    expect(report).toEqual({ applied: ["0001_init.sql"], skipped: [] });
+    const names = testEnv.TEST_MIGRATIONS.map((m) => m.name);
+    expect(names.slice(0, 2)).toEqual(["0001_init.sql", "0002_authorization.sql"]);
+    expect(report).toEqual({ applied: names, skipped: [] });
     const items = await schema();
     for (const table of TABLES) expect(items).toContain(`table:${table}`);
     expect(items).toContain("index:sites_by_tenant");
-    expect(items).toContain("trigger:audit_log_no_update");
+    expect(items).toContain("trigger:audit_entries_no_update");
     const { results } = await db.prepare(`SELECT id, name, applied_at FROM ${MIGRATIONS_TABLE}`).all();
-    expect(results).toEqual([{ id: 1, name: "0001_init.sql", applied_at: expect.any(String) }]);
+    expect(results).toEqual(names.map((name, i) => ({ id: i + 1, name, applied_at: expect.any(String) })));
   });
 
   it("is idempotent: a second run applies nothing and leaves the schema as it was", async () => {
@@ -37,7 +49,7 @@ describe("applyMigrations", () => {
     const before = await schema();
     expect(await applyMigrations(db, testEnv.TEST_MIGRATIONS)).toEqual({
       applied: [],
-      skipped: ["0001_init.sql"],
+      skipped: testEnv.TEST_MIGRATIONS.map((m) => m.name),
     });
     expect(await schema()).toEqual(before);
   });

@@ -147,7 +147,7 @@ describe("GET /v1/sites", () => {
 
   it("answers 403 FORBIDDEN to a credential without the sites:read scope", async () => {
     const response = await as(principalFor(await newTenant(), ["tokens:manage"]))("/v1/sites");
-    await expectError(response, 403, "FORBIDDEN");
+    await expectError(response, 403, "INSUFFICIENT_SCOPE");
   });
 });
 

@@ -1,54 +1,22 @@
 /**
- * The control app with the token routes mounted the way the entry point mounts them
- * (`app.route("/v1", tokenRoutes)` in createApp; mounted here too while createApp lacks it), behind the REAL authentication middleware and caller resolution
- * of src/index.ts: a request authenticates with the token text in its Authorization header, exactly
- * as the CLI sends it. `asCaller` sets a Caller in process instead (helpers.ts `as`), for credentials
- * the tests cannot mint here (a Forge user, the shared secret).
+ * The control app as the entry point builds it, called with real API tokens in the Authorization
+ * header, exactly as the CLI sends them.
  */
 
 import { env } from "cloudflare:test";
 import { createApp } from "../../src/app/app.ts";
-import { resolveCaller } from "../../src/app/caller.ts";
-import type { AppEnv, Caller } from "../../src/app/context.ts";
 import { issueApiToken } from "../../src/auth/api-tokens.ts";
-import { authenticate } from "../../src/auth/index.ts";
-import type { Principal } from "../../src/auth/middleware.ts";
 import { D1ApiTokenStore } from "../../src/db/api-tokens.ts";
 import type { ControlEnv } from "../../src/env.ts";
-import { tokenRoutes } from "../../src/routes/tokens.ts";
 import { newTenant } from "./helpers.ts";
 
 export type Send = (path: string, init?: RequestInit) => Promise<Response>;
 
-/** Mounts the token routes unless createApp already does (then its own mounting is what gets tested). */
-function mountTokenRoutes(app: ReturnType<typeof createApp>): void {
-  if (!app.routes.some((route) => route.path === "/v1/tokens")) app.route("/v1", tokenRoutes);
-}
+const app = createApp();
 
-/** Requests through createApp + real `authenticate` (API tokens from D1) + `resolveCaller` + the token routes. */
+/** Requests through the production app (route policy, API tokens from D1). */
 export function tokenApp(bindings: ControlEnv = env): Send {
-  const app = createApp({
-    authenticate: authenticate<AppEnv>({
-      allow: ["fit", "apiToken", "sharedSecret"],
-      apiTokens: (c) => new D1ApiTokenStore(c.env.DB),
-      onAuthenticated: resolveCaller,
-    }),
-  });
-  mountTokenRoutes(app);
   return async (path, init) => await app.request(`http://control.test${path}`, init, bindings);
-}
-
-/** The same app with `principal` and `caller` set in process, as app/caller.ts would set them. */
-export function asCaller(principal: Principal, caller: Caller | undefined): Send {
-  const app = createApp({
-    authenticate: async (c, next) => {
-      c.set("principal", principal);
-      c.set("caller", caller);
-      await next();
-    },
-  });
-  mountTokenRoutes(app);
-  return async (path, init) => await app.request(`http://control.test${path}`, init, env);
 }
 
 export const bearer = (token: string, init: RequestInit = {}): RequestInit => ({

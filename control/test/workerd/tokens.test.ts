@@ -8,14 +8,12 @@
 import { env } from "cloudflare:test";
 import { hexEncode, KEY_PURPOSE, keyringFor, requireIdentity, type TenantShortId } from "@mini-sites/core";
 import { describe, expect, it } from "vitest";
-import { verifyAudit } from "../../src/audit/index.ts";
+import { tenantChain, verifyChain } from "../../src/audit/index.ts";
 import { issueApiToken } from "../../src/auth/api-tokens.ts";
-import { forgeTenantKey } from "../../src/auth/fit.ts";
 import { D1ApiTokenStore, recordApiTokenUse } from "../../src/db/api-tokens.ts";
 import { TEST_APP_PID, TEST_APP_PSK } from "./fixtures.ts";
 import { expectError, newTenant } from "./helpers.ts";
 import {
-  asCaller,
   bearer,
   type NewTokenJson,
   postJson,
@@ -88,17 +86,17 @@ describe("POST /v1/tokens", () => {
     }
   });
 
-  it("refuses a sites:write-only token with 403 FORBIDDEN, for every token route", async () => {
+  it("refuses a sites:write-only token with 403 INSUFFICIENT_SCOPE, for every token route", async () => {
     const admin = await tenantWithAdminToken();
     const writer = await create(admin.token, { label: "publisher", scopes: ["sites:read", "sites:write"] });
     const before = await tokenRows(admin.tenant);
     await expectError(
       await send("/v1/tokens", postJson(writer.token, { label: "more", scopes: ["sites:read"] })),
       403,
-      "FORBIDDEN",
+      "INSUFFICIENT_SCOPE",
     );
-    await expectError(await send("/v1/tokens", bearer(writer.token)), 403, "FORBIDDEN");
-    await expectError(await revoke(writer.token, admin.tokenId), 403, "FORBIDDEN");
+    await expectError(await send("/v1/tokens", bearer(writer.token)), 403, "INSUFFICIENT_SCOPE");
+    await expectError(await revoke(writer.token, admin.tokenId), 403, "INSUFFICIENT_SCOPE");
     expect(await tokenRows(admin.tenant)).toBe(before);
     expect((await send("/v1/sites", bearer(admin.token))).status).toBe(200);
   });
@@ -113,7 +111,7 @@ describe("POST /v1/tokens", () => {
         postJson(manager.token, { label: "escalate", scopes: ["sites:read", "sites:write"] }),
       ),
       403,
-      "FORBIDDEN",
+      "INSUFFICIENT_SCOPE",
     );
     expect(refused.error.message).toContain("sites:write");
     expect(await tokenRows(admin.tenant)).toBe(before);
@@ -122,25 +120,21 @@ describe("POST /v1/tokens", () => {
     expect(handedOn.scopes).toEqual(["tokens:manage"]);
   });
 
-  it("refuses Forge callers (sites:read only) and the tenant-less shared secret", async () => {
+  it("refuses the tenant-less CI secret (403), issuing nothing", async () => {
     const tenant = await newTenant();
-    const forge = asCaller(
-      {
-        kind: "forge",
-        tenantKey: forgeTenantKey("app", "install", "cloud"),
-        ctx: {} as never,
-      },
-      { kind: "forge", tenantId: tenant, actor: "forge:user-1", scopes: ["sites:read"] },
-    );
+    const secret = ["token", "tests", "ci", "secret", "0123456789abcdef"].join("-");
+    const ci = tokenApp({ ...env, CONTROL_SHARED_SECRET: secret });
     const body = {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", "x-mini-sites-secret": secret },
       body: '{"label":"x","scopes":["sites:read"]}',
     };
-    await expectError(await forge("/v1/tokens", body), 403, "FORBIDDEN");
-    await expectError(await forge("/v1/tokens"), 403, "FORBIDDEN");
-    const ci = asCaller({ kind: "sharedSecret" }, undefined);
-    await expectError(await ci("/v1/tokens", body), 403, "FORBIDDEN");
+    await expectError(await ci("/v1/tokens", body), 403, "PRINCIPAL_NOT_ALLOWED");
+    await expectError(
+      await ci("/v1/tokens", { headers: { "x-mini-sites-secret": secret } }),
+      403,
+      "PRINCIPAL_NOT_ALLOWED",
+    );
     expect(await tokenRows(tenant)).toBe(0);
   });
 
@@ -298,7 +292,7 @@ describe("the audit log", () => {
     await revoke(admin.token, created.id);
 
     const { results } = await env.DB.prepare(
-      "SELECT tenant_id, actor, action, target, detail FROM audit_log WHERE target = ? ORDER BY seq",
+      "SELECT tenant_id, actor, action, target, detail FROM audit_entries WHERE target = ? ORDER BY seq",
     )
       .bind(`token:${created.id}`)
       .all<{ tenant_id: string; actor: string; action: string; target: string; detail: string }>();
@@ -316,7 +310,8 @@ describe("the audit log", () => {
     expect(JSON.parse(results[2]?.detail ?? "{}")).toMatchObject({ alreadyRevoked: true });
 
     const everything = JSON.stringify(
-      (await env.DB.prepare("SELECT * FROM audit_log WHERE tenant_id = ?").bind(admin.tenant).all()).results,
+      (await env.DB.prepare("SELECT * FROM audit_entries WHERE tenant_id = ?").bind(admin.tenant).all())
+        .results,
     );
     expect(everything).not.toContain(created.token.slice(3));
     expect(everything).not.toContain(admin.token.slice(3));
@@ -331,7 +326,9 @@ describe("the audit log", () => {
       requireIdentity({ APP_PID: TEST_APP_PID, APP_PSK: TEST_APP_PSK }),
       KEY_PURPOSE.audit,
     );
-    expect(await verifyAudit(env.DB, keyring)).toMatchObject({ ok: true });
+    expect(await verifyChain(env.DB, keyring, tenantChain(admin.tenant as never))).toMatchObject({
+      ok: true,
+    });
   });
 });
 

@@ -4,6 +4,10 @@
  *
  *   GET /wiki/api/v2/pages/{id}/operations       → 200 {operations:[{operation, targetType:"page"}]}
  *   GET /wiki/api/v2/blogposts/{id}/operations   → 200 {operations:[{operation, targetType:"blogpost"}]}
+ *   GET /wiki/rest/api/user/current?expand=operations
+ *                                                → 200 {accountId, operations:[{operation:"use"|"administer",
+ *                                                   targetType:"application"}, …]} (v1 "Get current user";
+ *                                                   `administer application` = Confluence administrator)
  *
  * As Confluence does: a missing or unknown bearer token is 401; content that does not exist — or that
  * the user may not even read (a restricted page) — is 404, because Confluence does not confirm the
@@ -36,7 +40,12 @@ export const SAMPLE_USERS = {
   editor: ["read", "update"],
   /** Licensed on another site: sees nothing here. */
   outsider: [],
+  /** A Confluence administrator (the admin page's user); reads and edits unrestricted pages. */
+  admin: ["read", "update"],
 } as const satisfies Record<string, readonly StandInOperation[]>;
+
+/** Sample users Confluence says administer the application (DESIGN §6.4: the admin page's gate). */
+export const SAMPLE_ADMINS: readonly SampleUser[] = ["admin"];
 
 export type SampleUser = keyof typeof SAMPLE_USERS;
 
@@ -45,6 +54,7 @@ export const SAMPLE_ACCOUNT_IDS: Readonly<Record<SampleUser, string>> = {
   viewer: "557058:00000000-0000-4000-8000-0000000000a1",
   editor: "557058:00000000-0000-4000-8000-0000000000a2",
   outsider: "557058:00000000-0000-4000-8000-0000000000a3",
+  admin: "557058:00000000-0000-4000-8000-0000000000a4",
 };
 
 /** Sample content: two ordinary pages, a blog post, and a page restricted to nobody but its owner. */
@@ -65,6 +75,10 @@ export interface ConfluenceStandInOptions {
   readonly pages?: readonly StandInContent[];
   /** Users and their default operations on unrestricted content; defaults to SAMPLE_USERS. */
   readonly users?: Readonly<Record<string, readonly StandInOperation[]>>;
+  /** Users who are Confluence administrators; defaults to SAMPLE_ADMINS. */
+  readonly admins?: readonly string[];
+  /** Account ids of the users, answered by `user/current`; defaults to SAMPLE_ACCOUNT_IDS. */
+  readonly accountIds?: Readonly<Record<string, string>>;
 }
 
 export interface ConfluenceStandIn {
@@ -79,6 +93,8 @@ export interface ConfluenceStandIn {
   setPermission(user: string, contentId: string, operations: readonly StandInOperation[] | undefined): void;
   /** Adds (or replaces) a piece of content, e.g. the copy of a page. */
   addContent(content: StandInContent): void;
+  /** Makes `user` a Confluence administrator, or takes it back. */
+  setAdmin(user: string, admin: boolean): void;
   setFault(fault: ConfluenceFault): void;
   /** Operations requests received (every outcome), for cache tests. */
   readonly requests: number;
@@ -86,6 +102,7 @@ export interface ConfluenceStandIn {
 }
 
 const OPERATIONS_PATH = /^\/wiki\/api\/v2\/(pages|blogposts)\/([^/]+)\/operations$/;
+const CURRENT_USER_PATH = "/wiki/rest/api/user/current";
 
 function send(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
@@ -107,6 +124,8 @@ export async function startConfluenceStandIn(
   if (options.pages === undefined) {
     for (const user of users.keys()) overrides.set(`${user}\n${RESTRICTED_PAGE_ID}`, []);
   }
+  const admins = new Set<string>(options.admins ?? SAMPLE_ADMINS);
+  const accountIds: Readonly<Record<string, string>> = options.accountIds ?? SAMPLE_ACCOUNT_IDS;
   let fault: ConfluenceFault = "none";
   let requests = 0;
   const hanging = new Set<ServerResponse>();
@@ -118,7 +137,7 @@ export async function startConfluenceStandIn(
   function handle(request: IncomingMessage, response: ServerResponse): void {
     const path = new URL(request.url ?? "/", "http://127.0.0.1").pathname;
     const match = OPERATIONS_PATH.exec(path);
-    if (match === null) {
+    if (match === null && path !== CURRENT_USER_PATH) {
       send(response, 404, errorBody(404, "Not Found", "No such endpoint in the Confluence stand-in."));
       return;
     }
@@ -144,6 +163,17 @@ export async function startConfluenceStandIn(
     const user = bearer === undefined ? undefined : tokens.get(bearer);
     if (user === undefined) {
       send(response, 401, errorBody(401, "Unauthorized", "The token is missing or invalid."));
+      return;
+    }
+    if (match === null) {
+      // v1 "Get current user" with expand=operations: global operations of the token's own user.
+      const operations = [{ operation: "use", targetType: "application" }];
+      if (admins.has(user)) operations.push({ operation: "administer", targetType: "application" });
+      if (fault === "malformed") {
+        send(response, 200, { results: "not the user shape" });
+        return;
+      }
+      send(response, 200, { type: "known", accountId: accountIds[user] ?? user, operations });
       return;
     }
     const [, collection, id] = match as unknown as [string, string, string];
@@ -188,6 +218,10 @@ export async function startConfluenceStandIn(
     },
     addContent(item) {
       content.set(item.id, item);
+    },
+    setAdmin(user, admin) {
+      if (admin) admins.add(user);
+      else admins.delete(user);
     },
     setFault(next) {
       fault = next;
