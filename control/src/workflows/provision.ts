@@ -35,7 +35,7 @@ import {
   workerNameFor,
 } from "@mini-sites/core";
 import { getSite } from "../db/sites.ts";
-import { getVersion, type VersionStatus } from "../db/versions.ts";
+import { getVersion } from "../db/versions.ts";
 import type { ControlEnv } from "../env.ts";
 import type { HostingProvider } from "../hosting/index.ts";
 import { type PublishConfig, readPublishConfig } from "../publish/config.ts";

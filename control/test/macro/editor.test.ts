@@ -8,7 +8,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PERMISSION_CACHE_TTL_MS } from "../../src/confluence/permissions.ts";
 import { getBinding } from "../../src/macro/store.ts";
 import { UPLOAD_CHUNK_BYTES } from "../../src/macro/uploads.ts";
-import { BLOG_POST, CLOUD_ID, COPIED_PAGE, type Harness, LOCAL_ID, PAGE, startHarness } from "./support.ts";
+import {
+  BLOG_POST,
+  CLOUD_ID,
+  COPIED_PAGE,
+  type Harness,
+  LOCAL_ID,
+  PAGE,
+  startHarness,
+  TEST_APP_PSK,
+} from "./support.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -261,6 +270,55 @@ describe("upload tickets and chunked uploads", () => {
     const response = await upload(ticket, "/chunks/1", { rawBody: new Uint8Array(3) });
     expect(response.status).toBe(403);
     expect(await errorCode(response)).toBe("UPLOAD_TICKET_EXPIRED");
+  });
+});
+
+describe("editor uploads are publishes: bounded like every other", () => {
+  it("keeps a ticket issued before a key rotation working with the previous key", async () => {
+    const ticket = (await (
+      await h.call("POST", "/upload-ticket", { user: "editor", localId: "rotate", body: { size: 3 } })
+    ).json()) as Ticket;
+    const rotated = { APP_PSK: ["rotated", "deployment", "secret", "of", "enough", "bytes"].join("-"), APP_PSK_PREVIOUS: TEST_APP_PSK };
+    const put = await h.call("PUT", `/uploads/${ticket.ticket}/chunks/1`, {
+      user: "editor",
+      userToken: null,
+      localId: "rotate",
+      rawBody: new Uint8Array(3),
+      env: rotated,
+    });
+    expect(put.status, await put.clone().text()).toBe(200);
+    // A ticket of a key that is no longer current or previous is nobody's.
+    const retired = await h.call("PUT", `/uploads/${ticket.ticket}/chunks/1`, {
+      user: "editor",
+      userToken: null,
+      localId: "rotate",
+      rawBody: new Uint8Array(3),
+      env: { APP_PSK: rotated.APP_PSK, APP_PSK_PREVIOUS: ["a", "third", "deployment", "secret", "value", "here"].join("-") },
+    });
+    expect(retired.status).toBe(404);
+  });
+
+  it("counts a ticket against the tenant's publish rate, and a site the first upload makes against its site quota", async () => {
+    const bounded = await startHarness({ env: { RATE_PUBLISHES_PER_WINDOW: "2", QUOTA_MAX_SITES: "2" } });
+    try {
+      const ticket = (localId: string, content = PAGE) =>
+        bounded.call("POST", "/upload-ticket", { user: "editor", localId, content, body: { size: 3 } });
+      expect((await ticket("rate-1")).status).toBe(200);
+      expect((await ticket("rate-2")).status).toBe(200);
+      const third = await ticket("rate-3");
+      expect(third.status).toBe(429);
+      expect(third.headers.get("retry-after")).toMatch(/^[0-9]+$/);
+      // Two macros made two sites, each audited as created; the quota allows no third.
+      bounded.clock.now += 10 * 60 * 1000;
+      const quota = await ticket("rate-3");
+      expect(quota.status).toBe(403);
+      expect(await errorCode(quota)).toBe("QUOTA_SITES");
+      const created = (await bounded.audits()).filter((a) => a.action === "site.create");
+      expect(created).toHaveLength(2);
+      expect(created[0]?.detail).toMatchObject({ origin: "macro" });
+    } finally {
+      await bounded.close();
+    }
   });
 });
 

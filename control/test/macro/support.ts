@@ -53,7 +53,7 @@ export const RESTRICTED_PAGE = { id: "3001", type: "page" } as const;
 export const SITES_DOMAIN = "localhost";
 export const DISPATCH_BASE_URL = "http://gw.localhost:8787";
 // Assembled so the repository's own secret scan does not flag a test value.
-const TEST_APP_PSK = ["macro", "tests", "deployment", "secret", "of", "enough", "bytes"].join("-");
+export const TEST_APP_PSK = ["macro", "tests", "deployment", "secret", "of", "enough", "bytes"].join("-");
 
 export interface Installation {
   readonly appId: string;
@@ -74,6 +74,8 @@ export interface CallOptions {
   readonly userToken?: string | null;
   readonly body?: unknown;
   readonly rawBody?: Uint8Array;
+  /** Variables changed for this call only (e.g. a key rotation between two calls). */
+  readonly env?: Partial<ControlEnv>;
 }
 
 export class FakePublisher implements MacroPublisher {
@@ -276,7 +278,7 @@ export async function startHarness(options: { env?: Partial<ControlEnv> } = {}):
       return app.request(
         `/v1/macro${path}`,
         { method, headers, ...(body === undefined ? {} : { body }) },
-        env,
+        call.env === undefined ? env : { ...env, ...call.env },
       );
     },
     async seedSite(seed = {}) {
