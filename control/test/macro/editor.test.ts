@@ -278,7 +278,10 @@ describe("editor uploads are publishes: bounded like every other", () => {
     const ticket = (await (
       await h.call("POST", "/upload-ticket", { user: "editor", localId: "rotate", body: { size: 3 } })
     ).json()) as Ticket;
-    const rotated = { APP_PSK: ["rotated", "deployment", "secret", "of", "enough", "bytes"].join("-"), APP_PSK_PREVIOUS: TEST_APP_PSK };
+    const rotated = {
+      APP_PSK: ["rotated", "deployment", "secret", "of", "enough", "bytes"].join("-"),
+      APP_PSK_PREVIOUS: TEST_APP_PSK,
+    };
     const put = await h.call("PUT", `/uploads/${ticket.ticket}/chunks/1`, {
       user: "editor",
       userToken: null,
@@ -293,7 +296,10 @@ describe("editor uploads are publishes: bounded like every other", () => {
       userToken: null,
       localId: "rotate",
       rawBody: new Uint8Array(3),
-      env: { APP_PSK: rotated.APP_PSK, APP_PSK_PREVIOUS: ["a", "third", "deployment", "secret", "value", "here"].join("-") },
+      env: {
+        APP_PSK: rotated.APP_PSK,
+        APP_PSK_PREVIOUS: ["a", "third", "deployment", "secret", "value", "here"].join("-"),
+      },
     });
     expect(retired.status).toBe(404);
   });
