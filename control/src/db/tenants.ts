@@ -112,36 +112,3 @@ export async function ensureTenant(
   }
   throw new TenantIdExhausted();
 }
-
-/** Why a verified installation does not get its tenant (the policy answers the code as a 403). */
-export type TenantRefusal = "TENANT_PURGING" | "INSTALLATION_MISMATCH";
-
-export type InstallationTenant =
-  | { readonly ok: true; readonly tenant: Tenant; readonly created: boolean }
-  | { readonly ok: false; readonly code: TenantRefusal };
-
-/**
- * The tenant a verified FIT's installation (app id + cloudId + installation id, DESIGN §6.3) may act
- * for. A tenant being purged answers TENANT_PURGING to everyone; a row recorded for ANOTHER
- * installation id of the same app and site (a reinstall whose `installed` event has not been handled
- * yet) answers INSTALLATION_MISMATCH, so a new installation never reads an old one's sites.
- */
-export async function tenantOfInstallation(
-  db: D1Database,
-  installation: Installation,
-  options: { now?: Clock } = {},
-): Promise<InstallationTenant> {
-  const found = await findTenant(db, installation);
-  if (found !== undefined) {
-    if (found.status !== "active") return { ok: false, code: "TENANT_PURGING" };
-    if (found.installationId !== installation.installationId)
-      return { ok: false, code: "INSTALLATION_MISMATCH" };
-    return { ok: true, tenant: found, created: false };
-  }
-  const made = await ensureTenant(db, installation, options);
-  if (made.status !== "active") return { ok: false, code: "TENANT_PURGING" };
-  if (made.installationId !== installation.installationId)
-    return { ok: false, code: "INSTALLATION_MISMATCH" };
-  const { created, ...tenant } = made;
-  return { ok: true, tenant, created };
-}
