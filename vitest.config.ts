@@ -108,6 +108,9 @@ export default defineConfig({
               // MIGRATIONS_TEST_DB: left empty for the migration tests.
               d1Databases: ["DB", "AUDIT_TEST_DB", "MIGRATIONS_TEST_DB"],
               r2Buckets: ["BUNDLES"],
+              // The Worker's own Workflow and Durable Object, as wrangler-control.toml binds them.
+              workflows: { PROVISION_VERSION: { name: "provision-version", className: "ProvisionVersion" } },
+              durableObjects: { CLOUDFLARE_API_BUDGET: { className: "CloudflareApiBudget", useSQLite: true } },
               bindings: {
                 APP_PID: control.TEST_APP_PID,
                 APP_PSK: control.TEST_APP_PSK,

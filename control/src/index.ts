@@ -1,13 +1,14 @@
 /**
  * The control Worker (DESIGN §2): where every control-plane request enters. HTTP goes through the
  * Hono app (app/app.ts), where the route policy authenticates and authorizes every request before any
- * handler runs. Crons: every 5 minutes, stuck publish jobs are recovered and abandoned editor uploads
- * cleaned up; every minute is for monitors. The ProvisionVersion Workflow runs provisioning, and the
- * CloudflareApiBudget Durable Object holds the account-wide Cloudflare API budget.
+ * handler runs. The ProvisionVersion Workflow runs provisioning, and the CloudflareApiBudget Durable
+ * Object holds the account-wide Cloudflare API budget.
  */
 
 import { createApp } from "./app/app.ts";
 import type { ControlEnv } from "./env.ts";
+import { reconcilePass } from "./lifecycle/reconcile.ts";
+import { sweepLifecycle } from "./lifecycle/sweep.ts";
 import { cleanAbandonedUploads } from "./macro/cleanup.ts";
 import { pruneDenials } from "./policy/denials.ts";
 import { recoverJobs } from "./publish/recover.ts";
@@ -18,15 +19,26 @@ export { ProvisionVersion } from "./workflows/provision.ts";
 const app = createApp();
 
 /**
- * The crons of wrangler-control.toml: every 5 minutes recovers stuck jobs and does housekeeping, every
- * minute is for monitors. (Not exported: workerd refuses an entry module exporting anything but
- * handlers and classes.)
+ * The crons of wrangler-control.toml: every 5 minutes the housekeeping below, every minute monitors.
+ * (Not exported: workerd refuses an entry module exporting anything but handlers and classes.)
  */
 const MONITOR_CRON = "* * * * *";
 
 interface ScheduledController {
   readonly cron: string;
   readonly scheduledTime: number;
+}
+
+/** One housekeeping task: a failure is logged by name and never stops the others. */
+async function task(name: string, run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    console.error(
+      JSON.stringify({ level: "error", event: "cron.task_failed", task: name, code: typeof code === "string" ? code : "INTERNAL" }),
+    );
+  }
 }
 
 export default {
@@ -37,8 +49,10 @@ export default {
     // The 5-minute cron, or a trigger by hand (the dev stack at start-up passes a scheduledTime in the
     // future so every job left running by a killed stack counts as stuck). Never earlier than now.
     const now = Math.max(Date.now(), controller.scheduledTime);
-    await recoverJobs(env, now);
-    await cleanAbandonedUploads(env, Date.now());
-    await pruneDenials(env.DB, Date.now());
+    await task("recover-jobs", () => recoverJobs(env, now));
+    await task("abandoned-uploads", () => cleanAbandonedUploads(env, Date.now()));
+    await task("denial-counts", () => pruneDenials(env.DB, Date.now()));
+    await task("lifecycle", () => sweepLifecycle(env, {}, Date.now()));
+    await task("reconcile", () => reconcilePass(env, {}, Date.now()));
   },
 };

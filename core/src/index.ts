@@ -5,6 +5,7 @@
 
 export * from "./bundle/index.ts";
 export * from "./crypto.ts";
+export * from "./csp.ts";
 export * from "./errors.ts";
 export * from "./forge.ts";
 export * from "./grants/index.ts";

@@ -21,6 +21,7 @@ import { checkPolicyTable, ROUTE_POLICIES, type RoutePolicy } from "../policy/ta
 import { createPipelinePublisher } from "../publish/pipeline.ts";
 import type { PublishDeps } from "../publish/services.ts";
 import { registerAuditRoutes } from "../routes/audit.ts";
+import { registerLifecycleRoutes } from "../routes/lifecycle.ts";
 import { registerMacroBindingRoutes } from "../routes/macro-binding.ts";
 import { registerMacroUploadRoutes } from "../routes/macro-uploads.ts";
 import { registerMacroViewerRoutes } from "../routes/macro-viewer.ts";
@@ -28,6 +29,7 @@ import { registerOperatorRoutes } from "../routes/operators.ts";
 import { registerPublishRoutes } from "../routes/publish.ts";
 import { registerServiceRoutes } from "../routes/service.ts";
 import { registerSiteRoutes } from "../routes/sites.ts";
+import { registerTenantRoutes } from "../routes/tenant.ts";
 import { registerTokenRoutes } from "../routes/tokens.ts";
 import { registerWhoAmIRoutes } from "../routes/whoami.ts";
 import { limitBodies } from "./body-limit.ts";
@@ -98,10 +100,12 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   registerPublishRoutes(app, publish);
   registerTokenRoutes(app);
   registerAuditRoutes(app);
+  registerTenantRoutes(app, now);
   registerMacroViewerRoutes(app, now);
   registerMacroBindingRoutes(app, { publisher, publish, now });
   registerMacroUploadRoutes(app, { publisher, now });
-  registerOperatorRoutes(app);
+  registerLifecycleRoutes(app, now);
+  registerOperatorRoutes(app, publish);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", {
     type: "http",

@@ -11,8 +11,9 @@ import type { Context } from "hono";
 import type { Principal, Scope } from "../auth/principal.ts";
 import type { ContentRef } from "../confluence/permissions.ts";
 import type { ApiTokenSummary } from "../db/api-tokens.ts";
+import type { PageState } from "../db/page-states.ts";
 import type { Site } from "../db/sites.ts";
-import type { Tenant } from "../db/tenants.ts";
+import type { Installation, Tenant } from "../db/tenants.ts";
 import type { ControlEnv } from "../env.ts";
 import type { MacroBinding, MacroKey } from "../macro/store.ts";
 import type { UploadTicketClaims } from "../macro/ticket.ts";
@@ -30,6 +31,8 @@ export interface MacroAccess {
   readonly site: Site | undefined;
   /** Whether Confluence lets this user edit the page (asked with their own token, cached). */
   readonly canEdit: boolean;
+  /** Whether Confluence told us (by a page event) the page was trashed or deleted; undefined = live. */
+  readonly pageState: PageState | undefined;
   /**
    * Whether this user may read `content` — another page, e.g. where a fork's source is shown — asked
    * of Confluence with the same user's own token. The only question a handler may ask about pages.
@@ -51,6 +54,8 @@ export interface Access {
   readonly token?: ApiTokenSummary;
   readonly macro?: MacroAccess;
   readonly ticket?: UploadTicketClaims;
+  /** Lifecycle routes: the FIT's installation (the tenant, if any, is handed over as it is). */
+  readonly installation?: Installation;
 }
 
 export interface AppVariables {
@@ -107,6 +112,12 @@ export function macroOf(c: AppContext): MacroAccess {
   const macro = accessOf(c).macro;
   if (macro === undefined) throw bug("a macro");
   return macro;
+}
+
+export function installationOf(c: AppContext): Installation {
+  const installation = accessOf(c).installation;
+  if (installation === undefined) throw bug("an installation");
+  return installation;
 }
 
 export function ticketOf(c: AppContext): UploadTicketClaims {

@@ -93,6 +93,8 @@ export const API_ERRORS = {
   VERSION_NOT_SERVABLE: 409,
   /** Not every chunk of an editor upload has arrived. */
   UPLOAD_INCOMPLETE: 409,
+  /** The page holding the macro is in Confluence's trash (or deleted): no grants until it is restored. */
+  PAGE_TRASHED: 409,
 
   // --- 413 / 415 / 422 / 429 ----------------------------------------------------------------------
   /** The body is larger than the route's cap (policy table), counted while it streams. */

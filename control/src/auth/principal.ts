@@ -13,7 +13,7 @@ import type { ForgeContext } from "./fit.ts";
  * - `sites:read`     list and read sites and versions, preview them (view URLs), download bundles
  * - `sites:write`    publish, roll back, disable/enable, delete
  * - `tokens:manage`  issue, list and revoke API tokens (never wider than the issuer's own scopes)
- * - `tenant:admin`   the tenant's audit log and its verification
+ * - `tenant:admin`   the tenant's audit log and its verification, its settings (CSP allow-lists), its usage
  */
 export const SCOPES = ["sites:read", "sites:write", "tokens:manage", "tenant:admin"] as const;
 export type Scope = (typeof SCOPES)[number];

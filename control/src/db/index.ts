@@ -4,6 +4,8 @@ export * from "./api-tokens.ts";
 export * from "./cursor.ts";
 export * from "./d1.ts";
 export * from "./migrations.ts";
+export * from "./page-states.ts";
 export * from "./sites.ts";
+export * from "./tenant-settings.ts";
 export * from "./tenants.ts";
 export * from "./versions.ts";

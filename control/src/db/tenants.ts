@@ -21,6 +21,8 @@ export interface Tenant {
   readonly cloudId: string;
   readonly installationId: string;
   readonly status: TenantStatus;
+  /** While `purging`: when its erasure may start (an uninstall's grace period); null otherwise. */
+  readonly purgeAfter: number | null;
   readonly createdAt: number;
 }
 
@@ -37,6 +39,7 @@ interface TenantRow {
   cloud_id: string;
   installation_id: string;
   status: TenantStatus;
+  purge_after: number | null;
   created_at: number;
 }
 
@@ -47,11 +50,12 @@ function toTenant(row: TenantRow): Tenant {
     cloudId: row.cloud_id,
     installationId: row.installation_id,
     status: row.status,
+    purgeAfter: row.purge_after,
     createdAt: row.created_at,
   };
 }
 
-const COLUMNS = "id, forge_app_id, cloud_id, installation_id, status, created_at";
+const COLUMNS = "id, forge_app_id, cloud_id, installation_id, status, purge_after, created_at";
 
 export async function getTenant(db: D1Database, id: TenantShortId): Promise<Tenant | undefined> {
   const row = await db.prepare(`SELECT ${COLUMNS} FROM tenants WHERE id = ?`).bind(id).first<TenantRow>();
@@ -111,4 +115,86 @@ export async function ensureTenant(
     if (found !== undefined) return { ...found, created: inserted === 1 && found.id === id };
   }
   throw new TenantIdExhausted();
+}
+
+/**
+ * Uninstall (Forge's preUninstall): the tenant is `purging` from now on — no new grants, its tokens
+ * refused, every Forge caller answered TENANT_PURGING — and may be erased from `purgeAfter`. Only the
+ * installation the tenant belongs to can schedule it (a late event of an earlier installation changes
+ * nothing), and a second call keeps the first deadline. Returns whether the tenant is now purging.
+ */
+export async function scheduleTenantPurge(
+  db: D1Database,
+  tenant: TenantShortId,
+  installationId: string,
+  purgeAfter: number,
+): Promise<boolean> {
+  await db
+    .prepare(
+      `UPDATE tenants SET status = 'purging', purge_after = COALESCE(purge_after, ?)
+       WHERE id = ? AND installation_id = ?`,
+    )
+    .bind(purgeAfter, tenant, installationId)
+    .run();
+  const row = await getTenant(db, tenant);
+  return row?.status === "purging" && row.installationId === installationId;
+}
+
+/**
+ * Reinstall within the grace period (`avi:forge:installed:app`): the tenant serves again, now as the
+ * installation that was just installed (Forge may give a reinstall a new installation id). Refused
+ * once the erasure may have started (`purgeAfter` passed): what is half-erased is finished, and the
+ * next install gets a fresh tenant. Returns the tenant as it now is.
+ */
+export async function restoreTenant(
+  db: D1Database,
+  tenant: TenantShortId,
+  installationId: string,
+  now: number,
+): Promise<Tenant | undefined> {
+  await db
+    .prepare(
+      `UPDATE tenants SET status = 'active', purge_after = NULL, installation_id = ?
+       WHERE id = ? AND status = 'purging' AND purge_after > ?`,
+    )
+    .bind(installationId, tenant, now)
+    .run();
+  return getTenant(db, tenant);
+}
+
+/**
+ * An active tenant recorded for another installation id of the same app and site: Forge's signed
+ * install event names the installation that is the app's now, and the tenant follows it.
+ */
+export async function reassignInstallation(
+  db: D1Database,
+  tenant: TenantShortId,
+  installationId: string,
+): Promise<Tenant | undefined> {
+  await db
+    .prepare("UPDATE tenants SET installation_id = ? WHERE id = ? AND status = 'active'")
+    .bind(installationId, tenant)
+    .run();
+  return getTenant(db, tenant);
+}
+
+/** Tenants whose uninstall grace period is over: the cron erases them (and retries until done). */
+export async function tenantsDueForPurge(db: D1Database, now: number, limit: number): Promise<Tenant[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT ${COLUMNS} FROM tenants WHERE status = 'purging' AND purge_after IS NOT NULL AND purge_after <= ?
+       ORDER BY purge_after LIMIT ?`,
+    )
+    .bind(now, limit)
+    .all<TenantRow>();
+  return results.map(toTenant);
+}
+
+/** Active tenants, page by page (reconcile). */
+export async function activeTenantsAfter(db: D1Database, after: string, limit: number): Promise<Tenant[]> {
+  const { results } = await db
+    .prepare(`SELECT ${COLUMNS} FROM tenants WHERE status = 'active' AND id > ? ORDER BY id LIMIT ?`)
+    .bind(after, limit)
+    .all<TenantRow>();
+  return results.map(toTenant);
 }

@@ -277,3 +277,33 @@ export async function abandonedUploadTickets(
 export async function deleteUploadTicket(db: D1Database, tenantId: TenantShortId, id: string): Promise<void> {
   await db.prepare("DELETE FROM upload_tickets WHERE tenant_id = ? AND id = ?").bind(tenantId, id).run();
 }
+
+// --- Pages (lifecycle) ---------------------------------------------------------------------------------
+
+/** Whether any macro of this tenant sits on `contentId` (page events about other pages are ignored). */
+export async function contentHasBindings(db: D1Database, tenantId: TenantShortId, contentId: string): Promise<boolean> {
+  const row = await db
+    .prepare("SELECT 1 AS found FROM macro_bindings WHERE tenant_id = ? AND content_id = ? LIMIT 1")
+    .bind(tenantId, contentId)
+    .first<{ found: number }>();
+  return row !== null;
+}
+
+/** Sites bound to `contentId` and to no other page of the tenant: what a page's deletion erases. */
+export async function sitesShownOnlyOn(db: D1Database, tenantId: TenantShortId, contentId: string): Promise<SiteId[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT DISTINCT b.site_id FROM macro_bindings b
+       WHERE b.tenant_id = ?1 AND b.content_id = ?2
+         AND NOT EXISTS (SELECT 1 FROM macro_bindings o
+                         WHERE o.tenant_id = ?1 AND o.site_id = b.site_id AND o.content_id <> ?2)`,
+    )
+    .bind(tenantId, contentId)
+    .all<{ site_id: string }>();
+  return results.map((r) => r.site_id as SiteId);
+}
+
+/** Removes every binding on `contentId` (the page is gone; sites shown elsewhere stay). */
+export async function deleteBindingsOn(db: D1Database, tenantId: TenantShortId, contentId: string): Promise<void> {
+  await db.prepare("DELETE FROM macro_bindings WHERE tenant_id = ? AND content_id = ?").bind(tenantId, contentId).run();
+}

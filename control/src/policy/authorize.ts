@@ -39,6 +39,7 @@ import {
   permissionClientFor,
 } from "../confluence/permissions.ts";
 import { D1ApiTokenStore, getApiToken, recordApiTokenUse } from "../db/api-tokens.ts";
+import { getPageState } from "../db/page-states.ts";
 import { getSite } from "../db/sites.ts";
 import { ensureTenant, findTenant, getTenant, type Installation, type Tenant } from "../db/tenants.ts";
 import { controlKeys } from "../identity.ts";
@@ -210,6 +211,19 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
       afterResponse(c, recordApiTokenUse(c.env.DB, principal.tokenId, now()));
     }
     let forgeTenant: Tenant | undefined;
+    if (principal.kind === "forge" && policy.object === "installation") {
+      // Lifecycle and product events: the route decides what the event does to the tenant as it is.
+      const found = await findTenant(c.env.DB, installationOf(principal.ctx));
+      c.set("access", {
+        principal,
+        kind,
+        actor,
+        scopes: [],
+        tenant: found,
+        installation: installationOf(principal.ctx),
+      });
+      return next();
+    }
     if (principal.kind === "forge") {
       const found = await findTenant(c.env.DB, installationOf(principal.ctx));
       if (found?.status === "purging") throw refuse("TENANT_PURGING", undefined);
@@ -324,6 +338,7 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
         const binding = await getBinding(c.env.DB, inTenant().id, key);
         const site =
           binding === undefined ? undefined : await getSite(c.env.DB, inTenant().id, binding.siteId);
+        const pageState = await getPageState(c.env.DB, inTenant().id, key.contentId);
         const client = permissionsOf(c);
         const userToken = c.req.header(USER_TOKEN_HEADER);
         const macro: MacroAccess = {
@@ -332,6 +347,7 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
           binding,
           site,
           canEdit: macroCheck.canEdit,
+          pageState,
           mayRead: async (content) =>
             (
               await client.canRead({
@@ -345,6 +361,8 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
         access.macro = macro;
         break;
       }
+      case "installation":
+        throw new Error(`route policy: ${routeName} hands an installation to a caller other than a Forge function`);
       case "uploadTicket": {
         if (principal.kind !== "forge" || macroCheck === undefined)
           throw new Error(`route policy: ${routeName} resolves an upload for a non-macro caller`);

@@ -59,7 +59,13 @@ export type RouteObject =
   /** The macro of the FIT (cloudId, content id, local id — signed claims only), and the site it shows. */
   | "macro"
   /** The editor upload named by `:ticket`, bound to the FIT's tenant, page and user. */
-  | "uploadTicket";
+  | "uploadTicket"
+  /**
+   * A Forge function's installation (lifecycle and product events): the tenant of (app, cloud) is
+   * handed over AS IT IS — purging, or recorded for another installation id — because deciding what
+   * an install, an uninstall or a page event does to it is the route's whole job. Forge functions only.
+   */
+  | "installation";
 
 /** Body caps: app/limits.ts has the numbers and their reasons. */
 export type BodyKind = "none" | "json" | "upload" | "chunk";
@@ -118,8 +124,11 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
   policy("GET", "/v1/tokens", { apiToken: "tokens:manage", forgeAdmin: true }),
   policy("DELETE", "/v1/tokens/:token", { apiToken: "tokens:manage", forgeAdmin: true }, "token"),
 
-  // --- The tenant's audit log and its verification -------------------------------------------------
+  // --- The tenant: its audit log and verification, settings, usage ----------------------------------
   policy("GET", "/v1/audit", { apiToken: "tenant:admin", forgeAdmin: true }),
+  policy("GET", "/v1/tenant/settings", { apiToken: "tenant:admin", forgeAdmin: true }),
+  policy("PUT", "/v1/tenant/settings", { apiToken: "tenant:admin", forgeAdmin: true }),
+  policy("GET", "/v1/tenant/usage", { apiToken: "tenant:admin", forgeAdmin: true }),
 
   // --- The Macro API: the macro's own binding only, after the Confluence check on its page ---------
   policy("POST", "/v1/macro/serve-url", { forgeMacro: "read" }, "macro"),
@@ -143,8 +152,14 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
     "none",
   ),
 
+  // --- Forge's lifecycle and product events, delivered to the remote with a FIT without a user -------
+  policy("POST", "/v1/lifecycle/installed", { forgeApp: true }, "installation"),
+  policy("POST", "/v1/lifecycle/uninstalling", { forgeApp: true }, "installation"),
+  policy("POST", "/v1/lifecycle/page-events", { forgeApp: true }, "installation"),
+
   // --- Operators: deployment-wide, no tenant's data -----------------------------------------------------
   policy("GET", "/v1/admin/denials", { sharedSecret: true }),
+  policy("POST", "/v1/admin/reconcile", { sharedSecret: true }, "none", "none"),
 ];
 
 /**
@@ -180,5 +195,7 @@ export function checkPolicyTable(table: readonly RoutePolicy[]): void {
     }
     if (entry.allow.forgeMacro !== undefined && entry.object !== "macro" && entry.object !== "uploadTicket")
       throw new Error(`route policy: ${id} lets the macro reach something other than its own binding`);
+    if (entry.object === "installation" && (entry.allow.forgeApp !== true || kinds.length !== 1))
+      throw new Error(`route policy: ${id} hands a raw installation to callers other than Forge functions`);
   }
 }

@@ -31,6 +31,14 @@ export interface PublishConfig {
   readonly maxJobRestarts: number;
   /** The smoke check's grant lives this long: enough for the check, useless afterwards. */
   readonly smokeGrantTtlSeconds: number;
+  /** After an uninstall, how long a reinstall restores everything before the tenant is erased. */
+  readonly tenantPurgeGraceSeconds: number;
+  /** After a page is deleted (not trashed), how long before the sites shown only there are erased. */
+  readonly pagePurgeGraceSeconds: number;
+  /** Reconcile's blast radius: unknown Workers deleted per pass, at most. */
+  readonly reconcileMaxDeletes: number;
+  /** Missing live Workers re-provisioned per pass, at most (each spends the Cloudflare API budget). */
+  readonly reconcileMaxReprovisions: number;
 }
 
 export const DEFAULT_PUBLISH_CONFIG: PublishConfig = {
@@ -44,6 +52,14 @@ export const DEFAULT_PUBLISH_CONFIG: PublishConfig = {
   jobStuckAfterSeconds: 15 * 60,
   maxJobRestarts: 2,
   smokeGrantTtlSeconds: 60,
+  // Marketplace apps keep a tenant's data for 30 days after uninstall, so a mistaken uninstall is
+  // undone by reinstalling; the same grace for a deleted page (Confluence's own trash is separate).
+  tenantPurgeGraceSeconds: 30 * 24 * 60 * 60,
+  pagePurgeGraceSeconds: 30 * 24 * 60 * 60,
+  // A broken listing or a bug must never wipe a namespace: a handful of deletions per 5-minute pass
+  // clears real drift within the hour and bounds any mistake to the same handful.
+  reconcileMaxDeletes: 10,
+  reconcileMaxReprovisions: 20,
 };
 
 /** The names of the `[vars]` that override PublishConfig (all optional, decimal integers). */
@@ -59,6 +75,10 @@ export interface PublishVars {
   readonly JOB_STUCK_AFTER_SECONDS?: string;
   /** Lifetime of serve and view grants (grants.ts reads it: default 600, at most MAX_GRANT_TTL_SECONDS). */
   readonly GRANT_TTL_SECONDS?: string;
+  readonly TENANT_PURGE_GRACE_SECONDS?: string;
+  readonly PAGE_PURGE_GRACE_SECONDS?: string;
+  readonly RECONCILE_MAX_DELETES?: string;
+  readonly RECONCILE_MAX_REPROVISIONS?: string;
 }
 
 function positive(value: string | undefined, fallback: number): number {
@@ -84,5 +104,9 @@ export function readPublishConfig(env: PublishVars): PublishConfig {
     rateWindowSeconds: positive(env.RATE_WINDOW_SECONDS, d.rateWindowSeconds),
     workersKeptPerSite: positive(env.WORKERS_KEPT_PER_SITE, d.workersKeptPerSite),
     jobStuckAfterSeconds: positive(env.JOB_STUCK_AFTER_SECONDS, d.jobStuckAfterSeconds),
+    tenantPurgeGraceSeconds: positive(env.TENANT_PURGE_GRACE_SECONDS, d.tenantPurgeGraceSeconds),
+    pagePurgeGraceSeconds: positive(env.PAGE_PURGE_GRACE_SECONDS, d.pagePurgeGraceSeconds),
+    reconcileMaxDeletes: positive(env.RECONCILE_MAX_DELETES, d.reconcileMaxDeletes),
+    reconcileMaxReprovisions: positive(env.RECONCILE_MAX_REPROVISIONS, d.reconcileMaxReprovisions),
   };
 }

@@ -1,18 +1,19 @@
 /**
  * Where a site is born, whichever door it comes through — a publish to `new`, the macro's first
  * upload, a copied page's fork: the tenant's site quota (in the INSERT itself, db/sites.ts) and the
- * `site.create` audit record, always both.
+ * `site.create` audit record, always both. And where it ends, whoever ends it — an API token, the
+ * admin page, the erasure of a deleted page's sites.
  */
 
-import type { SiteId } from "@mini-sites/core";
-import { newSiteId } from "@mini-sites/core";
+import { newSiteId, type SiteId, siteTag } from "@mini-sites/core";
 import { ApiError } from "../app/errors.ts";
 import { audit } from "../audit/log.ts";
-import { insertSite, type NotFoundHandling, type Site } from "../db/sites.ts";
+import { deleteSiteRow, insertSite, type NotFoundHandling, type Site } from "../db/sites.ts";
 import type { ControlEnv } from "../env.ts";
 import type { PublishConfig } from "./config.ts";
 import type { Publisher } from "./pipeline.ts";
-import { target } from "./services.ts";
+import { deletePrefix, editorUploadsPrefix, sitePrefix } from "./r2.ts";
+import { hostingFor, type PublishDeps, target } from "./services.ts";
 
 export interface NewSiteSettings {
   readonly name: string;
@@ -68,4 +69,50 @@ export async function createTenantSite(
     return result.site;
   }
   throw new ApiError("UNAVAILABLE", "No free site id; try again.");
+}
+
+export interface SiteDeletion {
+  readonly id: SiteId;
+  readonly deleted: true;
+  /** "pending" when Cloudflare or R2 failed: the rows are gone already, reconcile removes the rest. */
+  readonly workers: "deleted" | "pending";
+  readonly bytes: "deleted" | "pending";
+}
+
+/**
+ * Deletes a site: its rows first — from that statement on no grant can be minted for it (fail-safe
+ * order) — audited, then its Workers by tag and its bytes. If Cloudflare or R2 fail after the rows are
+ * gone, the leftovers are orphans that reconcile deletes later.
+ */
+export async function deleteTenantSite(
+  env: ControlEnv,
+  deps: PublishDeps,
+  publisher: Publisher,
+  site: Site,
+  reason: Record<string, unknown> = {},
+): Promise<SiteDeletion> {
+  await deleteSiteRow(env.DB, publisher.tenant, site.id);
+  await audit(env, {
+    tenantId: publisher.tenant,
+    actor: publisher.actor,
+    action: "site.delete",
+    target: target(site.id),
+    detail: { name: site.name, ...reason },
+  });
+  // Inside the chain: a provider that cannot even be built (provisioning not configured) leaves the
+  // Workers pending like any other failure.
+  const workers = await Promise.resolve()
+    .then(() => hostingFor(env, deps).deleteByTag(siteTag(site.id)))
+    .then(
+      (r) => (r.ok ? ("deleted" as const) : ("pending" as const)),
+      () => "pending" as const,
+    );
+  const bytes = await Promise.all([
+    deletePrefix(env.BUNDLES, sitePrefix(publisher.tenant, site.id)),
+    deletePrefix(env.BUNDLES, editorUploadsPrefix(publisher.tenant, site.id)),
+  ]).then(
+    () => "deleted" as const,
+    () => "pending" as const,
+  );
+  return { id: site.id, deleted: true, workers, bytes };
 }

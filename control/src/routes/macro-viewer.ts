@@ -58,6 +58,7 @@ const serveUrlRoute = defineRoute(
     },
   },
   "SITE_DISABLED",
+  "PAGE_TRASHED",
   "NOT_CONFIGURED",
 );
 
@@ -81,6 +82,9 @@ export function registerMacroViewerRoutes(app: OpenAPIHono<AppEnv>, now: () => n
     const site = macro.site;
     const notPublished = { state: "NOT_PUBLISHED" as const };
     if (site === undefined) return c.json(notPublished, 200);
+    // Confluence told us the page was trashed: its macros get no grants until it is restored.
+    if (macro.pageState !== undefined)
+      throw new ApiError("PAGE_TRASHED", "This page is in the trash; its mini-site is shown again if it is restored.");
     if (!site.enabled) throw new ApiError("SITE_DISABLED", "An administrator has disabled this mini-site.");
     if (site.liveVersion === null) return c.json(notPublished, 200);
 
@@ -136,7 +140,14 @@ export function registerMacroViewerRoutes(app: OpenAPIHono<AppEnv>, now: () => n
     const job = await lastJobOfSite(c.env.DB, tenantOf(c).id, site.id);
     return c.json(
       {
-        state: !site.enabled ? "SITE_DISABLED" : site.liveVersion === null ? "NOT_PUBLISHED" : "PUBLISHED",
+        state:
+          macro.pageState !== undefined
+            ? "PAGE_TRASHED"
+            : !site.enabled
+              ? "SITE_DISABLED"
+              : site.liveVersion === null
+                ? "NOT_PUBLISHED"
+                : "PUBLISHED",
         bound: true,
         canEdit: macro.canEdit,
         site: { id: site.id, name: site.name, enabled: site.enabled, liveVersion: site.liveVersion },

@@ -1,12 +1,16 @@
 /**
- * Deployment-wide operator routes, for the CI secret only (policy/table.ts) and showing no tenant's
- * data: `GET /v1/admin/denials` — the counted unauthenticated denials (policy/denials.ts) of the last
- * hours, so an operator can see a flood without it ever touching an audit chain.
+ * Deployment-wide operator routes, for the CI secret only (policy/table.ts), showing no tenant's data:
+ *
+ *   GET  /v1/admin/denials     the counted unauthenticated denials (policy/denials.ts) of the last hours,
+ *                              so an operator sees a flood without it ever touching an audit chain
+ *   POST /v1/admin/reconcile   one reconcile pass now (lifecycle/reconcile.ts), as the cron runs it
  */
 
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../app/context.ts";
+import { reconcilePass } from "../lifecycle/reconcile.ts";
 import { flushDenialCounts } from "../policy/authorize.ts";
+import type { PublishDeps } from "../publish/services.ts";
 import { recentDenials } from "../policy/denials.ts";
 import { defineRoute } from "./define.ts";
 
@@ -52,7 +56,52 @@ const denialsRoute = defineRoute(
   "INVALID_REQUEST",
 );
 
-export function registerOperatorRoutes(app: OpenAPIHono<AppEnv>): void {
+const ReconcileQuery = z.object({
+  fromStart: z
+    .enum(["true", "false"])
+    .default("false")
+    .openapi({ param: { name: "fromStart", in: "query" }, description: "Start at the first tenant" }),
+});
+
+const reconcileRoute = defineRoute(
+  {
+    method: "post",
+    path: "/v1/admin/reconcile",
+    summary: "Run one reconcile pass now: re-provision missing live Workers, delete orphans seen twice",
+    tags: ["operators"],
+    request: { query: ReconcileQuery },
+    responses: {
+      200: {
+        description: "What the pass found and did",
+        content: {
+          "application/json": {
+            schema: z
+              .object({
+                tenantsChecked: z.number().int(),
+                reprovisioned: z.array(z.string()),
+                orphansSeen: z.array(z.string()),
+                deleted: z.array(z.string()),
+                skipped: z.array(z.object({ tenant: z.string(), code: z.string() })),
+                deferred: z.number().int(),
+                nextAfter: z.string(),
+              })
+              .openapi("ReconcileReport"),
+          },
+        },
+      },
+    },
+  },
+  "NOT_CONFIGURED",
+);
+
+export function registerOperatorRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDeps = {}): void {
+  app.openapi(reconcileRoute, async (c) => {
+    const report = await reconcilePass(c.env, deps, (deps.now ?? Date.now)(), {
+      fromStart: c.req.valid("query").fromStart === "true",
+    });
+    return c.json({ ...report, reprovisioned: [...report.reprovisioned], orphansSeen: [...report.orphansSeen], deleted: [...report.deleted], skipped: [...report.skipped] }, 200);
+  });
+
   app.openapi(denialsRoute, async (c) => {
     const since = Date.now() - c.req.valid("query").hours * 3_600_000;
     await flushDenialCounts(c.env.DB);

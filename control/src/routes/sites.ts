@@ -6,15 +6,16 @@
  */
 
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { isSiteVersion, siteTag } from "@mini-sites/core";
+import { isSiteVersion } from "@mini-sites/core";
 import { type AppContext, type AppEnv, accessOf, siteOf, tenantOf } from "../app/context.ts";
 import { ApiError } from "../app/errors.ts";
 import { audit } from "../audit/log.ts";
-import { deleteSiteRow, InvalidCursor, listSites, type Site, setSiteEnabled } from "../db/sites.ts";
+import { InvalidCursor, listSites, type Site, setSiteEnabled } from "../db/sites.ts";
 import { getVersion, listVersions, type Version } from "../db/versions.ts";
 import { zipStream } from "../publish/download.ts";
-import { deletePrefix, editorUploadsPrefix, readManifest, sitePrefix } from "../publish/r2.ts";
-import { hostingFor, type PublishDeps, requireSiteGrant, target } from "../publish/services.ts";
+import { readManifest } from "../publish/r2.ts";
+import { type PublishDeps, requireSiteGrant, target } from "../publish/services.ts";
+import { deleteTenantSite } from "../publish/sites.ts";
 import { defineRoute } from "./define.ts";
 import {
   PageQuery,
@@ -229,35 +230,8 @@ export function registerSiteRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDeps =
   app.openapi(patchSiteRoute, async (c) => c.json(await setEnabled(c, c.req.valid("json").enabled), 200));
 
   app.openapi(deleteSiteRoute, async (c) => {
-    const env = c.env;
-    const site = siteOf(c);
-    const tenant = tenantOf(c);
-    // Rows first: from this statement on, no grant can be minted for the site (fail-safe order). The
-    // Workers and bytes go next; if Cloudflare or R2 fail here, reconcile deletes the orphans later.
-    await deleteSiteRow(env.DB, tenant.id, site.id);
-    await audit(env, {
-      tenantId: tenant.id,
-      actor: accessOf(c).actor,
-      action: "site.delete",
-      target: target(site.id),
-      detail: { name: site.name },
-    });
-    // Inside the chain: a provider that cannot even be built (provisioning not configured) leaves the
-    // Workers pending like any other failure — the rows are gone already, so the answer is still 200.
-    const workers = await Promise.resolve()
-      .then(() => hostingFor(env, deps).deleteByTag(siteTag(site.id)))
-      .then(
-        (r) => (r.ok ? ("deleted" as const) : ("pending" as const)),
-        () => "pending" as const,
-      );
-    const bytes = await Promise.all([
-      deletePrefix(env.BUNDLES, sitePrefix(tenant.id, site.id)),
-      deletePrefix(env.BUNDLES, editorUploadsPrefix(tenant.id, site.id)),
-    ]).then(
-      () => "deleted" as const,
-      () => "pending" as const,
-    );
-    return c.json({ id: site.id, deleted: true as const, workers, bytes }, 200);
+    const publisher = { tenant: tenantOf(c).id, actor: accessOf(c).actor };
+    return c.json(await deleteTenantSite(c.env, deps, publisher, siteOf(c)), 200);
   });
 
   app.openapi(viewUrlRoute, async (c) => {

@@ -35,6 +35,7 @@ import {
   workerNameFor,
 } from "@mini-sites/core";
 import { getSite } from "../db/sites.ts";
+import { getTenant } from "../db/tenants.ts";
 import { getVersion } from "../db/versions.ts";
 import type { ControlEnv } from "../env.ts";
 import type { HostingProvider } from "../hosting/index.ts";
@@ -150,8 +151,17 @@ export class ProvisionVersion extends WorkflowEntrypoint<ControlEnv, ProvisionPa
         const job = await getJob(env.DB, tenant, jobId);
         if (job === undefined) return refuse("SITE_DELETED", "The job's site was deleted.");
         if (job.state === "succeeded" || job.state === "failed") return ok({ done: job.state });
+        // An uninstalled tenant's job must not recreate Workers after (or during) its erasure.
+        if ((await getTenant(env.DB, tenant))?.status !== "active")
+          return refuse("TENANT_PURGING", "The app was uninstalled; nothing is provisioned for it any more.");
         await progress("prepare", 0.05);
-        if (params.kind === "publish") {
+        if (params.kind === "reprovision") {
+          // Reconcile: the live version's Worker went missing; provision it again, flip nothing.
+          const current = await getVersion(env.DB, tenant, site, version);
+          if (current === undefined) return refuse("SITE_DELETED", "The version no longer exists.");
+          if (current.status !== "live")
+            return refuse("VERSION_NOT_PROVISIONABLE", `Version ${version} is ${current.status}, no longer live.`);
+        } else if (params.kind === "publish") {
           const status = await markProvisioning(env.DB, tenant, site, version, now());
           if (status === undefined) return refuse("SITE_DELETED", "The version no longer exists.");
           if (status === "live") return ok({ done: "live" });
@@ -218,6 +228,11 @@ export class ProvisionVersion extends WorkflowEntrypoint<ControlEnv, ProvisionPa
           return refuse("SMOKE_CHECK_FAILED", result.detail);
         }),
       );
+
+      if (params.kind === "reprovision") {
+        await step.do("finish", this.dbStepConfig(), async () => markJobSucceeded(env.DB, tenant, jobId, now()));
+        return { live: version, reprovisioned: true, uploadedFiles: report.uploadedFiles };
+      }
 
       const flipped = await step.do("flip", this.dbStepConfig(), async () => {
         await progress("flip", 0.9);

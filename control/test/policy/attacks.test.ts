@@ -353,6 +353,9 @@ function adminOnly(route: string): Expectation {
     "GET /v1/tokens",
     "DELETE /v1/tokens/{token}",
     "GET /v1/audit",
+    "GET /v1/tenant/settings",
+    "PUT /v1/tenant/settings",
+    "GET /v1/tenant/usage",
   ];
   return adminRoutes.includes(route) ? refused(403, "NO_ACCESS") : refused(403, "PRINCIPAL_NOT_ALLOWED");
 }
@@ -379,6 +382,7 @@ function bodyFor(method: string, path: string): { body?: string | Uint8Array; ty
     "/v1/macro/rollback": { version: 1 },
     "/v1/macro/upload-ticket": { size: 10 },
     "/v1/macro/serve-url": {},
+    "/v1/tenant/settings": { cdnAllowList: ["https://cdn.attacker.example"], connectAllowList: [] },
   };
   return path in json ? { body: JSON.stringify(json[path]), type: "application/json" } : {};
 }

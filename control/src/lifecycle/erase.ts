@@ -12,8 +12,8 @@
 import { type TenantShortId, tenantTag } from "@mini-sites/core";
 import { audit } from "../audit/log.ts";
 import type { ControlEnv } from "../env.ts";
-import { deletePrefix, tenantPrefix } from "./r2.ts";
-import { hostingFor, type PublishDeps } from "./services.ts";
+import { deletePrefix, tenantPrefix } from "../publish/r2.ts";
+import { hostingFor, type PublishDeps } from "../publish/services.ts";
 
 export interface TenantErasure {
   readonly tenant: TenantShortId;

@@ -1,0 +1,138 @@
+/**
+ * The tenant itself, for its admins (the admin page, or a `tenant:admin` token):
+ *
+ *   GET /v1/tenant/settings   the CSP allow-lists its sites get on top of the deployment's defaults
+ *   PUT /v1/tenant/settings   replace them (checked source by source; audited)
+ *   GET /v1/tenant/usage      sites, stored bytes and publishes against the quotas
+ *
+ * The allow-lists are checked with core/src/csp.ts: a source is pasted into a response header, so
+ * anything but a plain https/wss host source is refused with the index and the reason.
+ */
+
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { cspListProblems, MAX_CSP_SOURCE_LENGTH, MAX_CSP_SOURCES } from "@mini-sites/core";
+import { type AppEnv, accessOf, tenantOf } from "../app/context.ts";
+import { ApiError } from "../app/errors.ts";
+import { audit } from "../audit/log.ts";
+import { countSites } from "../db/sites.ts";
+import { getTenantSettings, putTenantSettings } from "../db/tenant-settings.ts";
+import { readPublishConfig } from "../publish/config.ts";
+import { publishAttemptsSince, storedBytes } from "../publish/store.ts";
+import { defineRoute } from "./define.ts";
+
+const SourceList = z.array(z.string().max(MAX_CSP_SOURCE_LENGTH)).max(MAX_CSP_SOURCES);
+
+const SettingsBody = z
+  .object({
+    cdnAllowList: SourceList.openapi({
+      description: "Extra sources for scripts, styles, images and fonts: `https://host` or `https://*.host`",
+      example: ["https://cdn.example.com"],
+    }),
+    connectAllowList: SourceList.openapi({
+      description: "Hosts the sites may call (`connect-src`): `https://…` or `wss://…`",
+      example: ["https://api.example.com"],
+    }),
+  })
+  .strict()
+  .openapi("TenantSettingsRequest");
+
+const Settings = SettingsBody.extend({
+  updatedBy: z.string().nullable(),
+  updatedAt: z.string().nullable(),
+}).openapi("TenantSettings");
+
+const Usage = z
+  .object({
+    sites: z.object({ count: z.number().int(), max: z.number().int() }),
+    storedBytes: z.object({ used: z.number().int(), max: z.number().int() }),
+    publishes: z.object({ inWindow: z.number().int(), max: z.number().int(), windowSeconds: z.number().int() }),
+  })
+  .openapi("TenantUsage");
+
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
+
+const getSettingsRoute = defineRoute({
+  method: "get",
+  path: "/v1/tenant/settings",
+  summary: "The tenant's CSP allow-lists for its sites",
+  tags: ["tenant"],
+  responses: { 200: { description: "The settings", ...json(Settings) } },
+});
+
+const putSettingsRoute = defineRoute(
+  {
+    method: "put",
+    path: "/v1/tenant/settings",
+    summary: "Replace the tenant's CSP allow-lists (applies to versions provisioned from now on)",
+    tags: ["tenant"],
+    request: { body: { ...json(SettingsBody), required: true } },
+    responses: { 200: { description: "The settings", ...json(Settings) } },
+  },
+  "NOT_CONFIGURED",
+);
+
+const usageRoute = defineRoute({
+  method: "get",
+  path: "/v1/tenant/usage",
+  summary: "Sites, stored bytes and publishes, against the tenant's quotas",
+  tags: ["tenant"],
+  responses: { 200: { description: "Usage", ...json(Usage) } },
+});
+
+const settingsJson = (s: Awaited<ReturnType<typeof getTenantSettings>>) => ({
+  cdnAllowList: [...s.cdnAllowList],
+  connectAllowList: [...s.connectAllowList],
+  updatedBy: s.updatedBy,
+  updatedAt: s.updatedAt === null ? null : new Date(s.updatedAt).toISOString(),
+});
+
+export function registerTenantRoutes(app: OpenAPIHono<AppEnv>, now: () => number = Date.now): void {
+  app.openapi(getSettingsRoute, async (c) => c.json(settingsJson(await getTenantSettings(c.env.DB, tenantOf(c).id)), 200));
+
+  app.openapi(putSettingsRoute, async (c) => {
+    const tenant = tenantOf(c);
+    const body = c.req.valid("json");
+    const issues = [
+      ...cspListProblems(body.cdnAllowList, "cdn").map((p) => ({ path: `json.cdnAllowList.${p.index}`, message: p.problem })),
+      ...cspListProblems(body.connectAllowList, "connect").map((p) => ({
+        path: `json.connectAllowList.${p.index}`,
+        message: p.problem,
+      })),
+    ];
+    const first = issues[0];
+    if (first !== undefined) throw new ApiError("INVALID_REQUEST", `${first.path}: ${first.message}`, issues);
+    const before = await getTenantSettings(c.env.DB, tenant.id);
+    const actor = accessOf(c).actor;
+    await putTenantSettings(c.env.DB, tenant.id, body, actor, now());
+    await audit(c.env, {
+      tenantId: tenant.id,
+      actor,
+      action: "tenant.settings",
+      target: `tenant:${tenant.id}`,
+      detail: {
+        cdnAllowList: body.cdnAllowList,
+        connectAllowList: body.connectAllowList,
+        previous: { cdnAllowList: before.cdnAllowList, connectAllowList: before.connectAllowList },
+      },
+    });
+    return c.json(settingsJson(await getTenantSettings(c.env.DB, tenant.id)), 200);
+  });
+
+  app.openapi(usageRoute, async (c) => {
+    const tenant = tenantOf(c).id;
+    const config = readPublishConfig(c.env);
+    const [sites, bytes, publishes] = await Promise.all([
+      countSites(c.env.DB, tenant),
+      storedBytes(c.env.DB, tenant, now()),
+      publishAttemptsSince(c.env.DB, tenant, now() - config.rateWindowSeconds * 1000),
+    ]);
+    return c.json(
+      {
+        sites: { count: sites, max: config.maxSitesPerTenant },
+        storedBytes: { used: bytes, max: config.maxStoredBytesPerTenant },
+        publishes: { inWindow: publishes.count, max: config.publishesPerWindow, windowSeconds: config.rateWindowSeconds },
+      },
+      200,
+    );
+  });
+}
