@@ -295,11 +295,15 @@ function expectationFor(attacker: Attacker, method: string, path: string): Expec
   const route = `${method} ${path}`;
   const macro = path.startsWith("/v1/macro/");
   const upload = path.startsWith("/v1/macro/uploads/");
-  const tenantRoute = !macro && route !== "GET /v1/admin/denials";
+  const operator = path.startsWith("/v1/admin/");
+  const lifecycle = path.startsWith("/v1/lifecycle/");
+  const tenantRoute = !macro && !operator && !lifecycle;
   if (attacker === "none") return refused(401, "AUTH_MISSING");
-  if (attacker === "ciSecret")
-    return route === "GET /v1/admin/denials" ? OK() : refused(403, "PRINCIPAL_NOT_ALLOWED");
-  if (route === "GET /v1/admin/denials") return refused(403, "PRINCIPAL_NOT_ALLOWED");
+  if (attacker === "ciSecret") return operator ? OK() : refused(403, "PRINCIPAL_NOT_ALLOWED");
+  if (operator) return refused(403, "PRINCIPAL_NOT_ALLOWED");
+  // Lifecycle routes are the Forge functions' own: a FIT without a user for THIS installation is the
+  // app's backend itself (only Forge can sign one), and nobody else reaches them.
+  if (lifecycle) return attacker === "noPrincipal" ? OK() : refused(403, "PRINCIPAL_NOT_ALLOWED");
 
   if (attacker === "otherTenantToken") {
     if (macro) return refused(403, "PRINCIPAL_NOT_ALLOWED");
@@ -383,6 +387,8 @@ function bodyFor(method: string, path: string): { body?: string | Uint8Array; ty
     "/v1/macro/upload-ticket": { size: 10 },
     "/v1/macro/serve-url": {},
     "/v1/tenant/settings": { cdnAllowList: ["https://cdn.attacker.example"], connectAllowList: [] },
+    "/v1/lifecycle/installed": { eventType: "avi:forge:installed:app" },
+    "/v1/lifecycle/page-events": { eventType: "avi:confluence:trashed:page", content: { id: "9999", type: "page" } },
   };
   return path in json ? { body: JSON.stringify(json[path]), type: "application/json" } : {};
 }
@@ -410,6 +416,8 @@ describe("every operation of the OpenAPI document, against every kind of attacke
     const failures: string[] = [];
     for (const attacker of ATTACKERS) {
       for (const { method, path } of operations) {
+        // The app's own uninstall hook would (rightly) start erasing the victim: attacked separately below.
+        if (attacker === "noPrincipal" && path === "/v1/lifecycle/uninstalling") continue;
         const expected = expectationFor(attacker, method, path);
         const { body, type } = bodyFor(method, path);
         const response = await world.send(method, concrete(path), {
@@ -460,6 +468,20 @@ describe("the admin page, for a real Confluence administrator", () => {
 });
 
 // --- Attacks that take more than one request ------------------------------------------------------
+
+describe("lifecycle events", () => {
+  it("cannot be sent for an installation by anyone but that installation's Forge functions", async () => {
+    // A user's FIT (any module) and another installation's function FIT cannot uninstall the victim.
+    for (const headers of [await fit({ user: "admin" }), await fit({ noPrincipal: true, cloudId: "55555555-6666-4777-8888-999999999999", installationId: REINSTALLED_ID })]) {
+      const response = await world.send("POST", "/v1/lifecycle/uninstalling", { headers });
+      expect([403, 200]).toContain(response.status);
+    }
+    const site = await world.send("GET", `/v1/sites/${victim.boundSite}`, {
+      headers: { authorization: `Bearer ${victim.adminToken}` },
+    });
+    expect(site.status).toBe(200);
+  });
+});
 
 describe("binding never takes over a site", () => {
   it("refuses to bind a CLI site (shown nowhere) or a site shown only on a page the editor cannot read", async () => {
