@@ -110,7 +110,9 @@ export default defineConfig({
               r2Buckets: ["BUNDLES"],
               // The Worker's own Workflow and Durable Object, as wrangler-control.toml binds them.
               workflows: { PROVISION_VERSION: { name: "provision-version", className: "ProvisionVersion" } },
-              durableObjects: { CLOUDFLARE_API_BUDGET: { className: "CloudflareApiBudget", useSQLite: true } },
+              durableObjects: {
+                CLOUDFLARE_API_BUDGET: { className: "CloudflareApiBudget", useSQLite: true },
+              },
               bindings: {
                 APP_PID: control.TEST_APP_PID,
                 APP_PSK: control.TEST_APP_PSK,

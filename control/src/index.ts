@@ -36,7 +36,12 @@ async function task(name: string, run: () => Promise<unknown>): Promise<void> {
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     console.error(
-      JSON.stringify({ level: "error", event: "cron.task_failed", task: name, code: typeof code === "string" ? code : "INTERNAL" }),
+      JSON.stringify({
+        level: "error",
+        event: "cron.task_failed",
+        task: name,
+        code: typeof code === "string" ? code : "INTERNAL",
+      }),
     );
   }
 }

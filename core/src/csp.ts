@@ -31,7 +31,8 @@ export function cspSourceProblem(source: string, kind: CspSourceKind): string | 
   if (kind === "cdn" && source.startsWith("wss://")) return "wss:// belongs on the network list";
   // A single-label host after the wildcard ("https://*.com") would allow a whole top-level domain.
   const host = (source.split("/")[2] ?? "").replace(/:[0-9]+$/, "");
-  if (host.startsWith("*.") && host.split(".").length < 3) return "a wildcard must cover a registrable domain, not a TLD";
+  if (host.startsWith("*.") && host.split(".").length < 3)
+    return "a wildcard must cover a registrable domain, not a TLD";
   return undefined;
 }
 

@@ -45,10 +45,14 @@ describe("cspSourceProblem", () => {
 
   it("never accepts a source holding a separator, a quote or whitespace (property)", () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 80 }), fc.constantFrom(";", ",", " ", "'", '"', "\n", "\t", "\\"), (s, bad) => {
-        const source = `https://cdn.example.com/${s}${bad}`;
-        expect(cspSourceProblem(source, "cdn")).toBeDefined();
-      }),
+      fc.property(
+        fc.string({ maxLength: 80 }),
+        fc.constantFrom(";", ",", " ", "'", '"', "\n", "\t", "\\"),
+        (s, bad) => {
+          const source = `https://cdn.example.com/${s}${bad}`;
+          expect(cspSourceProblem(source, "cdn")).toBeDefined();
+        },
+      ),
     );
   });
 

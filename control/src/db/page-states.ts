@@ -42,8 +42,15 @@ export async function setPageState(
 }
 
 /** Restored: the page is live again. */
-export async function clearPageState(db: D1Database, tenant: TenantShortId, contentId: string): Promise<void> {
-  await db.prepare("DELETE FROM page_states WHERE tenant_id = ? AND content_id = ?").bind(tenant, contentId).run();
+export async function clearPageState(
+  db: D1Database,
+  tenant: TenantShortId,
+  contentId: string,
+): Promise<void> {
+  await db
+    .prepare("DELETE FROM page_states WHERE tenant_id = ? AND content_id = ?")
+    .bind(tenant, contentId)
+    .run();
 }
 
 /** Deleted pages whose grace period is over, oldest first (every tenant: the cron's view). */

@@ -49,6 +49,12 @@ export async function putTenantSettings(
        VALUES (?1, ?2, ?3, ?4, ?5)
        ON CONFLICT (tenant_id) DO UPDATE SET cdn_allow_list = ?2, connect_allow_list = ?3, updated_by = ?4, updated_at = ?5`,
     )
-    .bind(tenant, JSON.stringify(settings.cdnAllowList), JSON.stringify(settings.connectAllowList), actor, now)
+    .bind(
+      tenant,
+      JSON.stringify(settings.cdnAllowList),
+      JSON.stringify(settings.connectAllowList),
+      actor,
+      now,
+    )
     .run();
 }

@@ -127,7 +127,11 @@ export async function reconcilePass(
     after_tenant: string;
   }>();
   const after = options.fromStart === true ? "" : (state?.after_tenant ?? "");
-  let tenants: Tenant[] = await activeTenantsAfter(env.DB, after, options.tenantsPerPass ?? RECONCILE_TENANTS_PER_PASS);
+  let tenants: Tenant[] = await activeTenantsAfter(
+    env.DB,
+    after,
+    options.tenantsPerPass ?? RECONCILE_TENANTS_PER_PASS,
+  );
   // Past the last tenant: wrap around to the first.
   if (tenants.length === 0 && after !== "")
     tenants = await activeTenantsAfter(env.DB, "", options.tenantsPerPass ?? RECONCILE_TENANTS_PER_PASS);
@@ -200,5 +204,13 @@ export async function reconcilePass(
   )
     .bind(nextAfter)
     .run();
-  return { tenantsChecked: tenants.length, reprovisioned, orphansSeen, deleted, skipped, deferred, nextAfter };
+  return {
+    tenantsChecked: tenants.length,
+    reprovisioned,
+    orphansSeen,
+    deleted,
+    skipped,
+    deferred,
+    nextAfter,
+  };
 }

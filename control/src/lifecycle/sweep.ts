@@ -5,10 +5,10 @@
  * erased before its moment — a reinstall or a restored page within the grace period undoes it all.
  */
 
-import type { ControlEnv } from "../env.ts";
 import { clearPageState, deletedPagesDue } from "../db/page-states.ts";
 import { getSite } from "../db/sites.ts";
 import { tenantsDueForPurge } from "../db/tenants.ts";
+import type { ControlEnv } from "../env.ts";
 import { deleteBindingsOn, sitesShownOnlyOn } from "../macro/store.ts";
 import type { PublishDeps } from "../publish/services.ts";
 import { deleteTenantSite } from "../publish/sites.ts";

@@ -281,7 +281,11 @@ export async function deleteUploadTicket(db: D1Database, tenantId: TenantShortId
 // --- Pages (lifecycle) ---------------------------------------------------------------------------------
 
 /** Whether any macro of this tenant sits on `contentId` (page events about other pages are ignored). */
-export async function contentHasBindings(db: D1Database, tenantId: TenantShortId, contentId: string): Promise<boolean> {
+export async function contentHasBindings(
+  db: D1Database,
+  tenantId: TenantShortId,
+  contentId: string,
+): Promise<boolean> {
   const row = await db
     .prepare("SELECT 1 AS found FROM macro_bindings WHERE tenant_id = ? AND content_id = ? LIMIT 1")
     .bind(tenantId, contentId)
@@ -290,7 +294,11 @@ export async function contentHasBindings(db: D1Database, tenantId: TenantShortId
 }
 
 /** Sites bound to `contentId` and to no other page of the tenant: what a page's deletion erases. */
-export async function sitesShownOnlyOn(db: D1Database, tenantId: TenantShortId, contentId: string): Promise<SiteId[]> {
+export async function sitesShownOnlyOn(
+  db: D1Database,
+  tenantId: TenantShortId,
+  contentId: string,
+): Promise<SiteId[]> {
   const { results } = await db
     .prepare(
       `SELECT DISTINCT b.site_id FROM macro_bindings b
@@ -304,6 +312,13 @@ export async function sitesShownOnlyOn(db: D1Database, tenantId: TenantShortId, 
 }
 
 /** Removes every binding on `contentId` (the page is gone; sites shown elsewhere stay). */
-export async function deleteBindingsOn(db: D1Database, tenantId: TenantShortId, contentId: string): Promise<void> {
-  await db.prepare("DELETE FROM macro_bindings WHERE tenant_id = ? AND content_id = ?").bind(tenantId, contentId).run();
+export async function deleteBindingsOn(
+  db: D1Database,
+  tenantId: TenantShortId,
+  contentId: string,
+): Promise<void> {
+  await db
+    .prepare("DELETE FROM macro_bindings WHERE tenant_id = ? AND content_id = ?")
+    .bind(tenantId, contentId)
+    .run();
 }

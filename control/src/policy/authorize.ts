@@ -362,7 +362,9 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
         break;
       }
       case "installation":
-        throw new Error(`route policy: ${routeName} hands an installation to a caller other than a Forge function`);
+        throw new Error(
+          `route policy: ${routeName} hands an installation to a caller other than a Forge function`,
+        );
       case "uploadTicket": {
         if (principal.kind !== "forge" || macroCheck === undefined)
           throw new Error(`route policy: ${routeName} resolves an upload for a non-macro caller`);

@@ -67,7 +67,8 @@ const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json
 const installedRoute = defineRoute({
   method: "post",
   path: "/v1/lifecycle/installed",
-  summary: "Forge: the app was installed or upgraded on a site — make the tenant, or restore it within the grace period",
+  summary:
+    "Forge: the app was installed or upgraded on a site — make the tenant, or restore it within the grace period",
   tags: ["lifecycle"],
   request: { body: { ...json(InstalledEvent), required: false } },
   responses: { 200: { description: "What became of the tenant", ...json(Outcome) } },
@@ -95,7 +96,9 @@ const pageEventsRoute = defineRoute({
 function activeTenantOf(c: AppContext): Tenant | undefined {
   const tenant = accessOf(c).tenant;
   const installation = installationOf(c);
-  return tenant?.status === "active" && tenant.installationId === installation.installationId ? tenant : undefined;
+  return tenant?.status === "active" && tenant.installationId === installation.installationId
+    ? tenant
+    : undefined;
 }
 
 export function registerLifecycleRoutes(app: OpenAPIHono<AppEnv>, now: () => number = Date.now): void {
@@ -129,7 +132,10 @@ export function registerLifecycleRoutes(app: OpenAPIHono<AppEnv>, now: () => num
       actor,
       action: "tenant.restore",
       target: `tenant:${existing.id}`,
-      detail: { installationId: installation.installationId, previousInstallationId: existing.installationId },
+      detail: {
+        installationId: installation.installationId,
+        previousInstallationId: existing.installationId,
+      },
     });
     return c.json({ state: "restored" }, 200);
   });

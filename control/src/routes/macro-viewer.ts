@@ -84,7 +84,10 @@ export function registerMacroViewerRoutes(app: OpenAPIHono<AppEnv>, now: () => n
     if (site === undefined) return c.json(notPublished, 200);
     // Confluence told us the page was trashed: its macros get no grants until it is restored.
     if (macro.pageState !== undefined)
-      throw new ApiError("PAGE_TRASHED", "This page is in the trash; its mini-site is shown again if it is restored.");
+      throw new ApiError(
+        "PAGE_TRASHED",
+        "This page is in the trash; its mini-site is shown again if it is restored.",
+      );
     if (!site.enabled) throw new ApiError("SITE_DISABLED", "An administrator has disabled this mini-site.");
     if (site.liveVersion === null) return c.json(notPublished, 200);
 

@@ -10,8 +10,8 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../app/context.ts";
 import { reconcilePass } from "../lifecycle/reconcile.ts";
 import { flushDenialCounts } from "../policy/authorize.ts";
-import type { PublishDeps } from "../publish/services.ts";
 import { recentDenials } from "../policy/denials.ts";
+import type { PublishDeps } from "../publish/services.ts";
 import { defineRoute } from "./define.ts";
 
 const DenialsQuery = z.object({
@@ -99,7 +99,16 @@ export function registerOperatorRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDe
     const report = await reconcilePass(c.env, deps, (deps.now ?? Date.now)(), {
       fromStart: c.req.valid("query").fromStart === "true",
     });
-    return c.json({ ...report, reprovisioned: [...report.reprovisioned], orphansSeen: [...report.orphansSeen], deleted: [...report.deleted], skipped: [...report.skipped] }, 200);
+    return c.json(
+      {
+        ...report,
+        reprovisioned: [...report.reprovisioned],
+        orphansSeen: [...report.orphansSeen],
+        deleted: [...report.deleted],
+        skipped: [...report.skipped],
+      },
+      200,
+    );
   });
 
   app.openapi(denialsRoute, async (c) => {

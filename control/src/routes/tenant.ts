@@ -45,7 +45,11 @@ const Usage = z
   .object({
     sites: z.object({ count: z.number().int(), max: z.number().int() }),
     storedBytes: z.object({ used: z.number().int(), max: z.number().int() }),
-    publishes: z.object({ inWindow: z.number().int(), max: z.number().int(), windowSeconds: z.number().int() }),
+    publishes: z.object({
+      inWindow: z.number().int(),
+      max: z.number().int(),
+      windowSeconds: z.number().int(),
+    }),
   })
   .openapi("TenantUsage");
 
@@ -87,13 +91,18 @@ const settingsJson = (s: Awaited<ReturnType<typeof getTenantSettings>>) => ({
 });
 
 export function registerTenantRoutes(app: OpenAPIHono<AppEnv>, now: () => number = Date.now): void {
-  app.openapi(getSettingsRoute, async (c) => c.json(settingsJson(await getTenantSettings(c.env.DB, tenantOf(c).id)), 200));
+  app.openapi(getSettingsRoute, async (c) =>
+    c.json(settingsJson(await getTenantSettings(c.env.DB, tenantOf(c).id)), 200),
+  );
 
   app.openapi(putSettingsRoute, async (c) => {
     const tenant = tenantOf(c);
     const body = c.req.valid("json");
     const issues = [
-      ...cspListProblems(body.cdnAllowList, "cdn").map((p) => ({ path: `json.cdnAllowList.${p.index}`, message: p.problem })),
+      ...cspListProblems(body.cdnAllowList, "cdn").map((p) => ({
+        path: `json.cdnAllowList.${p.index}`,
+        message: p.problem,
+      })),
       ...cspListProblems(body.connectAllowList, "connect").map((p) => ({
         path: `json.connectAllowList.${p.index}`,
         message: p.problem,
@@ -130,7 +139,11 @@ export function registerTenantRoutes(app: OpenAPIHono<AppEnv>, now: () => number
       {
         sites: { count: sites, max: config.maxSitesPerTenant },
         storedBytes: { used: bytes, max: config.maxStoredBytesPerTenant },
-        publishes: { inWindow: publishes.count, max: config.publishesPerWindow, windowSeconds: config.rateWindowSeconds },
+        publishes: {
+          inWindow: publishes.count,
+          max: config.publishesPerWindow,
+          windowSeconds: config.rateWindowSeconds,
+        },
       },
       200,
     );

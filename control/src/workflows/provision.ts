@@ -160,7 +160,10 @@ export class ProvisionVersion extends WorkflowEntrypoint<ControlEnv, ProvisionPa
           const current = await getVersion(env.DB, tenant, site, version);
           if (current === undefined) return refuse("SITE_DELETED", "The version no longer exists.");
           if (current.status !== "live")
-            return refuse("VERSION_NOT_PROVISIONABLE", `Version ${version} is ${current.status}, no longer live.`);
+            return refuse(
+              "VERSION_NOT_PROVISIONABLE",
+              `Version ${version} is ${current.status}, no longer live.`,
+            );
         } else if (params.kind === "publish") {
           const status = await markProvisioning(env.DB, tenant, site, version, now());
           if (status === undefined) return refuse("SITE_DELETED", "The version no longer exists.");
@@ -230,7 +233,9 @@ export class ProvisionVersion extends WorkflowEntrypoint<ControlEnv, ProvisionPa
       );
 
       if (params.kind === "reprovision") {
-        await step.do("finish", this.dbStepConfig(), async () => markJobSucceeded(env.DB, tenant, jobId, now()));
+        await step.do("finish", this.dbStepConfig(), async () =>
+          markJobSucceeded(env.DB, tenant, jobId, now()),
+        );
         return { live: version, reprovisioned: true, uploadedFiles: report.uploadedFiles };
       }
 

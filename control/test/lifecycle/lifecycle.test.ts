@@ -74,7 +74,12 @@ async function macro(
   user: SampleUser,
   method: string,
   path: string,
-  options: { body?: unknown; content?: { id: string; type: string }; install?: Install; localId?: string } = {},
+  options: {
+    body?: unknown;
+    content?: { id: string; type: string };
+    install?: Install;
+    localId?: string;
+  } = {},
 ) {
   const install = options.install ?? FIRST;
   const fit = await signFit(signer, {
@@ -82,7 +87,11 @@ async function macro(
     ...install,
     apiBaseUrl: confluence.url,
     principal: SAMPLE_ACCOUNT_IDS[user],
-    context: { localId: options.localId ?? "lifecycle-macro", moduleKey: "mini-sites-macro", content: options.content ?? PAGE },
+    context: {
+      localId: options.localId ?? "lifecycle-macro",
+      moduleKey: "mini-sites-macro",
+      content: options.content ?? PAGE,
+    },
   });
   return world.send(method, `/v1/macro${path}`, {
     headers: {
@@ -95,10 +104,20 @@ async function macro(
 }
 
 /** The editor's upload on a page: ticket → chunk → complete → live. */
-async function publishOn(content: { id: string; type: string }, localId: string, html: string, install = FIRST) {
+async function publishOn(
+  content: { id: string; type: string },
+  localId: string,
+  html: string,
+  install = FIRST,
+) {
   const bundle = zipSync({ "index.html": strToU8(html) });
   const ticket = (await (
-    await macro("editor", "POST", "/upload-ticket", { body: { size: bundle.length }, content, localId, install })
+    await macro("editor", "POST", "/upload-ticket", {
+      body: { size: bundle.length },
+      content,
+      localId,
+      install,
+    })
   ).json()) as { uploadPath: string; siteId: string };
   const fit = await signFit(signer, {
     appId: APP_ID,
@@ -108,7 +127,9 @@ async function publishOn(content: { id: string; type: string }, localId: string,
     context: { localId, moduleKey: "mini-sites-macro", content },
   });
   const headers = { authorization: `Bearer ${fit}` };
-  expect((await world.send("PUT", `${ticket.uploadPath}/chunks/1`, { headers, body: bundle })).status).toBe(200);
+  expect((await world.send("PUT", `${ticket.uploadPath}/chunks/1`, { headers, body: bundle })).status).toBe(
+    200,
+  );
   const done = await world.send("POST", `${ticket.uploadPath}/complete`, { headers });
   expect(done.status, await done.clone().text()).toBe(202);
   const { jobId } = (await done.json()) as { jobId: string };
@@ -142,7 +163,8 @@ const tenantRow = async (cloudId = CLOUD_ID) =>
     )
   )[0];
 
-const serve = async (content = PAGE, install = FIRST) => macro("viewer", "POST", "/serve-url", { content, install });
+const serve = async (content = PAGE, install = FIRST) =>
+  macro("viewer", "POST", "/serve-url", { content, install });
 
 describe("install", () => {
   it("makes the tenant on avi:forge:installed:app, and a second delivery changes nothing", async () => {
@@ -162,11 +184,16 @@ describe("page events", () => {
   }, 120_000);
 
   const event = (eventType: string, content = PAGE, install = FIRST) =>
-    forgeEvent("/v1/lifecycle/page-events", { eventType, atlassianId: SAMPLE_ACCOUNT_IDS.editor, content }, install);
+    forgeEvent(
+      "/v1/lifecycle/page-events",
+      { eventType, atlassianId: SAMPLE_ACCOUNT_IDS.editor, content },
+      install,
+    );
 
   it("stops grants while the page is trashed (delivered twice, the same), and serves again once restored", async () => {
     expect((await serve()).status).toBe(200);
-    for (let i = 0; i < 2; i++) expect(await (await event("avi:confluence:trashed:page")).json()).toEqual({ state: "trashed" });
+    for (let i = 0; i < 2; i++)
+      expect(await (await event("avi:confluence:trashed:page")).json()).toEqual({ state: "trashed" });
     const trashed = await serve();
     expect(trashed.status).toBe(409);
     expect(await trashed.json()).toMatchObject({ error: { code: "PAGE_TRASHED" } });
@@ -177,7 +204,11 @@ describe("page events", () => {
   });
 
   it("ignores an event another installation sends about this page: nothing of ours changes", async () => {
-    await forgeEvent("/v1/lifecycle/installed", {}, { cloudId: OTHER_CLOUD_ID, installationId: OTHER_INSTALLATION_ID });
+    await forgeEvent(
+      "/v1/lifecycle/installed",
+      {},
+      { cloudId: OTHER_CLOUD_ID, installationId: OTHER_INSTALLATION_ID },
+    );
     const foreign = await event("avi:confluence:trashed:page", PAGE, {
       cloudId: OTHER_CLOUD_ID,
       installationId: OTHER_INSTALLATION_ID,
@@ -206,7 +237,10 @@ describe("page events", () => {
     const workers = world.api.scripts().map((s) => s.name);
     expect(workers.some((name) => name.includes(siteId))).toBe(false);
     expect(workers.some((name) => name.includes(shared))).toBe(true);
-    const audit = await world.sql<{ action: string }>("SELECT action FROM audit_entries WHERE target = ?", `site:${siteId}`);
+    const audit = await world.sql<{ action: string }>(
+      "SELECT action FROM audit_entries WHERE target = ?",
+      `site:${siteId}`,
+    );
     expect(audit.map((a) => a.action)).toContain("site.delete");
   }, 120_000);
 });
@@ -215,22 +249,32 @@ describe("uninstall", () => {
   let token: string;
   beforeAll(async () => {
     const tenant = (await tenantRow())?.id as string;
-    const issued = await createApiToken({ tenantId: tenant, scopes: ["sites:read", "sites:write"], label: "ci" });
+    const issued = await createApiToken({
+      tenantId: tenant,
+      scopes: ["sites:read", "sites:write"],
+      label: "ci",
+    });
     await new D1ApiTokenStore(world.db).insert(issued.record);
     token = issued.token;
   });
 
   it("stops grants and tokens at once, and a reinstall within the grace period restores everything", async () => {
     const siteId = await publishOn(PAGE, "uninstall-macro", "<h1>before uninstall</h1>");
-    expect((await world.send("GET", "/v1/sites", { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect(
+      (await world.send("GET", "/v1/sites", { headers: { authorization: `Bearer ${token}` } })).status,
+    ).toBe(200);
     expect(await (await forgeEvent("/v1/lifecycle/uninstalling", {})).json()).toEqual({ state: "purging" });
-    expect((await world.send("GET", "/v1/sites", { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+    expect(
+      (await world.send("GET", "/v1/sites", { headers: { authorization: `Bearer ${token}` } })).status,
+    ).toBe(401);
     const refused = await macro("viewer", "POST", "/serve-url", { localId: "uninstall-macro" });
     expect(refused.status).toBe(403);
     expect(await refused.json()).toMatchObject({ error: { code: "TENANT_PURGING" } });
     // Forge gives a reinstall a new installation id; its signed install event restores the tenant.
     const REINSTALLED = { cloudId: CLOUD_ID, installationId: REINSTALLATION_ID };
-    expect(await (await forgeEvent("/v1/lifecycle/installed", {}, REINSTALLED)).json()).toEqual({ state: "restored" });
+    expect(await (await forgeEvent("/v1/lifecycle/installed", {}, REINSTALLED)).json()).toEqual({
+      state: "restored",
+    });
     const served = (await (
       await macro("viewer", "POST", "/serve-url", { localId: "uninstall-macro", install: REINSTALLED })
     ).json()) as { siteId: string };
@@ -244,7 +288,9 @@ describe("uninstall", () => {
   it("erases every Worker, object and row after the grace period, retrying through Cloudflare errors, keeping the audit record", async () => {
     const REINSTALLED = { cloudId: CLOUD_ID, installationId: REINSTALLATION_ID };
     const tenant = (await tenantRow())?.id as string;
-    expect(await (await forgeEvent("/v1/lifecycle/uninstalling", {}, REINSTALLED)).json()).toEqual({ state: "purging" });
+    expect(await (await forgeEvent("/v1/lifecycle/uninstalling", {}, REINSTALLED)).json()).toEqual({
+      state: "purging",
+    });
     const later = Date.now() + (GRACE_SECONDS + 1) * 1000;
     // Cloudflare fails the delete-by-tag: the tenant stays purging and nothing is lost track of.
     world.api.faults.failNext({ endpoint: "scripts-delete-by-tag", status: 503, count: 10 });
@@ -262,10 +308,16 @@ describe("uninstall", () => {
     );
     expect(purge.length).toBeGreaterThanOrEqual(1);
     // A later install starts a fresh tenant, with nothing of the old one.
-    expect(await (await forgeEvent("/v1/lifecycle/installed", {}, REINSTALLED)).json()).toEqual({ state: "active" });
+    expect(await (await forgeEvent("/v1/lifecycle/installed", {}, REINSTALLED)).json()).toEqual({
+      state: "active",
+    });
     const fresh = await tenantRow();
     expect(fresh?.id).not.toBe(tenant);
-    expect(await (await macro("viewer", "POST", "/serve-url", { localId: "uninstall-macro", install: REINSTALLED })).json()).toEqual({
+    expect(
+      await (
+        await macro("viewer", "POST", "/serve-url", { localId: "uninstall-macro", install: REINSTALLED })
+      ).json(),
+    ).toEqual({
       state: "NOT_PUBLISHED",
     });
   }, 120_000);

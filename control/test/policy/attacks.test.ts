@@ -388,7 +388,10 @@ function bodyFor(method: string, path: string): { body?: string | Uint8Array; ty
     "/v1/macro/serve-url": {},
     "/v1/tenant/settings": { cdnAllowList: ["https://cdn.attacker.example"], connectAllowList: [] },
     "/v1/lifecycle/installed": { eventType: "avi:forge:installed:app" },
-    "/v1/lifecycle/page-events": { eventType: "avi:confluence:trashed:page", content: { id: "9999", type: "page" } },
+    "/v1/lifecycle/page-events": {
+      eventType: "avi:confluence:trashed:page",
+      content: { id: "9999", type: "page" },
+    },
   };
   return path in json ? { body: JSON.stringify(json[path]), type: "application/json" } : {};
 }
@@ -472,7 +475,14 @@ describe("the admin page, for a real Confluence administrator", () => {
 describe("lifecycle events", () => {
   it("cannot be sent for an installation by anyone but that installation's Forge functions", async () => {
     // A user's FIT (any module) and another installation's function FIT cannot uninstall the victim.
-    for (const headers of [await fit({ user: "admin" }), await fit({ noPrincipal: true, cloudId: "55555555-6666-4777-8888-999999999999", installationId: REINSTALLED_ID })]) {
+    for (const headers of [
+      await fit({ user: "admin" }),
+      await fit({
+        noPrincipal: true,
+        cloudId: "55555555-6666-4777-8888-999999999999",
+        installationId: REINSTALLED_ID,
+      }),
+    ]) {
       const response = await world.send("POST", "/v1/lifecycle/uninstalling", { headers });
       expect([403, 200]).toContain(response.status);
     }

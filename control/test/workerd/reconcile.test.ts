@@ -26,7 +26,10 @@ async function seedSites(count: number): Promise<void> {
   for (let start = 0; start < count; start += 50) {
     const statements = [];
     for (let i = start; i < Math.min(count, start + 50); i++) {
-      const id = `r${String(i).padStart(12, "0")}`.replace(/[0-9]/g, (d) => "abcdefghij"[Number(d)] as string) as SiteId;
+      const id = `r${String(i).padStart(12, "0")}`.replace(
+        /[0-9]/g,
+        (d) => "abcdefghij"[Number(d)] as string,
+      ) as SiteId;
       siteIds.push(id);
       statements.push(
         env.DB.prepare(
@@ -106,7 +109,9 @@ describe("a reconcile pass over 1,000 sites with 10 drifted", () => {
     )
       .bind(tenant)
       .all<{ site_id: string; version: number }>();
-    expect(jobs.results.map((j) => workerNameFor(j.site_id as SiteId, j.version)).sort()).toEqual([...missing].sort());
+    expect(jobs.results.map((j) => workerNameFor(j.site_id as SiteId, j.version)).sort()).toEqual(
+      [...missing].sort(),
+    );
     // Nothing else was touched: 995 live Workers and the 5 unknown ones are all still there.
     expect((await present()).size).toBe(SITES - 5 + 5);
   }, 120_000);
@@ -116,15 +121,19 @@ describe("a reconcile pass over 1,000 sites with 10 drifted", () => {
     expect([...report.deleted].sort()).toEqual([...orphans].sort());
     const now = await present();
     for (const name of orphans) expect(now.has(name)).toBe(false);
-    for (const site of siteIds.filter((_, i) => i < 100 || i >= 105)) expect(now.has(workerNameFor(site, 1))).toBe(true);
+    for (const site of siteIds.filter((_, i) => i < 100 || i >= 105))
+      expect(now.has(workerNameFor(site, 1))).toBe(true);
     const audited = await env.DB.prepare(
       "SELECT action, target FROM audit_entries WHERE tenant_id = ? AND action LIKE 'reconcile.%'",
     )
       .bind(tenant)
       .all<{ action: string; target: string }>();
-    expect(audited.results.filter((a) => a.action === "reconcile.delete").map((a) => a.target).sort()).toEqual(
-      orphans.map((o) => `worker:${o}`).sort(),
-    );
+    expect(
+      audited.results
+        .filter((a) => a.action === "reconcile.delete")
+        .map((a) => a.target)
+        .sort(),
+    ).toEqual(orphans.map((o) => `worker:${o}`).sort());
     expect(audited.results.filter((a) => a.action === "reconcile.reprovision")).toHaveLength(missing.length);
   }, 120_000);
 

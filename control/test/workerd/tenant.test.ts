@@ -12,11 +12,17 @@ describe("/v1/tenant/settings", () => {
   it("starts empty, takes valid host sources, and audits the change with the previous lists", async () => {
     const tenant = await newTenant();
     const admin = as(principalFor(tenant, ["tenant:admin"]));
-    expect(await (await admin("/v1/tenant/settings")).json()).toMatchObject({ cdnAllowList: [], connectAllowList: [] });
+    expect(await (await admin("/v1/tenant/settings")).json()).toMatchObject({
+      cdnAllowList: [],
+      connectAllowList: [],
+    });
     const put = await admin("/v1/tenant/settings", {
       method: "PUT",
       headers: JSON_HEADERS,
-      body: JSON.stringify({ cdnAllowList: ["https://cdn.example.com"], connectAllowList: ["wss://live.example.com"] }),
+      body: JSON.stringify({
+        cdnAllowList: ["https://cdn.example.com"],
+        connectAllowList: ["wss://live.example.com"],
+      }),
     });
     expect(put.status).toBe(200);
     expect(await (await admin("/v1/tenant/settings")).json()).toMatchObject({
@@ -39,7 +45,10 @@ describe("/v1/tenant/settings", () => {
       await admin("/v1/tenant/settings", {
         method: "PUT",
         headers: JSON_HEADERS,
-        body: JSON.stringify({ cdnAllowList: ["https://ok.example.com", "https://x.example.com; script-src *"], connectAllowList: [] }),
+        body: JSON.stringify({
+          cdnAllowList: ["https://ok.example.com", "https://x.example.com; script-src *"],
+          connectAllowList: [],
+        }),
       }),
       400,
       "INVALID_REQUEST",
@@ -55,9 +64,15 @@ describe("/v1/tenant/settings", () => {
       headers: JSON_HEADERS,
       body: JSON.stringify({ cdnAllowList: ["https://mine.example.com"], connectAllowList: [] }),
     });
-    const other = await (await as(principalFor(await newTenant(), ["tenant:admin"]))("/v1/tenant/settings")).json();
+    const other = await (
+      await as(principalFor(await newTenant(), ["tenant:admin"]))("/v1/tenant/settings")
+    ).json();
     expect(JSON.stringify(other)).not.toContain("mine.example.com");
-    await expectError(await as(principalFor(tenant, ["sites:write"]))("/v1/tenant/settings"), 403, "INSUFFICIENT_SCOPE");
+    await expectError(
+      await as(principalFor(tenant, ["sites:write"]))("/v1/tenant/settings"),
+      403,
+      "INSUFFICIENT_SCOPE",
+    );
   });
 });
 
