@@ -78,6 +78,11 @@ export const API_ERRORS = {
   QUOTA_BYTES: 403,
   /** An editor upload whose ticket ran out; start again. */
   UPLOAD_TICKET_EXPIRED: 403,
+  /**
+   * The app's Marketplace license is not active (production only): sites are not shown and nothing is
+   * published until it is renewed. Nothing is deleted.
+   */
+  LICENSE_INACTIVE: 403,
 
   // --- 404 / 405 ----------------------------------------------------------------------------------
   /** No such route, or no such resource in the caller's tenant (also for other tenants' resources). */

@@ -184,6 +184,12 @@ export interface ForgeContext {
   /** Where this installation's product APIs live (`{apiBaseUrl}/wiki/api/v2/…`). */
   readonly apiBaseUrl: string;
   readonly environment?: { readonly type: string; readonly id: string };
+  /**
+   * `app.license`: present only for paid apps in the PRODUCTION environment (Forge remote contract,
+   * developer.atlassian.com/platform/forge/remote/essentials). Absent = not licensed through the
+   * Marketplace at all (development, staging, free) — which is not the same as inactive.
+   */
+  readonly license?: { readonly isActive: boolean; readonly isEvaluation?: boolean };
   /** The Atlassian account id of the user; absent when a Forge function (not a UI) invoked us. */
   readonly accountId?: string;
   /** False when the FIT carries no `context` at all (a Forge function's invokeRemote, DESIGN §8). */
@@ -334,6 +340,18 @@ function readForgeClaims(
     return denied("AUTH_MALFORMED");
   }
 
+  let license: ForgeContext["license"];
+  const rawLicense = asObject(app.license);
+  if (rawLicense !== undefined) {
+    if (typeof rawLicense.isActive !== "boolean") return denied("AUTH_MALFORMED");
+    license = {
+      isActive: rawLicense.isActive,
+      ...(typeof rawLicense.isEvaluation === "boolean" ? { isEvaluation: rawLicense.isEvaluation } : {}),
+    };
+  } else if (app.license !== undefined && app.license !== null) {
+    return denied("AUTH_MALFORMED");
+  }
+
   let accountId: string | undefined;
   if (payload.principal !== undefined && payload.principal !== null) {
     if (!isAccountId(payload.principal)) return denied("AUTH_MALFORMED");
@@ -373,6 +391,7 @@ function readForgeClaims(
       cloudId,
       apiBaseUrl: app.apiBaseUrl.replace(/\/+$/, ""),
       ...(environment === undefined ? {} : { environment }),
+      ...(license === undefined ? {} : { license }),
       ...(accountId === undefined ? {} : { accountId }),
       hasContext: context !== undefined,
       page,

@@ -23,6 +23,8 @@ export interface Tenant {
   readonly status: TenantStatus;
   /** While `purging`: when its erasure may start (an uninstall's grace period); null otherwise. */
   readonly purgeAfter: number | null;
+  /** The Marketplace license as the latest production FIT said (null: never told; not enforced). */
+  readonly licenseState: "active" | "inactive" | null;
   readonly createdAt: number;
 }
 
@@ -40,6 +42,7 @@ interface TenantRow {
   installation_id: string;
   status: TenantStatus;
   purge_after: number | null;
+  license_state: "active" | "inactive" | null;
   created_at: number;
 }
 
@@ -51,11 +54,12 @@ function toTenant(row: TenantRow): Tenant {
     installationId: row.installation_id,
     status: row.status,
     purgeAfter: row.purge_after,
+    licenseState: row.license_state,
     createdAt: row.created_at,
   };
 }
 
-const COLUMNS = "id, forge_app_id, cloud_id, installation_id, status, purge_after, created_at";
+const COLUMNS = "id, forge_app_id, cloud_id, installation_id, status, purge_after, license_state, created_at";
 
 export async function getTenant(db: D1Database, id: TenantShortId): Promise<Tenant | undefined> {
   const row = await db.prepare(`SELECT ${COLUMNS} FROM tenants WHERE id = ?`).bind(id).first<TenantRow>();
@@ -176,6 +180,18 @@ export async function reassignInstallation(
     .bind(installationId, tenant)
     .run();
   return getTenant(db, tenant);
+}
+
+/** Records the license a production FIT carried (only when it changed: one write per change). */
+export async function recordLicense(
+  db: D1Database,
+  tenant: TenantShortId,
+  state: "active" | "inactive",
+): Promise<void> {
+  await db
+    .prepare("UPDATE tenants SET license_state = ? WHERE id = ? AND license_state IS NOT ?")
+    .bind(state, tenant, state)
+    .run();
 }
 
 /** Tenants whose uninstall grace period is over: the cron erases them (and retries until done). */

@@ -41,7 +41,14 @@ import {
 import { D1ApiTokenStore, getApiToken, recordApiTokenUse } from "../db/api-tokens.ts";
 import { getPageState } from "../db/page-states.ts";
 import { getSite } from "../db/sites.ts";
-import { ensureTenant, findTenant, getTenant, type Installation, type Tenant } from "../db/tenants.ts";
+import {
+  ensureTenant,
+  findTenant,
+  getTenant,
+  type Installation,
+  recordLicense,
+  type Tenant,
+} from "../db/tenants.ts";
 import { controlKeys } from "../identity.ts";
 import { getBinding } from "../macro/store.ts";
 import { verifyUploadTicket } from "../macro/ticket.ts";
@@ -49,6 +56,7 @@ import { getJob } from "../publish/store.ts";
 import { afterResponse, auditInBackground } from "./background.ts";
 import { DenialCounter } from "./denials.ts";
 import { actorOf, type CallerKind, callerKindOf, scopesOf } from "./kinds.ts";
+import { licenseLapsed, licenseStateOf } from "./license.ts";
 import { createRouteMatcher, type MatchedRoute } from "./match.ts";
 import type { Allow, RoutePolicy } from "./table.ts";
 
@@ -128,6 +136,8 @@ const MESSAGES: Partial<Record<ApiErrorCode, string>> = {
   INSTALLATION_MISMATCH:
     "This app installation is not the one Mini-Sites knows for this Confluence site. Reinstalling completes the switch.",
   INVALID_CONTEXT: "Call this from the Mini-Sites macro on a Confluence page or blog post.",
+  LICENSE_INACTIVE:
+    "The Mini-Sites license for this Confluence site is not active. An administrator can renew it in the Marketplace; nothing was deleted.",
 };
 
 export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
@@ -230,6 +240,18 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
       if (found !== undefined && found.installationId !== principal.ctx.installationId)
         throw refuse("INSTALLATION_MISMATCH", undefined);
       forgeTenant = found;
+    }
+
+    // --- 4b. the Marketplace license (paid app, production) ------------------------------------------
+    if (principal.kind === "forge") {
+      const lapsed = licenseLapsed(principal.ctx);
+      const told = licenseStateOf(principal.ctx);
+      if (forgeTenant !== undefined && told !== undefined && forgeTenant.licenseState !== told)
+        afterResponse(c, recordLicense(c.env.DB, forgeTenant.id, told));
+      // Counted, not audited: every viewer of every page would otherwise append a refusal.
+      if (policy.licensed && lapsed) throw refuse("LICENSE_INACTIVE", undefined);
+    } else if (policy.licensed && tenant?.licenseState === "inactive") {
+      throw refuse("LICENSE_INACTIVE", undefined);
     }
 
     // --- 5. Confluence, with the user's own token ---------------------------------------------------

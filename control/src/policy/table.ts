@@ -79,6 +79,12 @@ export interface RoutePolicy {
   readonly allow: Allow;
   readonly object: RouteObject;
   readonly body: BodyKind;
+  /**
+   * Needs an active Marketplace license (paid app, production): shows a site or publishes one. Refused
+   * with LICENSE_INACTIVE when the caller's FIT — or, for API tokens, the latest FIT of the tenant —
+   * says the license lapsed. Management (listing, disabling, deleting, tokens, audit) stays open.
+   */
+  readonly licensed: boolean;
 }
 
 const policy = (
@@ -87,7 +93,10 @@ const policy = (
   allow: Allow,
   object: RouteObject = "none",
   body: BodyKind = method === "GET" || method === "DELETE" ? "none" : "json",
-): RoutePolicy => ({ method, path, allow, object, body });
+): RoutePolicy => ({ method, path, allow, object, body, licensed: false });
+
+/** A route that shows or publishes a site: see RoutePolicy.licensed. */
+const licensed = (route: RoutePolicy): RoutePolicy => ({ ...route, licensed: true });
 
 const PUBLIC: Allow = { public: true };
 
@@ -108,12 +117,12 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
   // A grant or the bytes of ANY site of the tenant, including sites shown only on restricted pages:
   // API tokens only (issued by a tenant admin, scoped), never the admin page, which manages sites
   // without seeing their content (a Confluence admin may not read every page either).
-  policy("POST", "/v1/sites/:site/view-url", { apiToken: "sites:read" }, "site", "none"),
+  licensed(policy("POST", "/v1/sites/:site/view-url", { apiToken: "sites:read" }, "site", "none")),
   policy("GET", "/v1/sites/:site/versions/:n/bundle", { apiToken: "sites:read" }, "site"),
 
   // --- Sites, write side ------------------------------------------------------------------------------
-  policy("POST", "/v1/sites/:site/versions", { apiToken: "sites:write" }, "siteOrNew", "upload"),
-  policy("POST", "/v1/sites/:site/rollback", { apiToken: "sites:write" }, "site"),
+  licensed(policy("POST", "/v1/sites/:site/versions", { apiToken: "sites:write" }, "siteOrNew", "upload")),
+  licensed(policy("POST", "/v1/sites/:site/rollback", { apiToken: "sites:write" }, "site")),
   policy("POST", "/v1/sites/:site/disable", { apiToken: "sites:write", forgeAdmin: true }, "site", "none"),
   policy("POST", "/v1/sites/:site/enable", { apiToken: "sites:write", forgeAdmin: true }, "site", "none"),
   policy("PATCH", "/v1/sites/:site", { apiToken: "sites:write", forgeAdmin: true }, "site"),
@@ -131,12 +140,12 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
   policy("GET", "/v1/tenant/usage", { apiToken: "tenant:admin", forgeAdmin: true }),
 
   // --- The Macro API: the macro's own binding only, after the Confluence check on its page ---------
-  policy("POST", "/v1/macro/serve-url", { forgeMacro: "read" }, "macro"),
+  licensed(policy("POST", "/v1/macro/serve-url", { forgeMacro: "read" }, "macro")),
   policy("GET", "/v1/macro/state", { forgeMacro: "read" }, "macro"),
   policy("GET", "/v1/macro/versions", { forgeMacro: "update" }, "macro"),
-  policy("POST", "/v1/macro/rollback", { forgeMacro: "update" }, "macro"),
-  policy("POST", "/v1/macro/bind", { forgeMacro: "update" }, "macro"),
-  policy("POST", "/v1/macro/upload-ticket", { forgeMacro: "update" }, "macro"),
+  licensed(policy("POST", "/v1/macro/rollback", { forgeMacro: "update" }, "macro")),
+  licensed(policy("POST", "/v1/macro/bind", { forgeMacro: "update" }, "macro")),
+  licensed(policy("POST", "/v1/macro/upload-ticket", { forgeMacro: "update" }, "macro")),
   policy(
     "PUT",
     "/v1/macro/uploads/:ticket/chunks/:n",
@@ -144,12 +153,14 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
     "uploadTicket",
     "chunk",
   ),
-  policy(
-    "POST",
-    "/v1/macro/uploads/:ticket/complete",
-    { forgeMacro: "uploadTicket" },
-    "uploadTicket",
-    "none",
+  licensed(
+    policy(
+      "POST",
+      "/v1/macro/uploads/:ticket/complete",
+      { forgeMacro: "uploadTicket" },
+      "uploadTicket",
+      "none",
+    ),
   ),
 
   // --- Forge's lifecycle and product events, delivered to the remote with a FIT without a user -------

@@ -74,6 +74,9 @@ export interface CallOptions {
   readonly userToken?: string | null;
   readonly body?: unknown;
   readonly rawBody?: Uint8Array;
+  /** The FIT's `app.environment.type` and `app.license` (a paid app in production). */
+  readonly environmentType?: "DEVELOPMENT" | "STAGING" | "PRODUCTION";
+  readonly license?: { readonly isActive: boolean };
   /** Variables changed for this call only (e.g. a key rotation between two calls). */
   readonly env?: Partial<ControlEnv>;
 }
@@ -252,6 +255,15 @@ export async function startHarness(options: { env?: Partial<ControlEnv> } = {}):
         installationId: installation.installationId,
         cloudId: installation.cloudId,
         apiBaseUrl: confluence.url,
+        ...(call.environmentType === undefined
+          ? {}
+          : {
+              environment: {
+                type: call.environmentType,
+                id: `ari:cloud:ecosystem::environment/${installation.appId}/env`,
+              },
+            }),
+        ...(call.license === undefined ? {} : { license: call.license }),
         ...(call.noPrincipal === true ? {} : { principal: SAMPLE_ACCOUNT_IDS[call.user ?? "viewer"] }),
         context: {
           localId: call.localId ?? LOCAL_ID,

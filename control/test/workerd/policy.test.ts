@@ -45,7 +45,14 @@ describe("one declarative policy per route", () => {
     expect(() =>
       checkRoutesHavePolicies(app, [
         ...ROUTE_POLICIES,
-        { method: "GET", path: "/v1/ghost", allow: { public: true }, object: "none", body: "none" },
+        {
+          method: "GET",
+          path: "/v1/ghost",
+          allow: { public: true },
+          object: "none",
+          body: "none",
+          licensed: false,
+        },
       ]),
     ).toThrow(/policies without a route: GET \/v1\/ghost/);
   });
@@ -74,7 +81,9 @@ describe("one declarative policy per route", () => {
       ]),
     ).toThrow(/lets the macro reach something other than its own binding/);
     expect(() =>
-      checkPolicyTable([{ method: "GET", path: "/v1/things", allow: {}, object: "none", body: "none" }]),
+      checkPolicyTable([
+        { method: "GET", path: "/v1/things", allow: {}, object: "none", body: "none", licensed: false },
+      ]),
     ).toThrow(/allows nobody/);
   });
 });

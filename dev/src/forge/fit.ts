@@ -37,6 +37,11 @@ export interface FitClaimsInput {
   /** Defaults to Forge's `https://api.atlassian.com/ex/confluence/<cloudId>`; the dev stack passes its Confluence stand-in. */
   readonly apiBaseUrl?: string;
   readonly environment?: { readonly type: string; readonly id: string };
+  /**
+   * `app.license`, as Forge sends it for a paid app in PRODUCTION (omit for development, staging, free
+   * apps). Lets the dev stack and tests toggle the license.
+   */
+  readonly license?: { readonly isActive: boolean };
   /** The user's account id; omit for a Forge function's call (no principal). */
   readonly principal?: string;
   /** The page side; `null` for a Forge function's call (no context at all). */
@@ -70,6 +75,7 @@ export function forgeFitPayload(input: FitClaimsInput, options: SignFitOptions =
         id: `${ENVIRONMENT_ARI_PREFIX}${input.appId}/00000000-0000-4000-8000-000000000001`,
       },
       ...(page?.moduleKey === undefined ? {} : { module: { key: page.moduleKey, type: "xen:macro" } }),
+      ...(input.license === undefined ? {} : { license: { ...input.license } }),
     },
   };
   if (page !== null) {
