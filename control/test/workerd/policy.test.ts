@@ -66,6 +66,7 @@ describe("one declarative policy per route", () => {
           allow: { sharedSecret: true, apiToken: "sites:read" },
           object: "none",
           body: "none",
+          licensed: false,
         },
       ]),
     ).toThrow(/mixes the tenant-less CI secret/);
@@ -77,6 +78,7 @@ describe("one declarative policy per route", () => {
           allow: { forgeMacro: "read" },
           object: "site",
           body: "none",
+          licensed: false,
         },
       ]),
     ).toThrow(/lets the macro reach something other than its own binding/);
