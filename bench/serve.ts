@@ -23,7 +23,6 @@ import {
 import autocannon from "autocannon";
 import { CloudflareWfPProvider } from "../control/src/hosting/index.ts";
 import { type DevStack, startDevStack } from "../dev/src/stack.ts";
-import { userWorkerName } from "../dev/src/user-workers.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SITES = Number(process.env.BENCH_SITES ?? 100);
@@ -96,7 +95,7 @@ function memory(): { node: number; workerd: number } {
 
 async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), "mini-sites-bench-"));
-  const stack = await startDevStack({ dataDir, port: 0, directAccess: true });
+  const stack = await startDevStack({ dataDir, port: 0 });
   try {
     const asset = new Uint8Array(10 * 1024).map((_, i) => 97 + (i % 26));
     const site = await publish(stack, {
@@ -111,10 +110,8 @@ async function main(): Promise<void> {
     ).json()) as { grant: string };
     const gateway = `${stack.info.edgeUrl}/asset.txt`;
     const gatewayHeaders = { host: `s-${site.siteId}.localhost`, cookie: `__Host-ms=${grant.grant}` };
-    const direct = new URL(
-      "/asset.txt",
-      await stack.edge.miniflare.unsafeGetDirectURL(userWorkerName(site.name)),
-    ).href;
+    await stack.edge.ensureRunning(site.name);
+    const direct = new URL("/asset.txt", await stack.edge.directUrl(site.name)).href;
 
     console.log(
       `serve: 10 KB asset, ${CONNECTIONS} connections, ${SECONDS} s per run, gateway and direct alternated`,

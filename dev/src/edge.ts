@@ -1,23 +1,26 @@
 /**
- * The local edge: ONE Miniflare instance holding the production dispatch Worker (unchanged), the
- * dispatch-namespace stand-in, and the user Workers that are running. One workerd process, as on
- * Cloudflare's edge, so the gateway-vs-direct benchmark compares like with like.
+ * The local edge: the production dispatch Worker (unchanged) in a workerd process of its own, and
+ * every user Worker in a workerd process of its own.
  *
- * A hundred published sites would be a hundred Workers (~12 MiB each) and every `setOptions` rebuilds
- * the whole workerd config, so only the `maxRunning` most recently used user Workers run. A request for
- * a stopped one reaches the stand-in's loader, which starts it (a rebuild) and answers 503 with
- * `COLD_HEADER`; the front door (front.ts) waits for the rebuild and replays the request, so a browser
- * only sees a slower first load.
+ * Why one process per user Worker: Miniflare's `setOptions` rebuilds the whole workerd config and
+ * restarts the process (no merge; about 1 s at 20 Workers and growing), so with everything in one
+ * workerd every publish paused every site and cost more the more sites ran. Here a publish starts one
+ * small workerd (~0.4 s, whatever the number of sites) and nothing that serves another site restarts.
+ *
+ *   viewer ─► dispatch workerd: namespace-router.worker.js (entry) → dispatch Worker
+ *                 │  env.DISPATCHER.get(name).fetch(): a local call, then loopback HTTP (NET)
+ *                 ▼
+ *             user Worker workerd (one per running site version): Workers Static Assets
+ *
+ * User Workers start on first use (the router asks Node through LOADER; the request waits, it never
+ * sees an error) and the least recently used beyond `maxRunning` are stopped, so a hundred published
+ * sites fit in memory. A stop first retires the instance in the router (see namespace-router.worker.js:
+ * ports can be reused), then waits STOP_GRACE_MS for responses still streaming, then ends the process.
  */
 
-import { Log, LogLevel, Miniflare, type MiniflareOptions, type WorkerOptions } from "miniflare";
-import {
-  COMPATIBILITY_DATE,
-  dispatchNamespaceBinding,
-  NAMESPACE_SHIM_NAME,
-  namespaceWorkers,
-  type SiteWorker,
-} from "./user-workers.ts";
+import { readFileSync } from "node:fs";
+import { Log, LogLevel, Miniflare, type MiniflareOptions, Response as MiniflareResponse } from "miniflare";
+import { COMPATIBILITY_DATE, type SiteWorker, userWorkerName, userWorkerOptions } from "./user-workers.ts";
 
 export interface EdgeOptions {
   /** The dispatch Worker as one ES module (see bundle-worker.ts). */
@@ -28,177 +31,327 @@ export interface EdgeOptions {
   readonly port?: number;
   /** How many user Workers run at once; the least recently used beyond it are stopped. */
   readonly maxRunning?: number;
-  /** Give every running user Worker its own socket too (benchmarks compare against it). */
-  readonly directAccess?: boolean;
+  /** Open workerd's inspector for the dispatch Worker (profiling): see `inspectorUrl()`. */
+  readonly inspector?: boolean;
   readonly log?: Log;
 }
 
 export const DEFAULT_MAX_RUNNING = 20;
 const DISPATCH_WORKER_NAME = "dispatch";
+const CONTROL_ENTRYPOINT = "NamespaceControl";
+const ROUTER_SOURCE = readFileSync(new URL("./namespace-router.worker.js", import.meta.url), "utf8");
+/**
+ * After the router stopped routing to an instance and its requests got their headers, the process
+ * lives this long more so that bodies still streaming (up to 25 MiB over loopback) finish.
+ */
+const STOP_GRACE_MS = 1000;
+/** How long a liveness probe of a user Worker the router could not reach may take. */
+const PROBE_TIMEOUT_MS = 2000;
+
+interface Started {
+  readonly miniflare: Miniflare;
+  /** The user Worker's own socket: what the router sends requests to, and what benchmarks compare with. */
+  readonly url: URL;
+}
+
+/** One run of one user Worker: its own workerd process. */
+interface Instance {
+  /** Never reused: the router refuses retired ids, so a reused port cannot get this route back. */
+  readonly id: number;
+  readonly site: SiteWorker;
+  readonly startedAt: number;
+  readonly ready: Promise<Started>;
+}
 
 export class Edge {
   readonly #options: EdgeOptions;
-  readonly #miniflare: Miniflare;
+  readonly #gateway: Miniflare;
+  readonly #url: URL;
+  readonly #control: URL;
   /** Every script the namespace holds, by name. */
   #scripts = new Map<string, SiteWorker>();
-  /** Running user Workers, with when each was last used (ms). */
-  #running = new Map<string, number>();
-  /** Rebuilds run one at a time, in order. */
-  #queue: Promise<void> = Promise.resolve();
-  /**
-   * The wanted state changed since the last rebuild began. State changes apply at once and only ask
-   * for a rebuild; queued rebuilds that find nothing new skip, so a burst of publishes (or of cold
-   * starts) costs one or two workerd restarts, not one each.
-   */
-  #dirty = false;
-  #url: URL;
+  /** The instance serving each name now (starting or running); stopping ones are not here. */
+  readonly #instances = new Map<string, Instance>();
+  readonly #stopping = new Set<Promise<void>>();
+  #nextId = 0;
+  #disposed = false;
 
-  private constructor(options: EdgeOptions, miniflare: Miniflare, url: URL) {
+  private constructor(options: EdgeOptions, gateway: Miniflare, url: URL, control: URL) {
     this.#options = options;
-    this.#miniflare = miniflare;
+    this.#gateway = gateway;
     this.#url = url;
+    this.#control = control;
   }
 
   static async start(options: EdgeOptions, scripts: readonly SiteWorker[] = []): Promise<Edge> {
-    const max = options.maxRunning ?? DEFAULT_MAX_RUNNING;
-    const running = scripts.slice(-max);
     let edge: Edge | undefined;
-    const miniflare = new Miniflare(
-      buildOptions(options, running, (name) => (edge ? edge.#startStopped(name) : Promise.resolve(false))),
+    const gateway = new Miniflare(
+      gatewayOptions(options, async (name, failed) => {
+        if (edge === undefined) return new MiniflareResponse(null, { status: 503 });
+        return edge.#route(name, failed);
+      }),
     );
     try {
-      const url = await miniflare.ready;
-      edge = new Edge(options, miniflare, url);
-      for (const script of scripts) edge.#scripts.set(script.name, script);
-      for (const script of running) edge.#running.set(script.name, 0);
+      await gateway.ready;
+      const url = await gateway.unsafeGetDirectURL(DISPATCH_WORKER_NAME);
+      const control = await gateway.unsafeGetDirectURL(DISPATCH_WORKER_NAME, CONTROL_ENTRYPOINT);
+      edge = new Edge(options, gateway, url, control);
+      edge.#scripts = new Map(scripts.map((script) => [script.name, script]));
       return edge;
     } catch (error) {
-      await miniflare.dispose();
+      await gateway.dispose();
       throw error;
     }
   }
 
-  /** The dispatch Worker's socket. Stable across rebuilds. */
+  /** The dispatch Worker's socket. */
   get url(): URL {
     return this.#url;
   }
 
-  get miniflare(): Miniflare {
-    return this.#miniflare;
+  /** Names of the user Workers running (or starting) now. */
+  running(): string[] {
+    return [...this.#instances.keys()];
   }
 
-  /** Names of the user Workers running now. */
-  running(): string[] {
-    return [...this.#running.keys()];
+  /** The Chrome DevTools protocol endpoint of the dispatch Worker's isolate (needs `inspector: true`). */
+  async inspectorUrl(): Promise<URL> {
+    return new URL(`/core:user:${DISPATCH_WORKER_NAME}`, await this.#gateway.getInspectorURL());
+  }
+
+  /** A running user Worker's own socket (no gateway in front), or undefined when it is not running. */
+  async directUrl(name: string): Promise<URL | undefined> {
+    return (await this.#instances.get(name)?.ready)?.url;
   }
 
   /**
    * Makes the namespace hold exactly `scripts`. The ones named in `started` (just published: someone
-   * is about to open them) run at once; removed ones stop.
+   * is about to open them) run before this resolves; a changed one is served by its new version from
+   * then on, and a removed one is no longer routed to.
    */
-  setScripts(scripts: readonly SiteWorker[], started: readonly string[] = []): Promise<void> {
-    this.#scripts = new Map(scripts.map((s) => [s.name, s]));
-    for (const name of this.#running.keys()) if (!this.#scripts.has(name)) this.#running.delete(name);
-    for (const name of started) if (this.#scripts.has(name)) this.#running.set(name, Date.now());
-    return this.#requestRebuild();
+  async setScripts(scripts: readonly SiteWorker[], started: readonly string[] = []): Promise<void> {
+    const next = new Map(scripts.map((script) => [script.name, script]));
+    this.#scripts = next;
+    const waits: Promise<unknown>[] = [];
+    for (const instance of [...this.#instances.values()]) {
+      const site = next.get(instance.site.name);
+      if (site === undefined) {
+        waits.push(this.#stop(instance));
+      } else if (!sameSite(site, instance.site)) {
+        // The old version serves until the new one answers; then the router switches over.
+        const fresh = this.#start(site);
+        waits.push(
+          fresh.ready.then(
+            () => this.#stop(instance),
+            async (error: unknown) => {
+              await this.#stop(instance);
+              throw error;
+            },
+          ),
+        );
+      }
+    }
+    for (const name of started) {
+      const site = next.get(name);
+      if (site !== undefined) waits.push((this.#instances.get(name) ?? this.#start(site)).ready);
+    }
+    await Promise.all(waits);
   }
 
   /** Starts `name` if the namespace holds it and it is stopped; resolves once it serves. */
-  ensureRunning(name: string): Promise<void> {
-    if (this.#scripts.has(name) && !this.#running.has(name)) {
-      this.#running.set(name, Date.now());
-      return this.#requestRebuild();
-    }
-    return this.settled();
+  async ensureRunning(name: string): Promise<void> {
+    const site = this.#scripts.get(name);
+    if (site !== undefined) await (this.#instances.get(name) ?? this.#start(site)).ready;
   }
 
-  /** Resolves when every rebuild asked for so far is done. */
-  settled(): Promise<void> {
-    return this.#enqueue(async () => {});
+  /** Resolves when every start and stop asked for so far is done. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...[...this.#instances.values()].map((i) => i.ready), ...this.#stopping]);
   }
 
   async dispose(): Promise<void> {
-    await this.settled();
-    await this.#miniflare.dispose();
+    this.#disposed = true;
+    const instances = [...this.#instances.values()];
+    this.#instances.clear();
+    await Promise.allSettled([
+      ...instances.map(async (instance) => (await instance.ready).miniflare.dispose()),
+      ...this.#stopping,
+    ]);
+    await this.#gateway.dispose();
   }
 
-  #startStopped(name: string): Promise<boolean> {
-    if (!this.#scripts.has(name)) return Promise.resolve(false);
-    // Not awaited: the rebuild restarts the workerd that is waiting for this answer.
-    void this.ensureRunning(name).catch((error: unknown) => this.#options.log?.error(error as Error));
-    return Promise.resolve(true);
-  }
-
-  #requestRebuild(): Promise<void> {
-    this.#dirty = true;
-    return this.#enqueue(async () => {
-      if (!this.#dirty) return;
-      this.#dirty = false;
-      await this.#rebuild();
-    });
-  }
-
-  #enqueue(task: () => Promise<void>): Promise<void> {
-    const next = this.#queue.then(task);
-    this.#queue = next.catch(() => {});
-    return next;
-  }
-
-  async #rebuild(): Promise<void> {
-    await this.#recordUsage();
-    const max = this.#options.maxRunning ?? DEFAULT_MAX_RUNNING;
-    const byRecency = [...this.#running].sort((a, b) => b[1] - a[1]);
-    this.#running = new Map(byRecency.slice(0, max));
-    const sites = [...this.#running.keys()].flatMap((name) => this.#scripts.get(name) ?? []);
-    await this.#miniflare.setOptions(
-      buildOptions(this.#options, sites, (name) => this.#startStopped(name), this.#url.port),
-    );
-  }
-
-  /** Asks the stand-in which user Workers were used since the last rebuild (it forgets on restart). */
-  async #recordUsage(): Promise<void> {
-    try {
-      const shim = await this.#miniflare.getWorker(NAMESPACE_SHIM_NAME);
-      const usage = (await (await shim.fetch("http://stand-in/usage")).json()) as Record<string, number>;
-      for (const [name, at] of Object.entries(usage)) {
-        if (this.#running.has(name)) this.#running.set(name, Math.max(at, this.#running.get(name) ?? 0));
-      }
-    } catch {
-      // A stand-in that cannot answer costs only recency information.
+  /** LOADER: where the router should send `name`'s requests; `failed` names an instance it could not reach. */
+  async #route(name: string, failed: number | undefined): Promise<MiniflareResponse> {
+    if (this.#disposed) return new MiniflareResponse(null, { status: 503 });
+    let instance = this.#instances.get(name);
+    if (instance !== undefined && instance.id === failed && !(await alive(instance))) {
+      // Crashed or killed from outside: replace it.
+      void this.#stop(instance, false);
+      instance = undefined;
     }
+    const site = this.#scripts.get(name);
+    if (site === undefined) return new MiniflareResponse(null, { status: 404 });
+    instance ??= this.#start(site);
+    try {
+      const { url } = await instance.ready;
+      return MiniflareResponse.json({ origin: url.origin, instance: instance.id });
+    } catch (error) {
+      this.#options.log?.error(error as Error);
+      return new MiniflareResponse(null, { status: 503 });
+    }
+  }
+
+  #start(site: SiteWorker): Instance {
+    const instance: Instance = {
+      id: ++this.#nextId,
+      site,
+      startedAt: Date.now(),
+      ready: this.#launch(site),
+    };
+    this.#instances.set(site.name, instance);
+    instance.ready.catch(() => {
+      if (this.#instances.get(site.name) === instance) this.#instances.delete(site.name);
+    });
+    void this.#makeRoom().catch((error: unknown) => this.#options.log?.error(error as Error));
+    return instance;
+  }
+
+  async #launch(site: SiteWorker): Promise<Started> {
+    const miniflare = new Miniflare({
+      host: "127.0.0.1",
+      port: 0,
+      log: this.#options.log ?? new Log(LogLevel.WARN),
+      logRequests: false,
+      // Never fetch a real `Request.cf` from workers.cloudflare.com: loopback only.
+      cf: false,
+      enableDevRegistry: false,
+      workers: userWorkerOptions(site),
+    });
+    try {
+      await miniflare.ready;
+      return { miniflare, url: await miniflare.unsafeGetDirectURL(userWorkerName(site.name)) };
+    } catch (error) {
+      await miniflare.dispose().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Stops the least recently used user Workers beyond `maxRunning`. */
+  async #makeRoom(): Promise<void> {
+    const max = this.#options.maxRunning ?? DEFAULT_MAX_RUNNING;
+    if (this.#instances.size <= max) return;
+    const usage = await this.#usage();
+    const recency = (i: Instance) => Math.max(usage[i.site.name] ?? 0, i.startedAt);
+    const byAge = [...this.#instances.values()].sort((a, b) => recency(a) - recency(b));
+    for (const instance of byAge.slice(0, Math.max(0, byAge.length - max))) void this.#stop(instance);
+  }
+
+  /** When the router last sent each user Worker a request (it forgets on restart; Node does not). */
+  async #usage(): Promise<Record<string, number>> {
+    try {
+      return (await (await fetch(new URL("/usage", this.#control))).json()) as Record<string, number>;
+    } catch {
+      return {}; // only recency is lost
+    }
+  }
+
+  /**
+   * Takes `instance` out of service. Resolves once the router no longer sends it anything (so a
+   * removed script is unreachable when `setScripts` resolves); the process ends a little later.
+   */
+  #stop(instance: Instance, graceful = true): Promise<void> {
+    if (this.#instances.get(instance.site.name) === instance) this.#instances.delete(instance.site.name);
+    const retired = this.#retire(instance.id);
+    const done = (async () => {
+      await retired;
+      if (graceful) await new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS));
+      const started = await instance.ready.catch(() => undefined);
+      await started?.miniflare.dispose();
+    })().catch((error: unknown) => this.#options.log?.error(error as Error));
+    this.#stopping.add(done);
+    void done.finally(() => this.#stopping.delete(done));
+    return retired;
+  }
+
+  async #retire(id: number): Promise<void> {
+    if (this.#disposed) return;
+    const answer = await fetch(new URL(`/retire?instance=${id}`, this.#control), { method: "POST" });
+    if (answer.status !== 204)
+      throw new Error(`the router refused to retire instance ${id}: ${answer.status}`);
   }
 }
 
-function buildOptions(
+function sameSite(a: SiteWorker, b: SiteWorker): boolean {
+  return (
+    a.directory === b.directory &&
+    a.notFoundHandling === b.notFoundHandling &&
+    a.htmlHandling === b.htmlHandling
+  );
+}
+
+async function alive(instance: Instance): Promise<boolean> {
+  try {
+    const { url } = await instance.ready;
+    const answer = await fetch(url, { method: "HEAD", signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    await answer.body?.cancel();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function gatewayOptions(
   options: EdgeOptions,
-  sites: readonly SiteWorker[],
-  startStopped: (name: string) => Promise<boolean>,
-  port: string | number | undefined = options.port,
+  route: (name: string, failed: number | undefined) => Promise<MiniflareResponse>,
 ): MiniflareOptions {
-  const dispatch: WorkerOptions = {
-    config: {
-      name: DISPATCH_WORKER_NAME,
-      compatibilityDate: COMPATIBILITY_DATE,
-      manifest: {
-        mainModule: "dispatch.js",
-        modules: { "dispatch.js": { type: "esm", contents: options.dispatchScript } },
-      },
-      env: {
-        ...Object.fromEntries(
-          Object.entries(options.dispatchVars).map(([key, value]) => [key, { type: "text", value }]),
-        ),
-        DISPATCHER: dispatchNamespaceBinding(),
-      },
-    },
-  };
+  const vars = Object.entries(options.dispatchVars).map(([key, value]) => [
+    key,
+    { type: "text" as const, value },
+  ]);
   return {
     host: "127.0.0.1",
-    port: Number(port ?? 0),
+    // Miniflare's own entry socket adds its entry Worker in front; the dispatch Worker gets a socket
+    // of its own below, as on Cloudflare where nothing stands between the viewer and it.
+    port: 0,
+    ...(options.inspector ? { inspectorPort: 0 } : {}),
     log: options.log ?? new Log(LogLevel.WARN),
     logRequests: false,
     // Never fetch a real `Request.cf` from workers.cloudflare.com: loopback only.
     cf: false,
     enableDevRegistry: false,
-    workers: [dispatch, ...namespaceWorkers(sites, { directAccess: options.directAccess, startStopped })],
+    workers: [
+      {
+        config: {
+          name: DISPATCH_WORKER_NAME,
+          compatibilityDate: COMPATIBILITY_DATE,
+          manifest: {
+            mainModule: "namespace-router.js",
+            modules: {
+              "namespace-router.js": { type: "esm", contents: ROUTER_SOURCE },
+              "dispatch.js": { type: "esm", contents: options.dispatchScript },
+            },
+          },
+          env: {
+            ...Object.fromEntries(vars),
+            // User Workers listen on loopback; the router may reach nothing else.
+            NET: { type: "network", allow: ["local"] },
+            LOADER: {
+              type: "fetcher",
+              handler: (request) => {
+                const query = new URL(request.url).searchParams;
+                const failed = query.get("failed");
+                return route(query.get("name") ?? "", failed === null ? undefined : Number(failed));
+              },
+            },
+          },
+        },
+        dev: {
+          unsafeDirectSockets: [
+            { host: "127.0.0.1", port: options.port ?? 0 },
+            { host: "127.0.0.1", port: 0, entrypoint: CONTROL_ENTRYPOINT },
+          ],
+        },
+      },
+    ],
   };
 }

@@ -1,9 +1,9 @@
 /**
  * The whole system on one machine (DESIGN §7). Ports, from the base port P:
- *   P     front door → the dispatch Worker (every `s-<site>.localhost:P`, `g-<grant>.localhost:P`,
- *         and the gateway's own host `localhost:P`)
+ *   P     the dispatch Worker's own workerd socket (every `s-<site>.localhost:P`, `g-<grant>.localhost:P`,
+ *         and the gateway's own host `localhost:P`); also `edgeUrl`
  *   P+1   Cloudflare API stand-in (`cloudflareApiUrl`): provisioning lands here, exactly as on Cloudflare
- *   P+2   the edge's workerd socket (the dispatch Worker without the front door; benchmarks use it)
+ *   P+2   not used (each user Worker listens on a free loopback port of its own)
  *   P+3   dev console: mints view URLs for any user Worker (e.g. one deployed by hand with wrangler)
  *   P+4   the control Worker (`controlUrl`): the API, publish pipeline and Workflows
  *   P+5   Confluence stand-in (`confluenceUrl`): the REST endpoints the control Worker calls
@@ -31,7 +31,6 @@ import { type DevConsole, startDevConsole } from "./console.ts";
 import { type Control, startControl } from "./control.ts";
 import { Edge } from "./edge.ts";
 import { DEV_FORGE_INSTALLATION, loadOrCreateFitSigner, startForgeJwksServer } from "./forge/index.ts";
-import { type FrontDoor, startFrontDoor } from "./front.ts";
 import type { SiteWorker } from "./user-workers.ts";
 
 export interface DevStackOptions {
@@ -43,8 +42,6 @@ export interface DevStackOptions {
   readonly grantTtlSeconds?: number;
   /** User Workers running at once (the least recently used beyond it are stopped). */
   readonly maxRunning?: number;
-  /** Give running user Workers their own sockets too (the serve benchmark compares against them). */
-  readonly directAccess?: boolean;
   readonly log?: Log;
 }
 
@@ -141,36 +138,28 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     });
     opened.push(cloudflareApi);
 
-    const frontPort = portAt(0);
+    const gatewayPort = portAt(0);
     const dispatchVars = {
       SITES_DOMAIN,
-      // Filled in below once the front door's port is known (it is the gateway's own host).
+      // Filled in below once the gateway's port is known (it is the gateway's own host).
       DISPATCH_BASE_URL: "",
       APP_PID: DEV_APP_PID,
       APP_PSK: secrets.appPsk,
       // Local embedders: the Confluence/Forge stand-in and test pages on loopback.
       EMBED_ANCESTORS: "http://localhost:* http://127.0.0.1:*",
     };
-    const front = await reservePort(frontPort);
+    const gateway = await reservePort(gatewayPort);
     // The gateway's own host is plain `localhost`: every client resolves it (Node and curl do not
     // resolve `*.localhost` subdomains), and it can never be mistaken for a site's `s-`/`g-` host.
-    dispatchVars.DISPATCH_BASE_URL = `http://${SITES_DOMAIN}:${front.port}`;
+    dispatchVars.DISPATCH_BASE_URL = `http://${SITES_DOMAIN}:${gateway.port}`;
+    const dispatchScript = await bundleWorker(DISPATCH_ENTRY);
+    await gateway.release();
     edge = await Edge.start(
-      {
-        dispatchScript: await bundleWorker(DISPATCH_ENTRY),
-        dispatchVars,
-        port: portAt(2),
-        maxRunning: options.maxRunning,
-        directAccess: options.directAccess,
-        log,
-      },
+      { dispatchScript, dispatchVars, port: gateway.port, maxRunning: options.maxRunning, log },
       initial.map(siteWorkerOf),
     );
     const running = edge;
     opened.push({ close: () => running.dispose() });
-    await front.release();
-    const frontDoor: FrontDoor = await startFrontDoor(running, front.port);
-    opened.push(frontDoor);
 
     const devConsole: DevConsole = await startDevConsole({
       port: portAt(3),
@@ -178,7 +167,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       appPsk: secrets.appPsk,
       grantTtlSeconds,
       sitesDomain: SITES_DOMAIN,
-      sitePort: front.port,
+      sitePort: gateway.port,
       scripts: () => cloudflareApi.scripts(),
     });
     opened.push(devConsole);
@@ -195,7 +184,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     const control = await startControl({
       dataDir: options.dataDir,
       port: portAt(4),
-      gateway: frontDoor.url,
+      gateway: running.url,
       apiTokenSeed: secrets.apiTokenSeed,
       log,
       vars: {
@@ -219,7 +208,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
 
     const info: DevInfo = {
       dispatchUrl: dispatchVars.DISPATCH_BASE_URL,
-      sitesDomain: `${SITES_DOMAIN}:${front.port}`,
+      sitesDomain: `${SITES_DOMAIN}:${gateway.port}`,
       cloudflareApiUrl: cloudflareApi.url,
       accountId: secrets.accountId,
       namespace: DEV_NAMESPACE,
@@ -292,7 +281,7 @@ async function writeJsonAtomically(file: string, value: unknown, mode = 0o644): 
 }
 
 /**
- * Picks the front door's port before the edge starts (the dispatch Worker must know its own host),
+ * Picks the gateway's port before the edge starts (the dispatch Worker must know its own host),
  * holding it with a listening socket so nothing else takes it meanwhile.
  */
 async function reservePort(port: number): Promise<{ port: number; release(): Promise<void> }> {

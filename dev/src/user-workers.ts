@@ -1,28 +1,25 @@
 /**
- * Site user Workers on workerd, all in ONE Miniflare instance, reachable by site name.
+ * Site user Workers on workerd. Each site is an assets-only Worker (Workers Static Assets over a
+ * folder), as in production, where wrangler uploads it with no script of its own.
  *
- * Each site is an assets-only Worker (Workers Static Assets over a folder), as in production, where
- * wrangler uploads it with no script of its own. A dispatch-namespace stand-in Worker exposes
- * `get(name)` so dispatch code written for `env.DISPATCHER.get(name).fetch(request)` runs unchanged:
- * Miniflare cannot emulate a dispatch namespace (its binding only proxies to a remote one) and
- * Miniflare 5 no longer offers user-defined wrapped bindings, so the stand-in is a WorkerEntrypoint
- * reached over RPC: `get(name)` returns the site's service binding, and RPC promise pipelining lets the
- * caller call `.fetch()` on the result without awaiting `get()` first.
+ * Two ways to run them:
+ * - `userWorkerOptions(site)`: one user Worker alone, for a Miniflare instance (a workerd process) of its
+ *   own. The dev stack's edge (edge.ts) runs every site this way, so adding one never restarts the
+ *   workerd serving the others.
+ * - `namespaceWorkers(sites)`: several in ONE instance behind a dispatch-namespace stand-in Worker
+ *   whose `get(name)` returns the site's service binding, so dispatch code written for
+ *   `env.DISPATCHER.get(name).fetch(request)` runs unchanged in tests. Miniflare cannot emulate a
+ *   dispatch namespace (its binding only proxies to a remote one) and Miniflare 5 no longer offers
+ *   user-defined wrapped bindings, so this stand-in is a WorkerEntrypoint reached over RPC (promise
+ *   pipelining lets the caller call `.fetch()` on `get()`'s result without awaiting it first).
  *
- * A small host router (`s-<name>.localhost` → site) plays the dispatch Worker for now; it grants
- * nothing and checks nothing, so this module is for tests and dev only, never a serving path.
+ * A small host router (`s-<name>.localhost` → site) plays the dispatch Worker for `startUserWorkers`; it
+ * grants nothing and checks nothing, so that is for tests only, never a serving path.
  */
 
 import { statSync } from "node:fs";
 import { isAbsolute } from "node:path";
-import {
-  Log,
-  LogLevel,
-  Miniflare,
-  type MiniflareOptions,
-  Response as MiniflareResponse,
-  type WorkerOptions,
-} from "miniflare";
+import { Log, LogLevel, Miniflare, type MiniflareOptions, type WorkerOptions } from "miniflare";
 
 export type NotFoundHandling = "none" | "single-page-application" | "404-page";
 export type HtmlHandling = "auto-trailing-slash" | "drop-trailing-slash" | "force-trailing-slash" | "none";
@@ -63,8 +60,6 @@ type EnvBinding = NonNullable<WorkerOptions["config"]["env"]>[string];
 /** The newest date workerd 1.20261102.1 supports, so assets routing behaves as deployed today. */
 export const COMPATIBILITY_DATE = "2026-11-01";
 export const NAMESPACE_SHIM_NAME = "dispatch-namespace";
-/** Response header of the stand-in when a known but stopped user Worker was asked for (dev only). */
-export const COLD_HEADER = "x-mini-sites-dev-cold";
 const NAMESPACE_SHIM_EXPORT = "DispatchNamespace";
 const HOST_ROUTER_NAME = "host-router";
 /** A site name is one DNS label, because it becomes part of the site's host name. */
@@ -82,37 +77,14 @@ class MissingWorker extends RpcTarget {
   fetch() { throw new Error("Worker not found: " + this.name); }
 }
 
-// A script the namespace holds that is not running right now (the dev stack keeps only the most
-// recently used ones running). The loader says whether it exists; if so it is started and the caller is
-// told to retry, which the dev stack's front door does by itself.
-class ColdWorker extends RpcTarget {
-  constructor(name, loader) { super(); this.name = name; this.loader = loader; }
-  async fetch() {
-    const answer = await this.loader.fetch("http://loader/start?name=" + encodeURIComponent(this.name), { method: "POST" });
-    if (answer.status === 404) throw new Error("Worker not found: " + this.name);
-    return new Response("This site is starting; try again in a moment.", {
-      status: 503,
-      headers: { "retry-after": "1", "${COLD_HEADER}": this.name, "content-type": "text/plain; charset=utf-8" },
-    });
-  }
-}
-
-const lastUsed = new Map();
-
 export class ${NAMESPACE_SHIM_EXPORT} extends WorkerEntrypoint {
   get(name) {
-    if (Object.hasOwn(this.env, "SITE:" + name)) {
-      lastUsed.set(name, Date.now());
-      return this.env["SITE:" + name];
-    }
-    return this.env.LOADER ? new ColdWorker(name, this.env.LOADER) : new MissingWorker(name);
+    return Object.hasOwn(this.env, "SITE:" + name) ? this.env["SITE:" + name] : new MissingWorker(name);
   }
 }
 
-// When each running user Worker was last asked for, so the dev stack stops the least recently used.
 export default {
-  fetch(request) {
-    if (new URL(request.url).pathname === "/usage") return Response.json(Object.fromEntries(lastUsed));
+  fetch() {
     return new Response("dispatch namespace stand-in", { status: 404 });
   },
 };
@@ -148,32 +120,23 @@ export function dispatchNamespaceBinding(): EnvBinding {
   return { type: "worker", worker: NAMESPACE_SHIM_NAME, exportName: NAMESPACE_SHIM_EXPORT };
 }
 
+export interface NamespaceOptions {
+  /** Also give every site Worker its own loopback socket. */
+  readonly directAccess?: boolean;
+}
+
 /**
  * The namespace stand-in plus one assets-only Worker per site. Add them after the entry Worker
  * (Miniflare sends its socket's requests to the first Worker) and bind `dispatchNamespaceBinding()`.
  */
-export interface NamespaceOptions {
-  readonly directAccess?: boolean;
-  /**
-   * Asked when a name that is not running is requested: true if the namespace holds that script (it
-   * is then started and the request answered 503 with `COLD_HEADER`), false for `Worker not found`.
-   */
-  readonly startStopped?: (name: string) => Promise<boolean>;
-}
-
 export function namespaceWorkers(
   sites: readonly SiteWorker[],
   options: NamespaceOptions = {},
 ): WorkerOptions[] {
   const seen = new Set<string>();
   for (const site of sites) {
-    if (!SITE_NAME.test(site.name)) throw new Error(`Site name "${site.name}" is not a lowercase DNS label`);
+    checkSite(site);
     if (seen.has(site.name)) throw new Error(`Site "${site.name}" is listed twice`);
-    // Miniflare resolves a relative folder against the working directory and silently serves an empty
-    // temporary folder when it does not exist: a site would look deployed and serve nothing.
-    if (!isAbsolute(site.directory) || !statSync(site.directory, { throwIfNoEntry: false })?.isDirectory()) {
-      throw new Error(`Site "${site.name}": ${site.directory} is not an absolute path to a folder`);
-    }
     seen.add(site.name);
   }
   const shim: WorkerOptions = {
@@ -185,7 +148,6 @@ export function namespaceWorkers(
         ...Object.fromEntries(
           sites.map((site) => [`SITE:${site.name}`, { type: "worker", worker: userWorkerName(site.name) }]),
         ),
-        ...(options.startStopped ? { LOADER: loaderBinding(options.startStopped) } : {}),
       },
     },
   };
@@ -232,15 +194,22 @@ export async function startUserWorkers(options: UserWorkersOptions): Promise<Use
   }
 }
 
-function loaderBinding(startStopped: (name: string) => Promise<boolean>): EnvBinding {
-  return {
-    type: "fetcher",
-    handler: async (request) => {
-      const name = new URL(request.url).searchParams.get("name") ?? "";
-      const known = await startStopped(name);
-      return new MiniflareResponse(null, { status: known ? 202 : 404 });
-    },
-  };
+/**
+ * One user Worker alone, with its own loopback socket (`unsafeGetDirectURL(userWorkerName(name))`):
+ * the Worker list of a Miniflare instance that runs just this site.
+ */
+export function userWorkerOptions(site: SiteWorker): WorkerOptions[] {
+  checkSite(site);
+  return [assetsOnlyWorker(site, true)];
+}
+
+function checkSite(site: SiteWorker): void {
+  if (!SITE_NAME.test(site.name)) throw new Error(`Site name "${site.name}" is not a lowercase DNS label`);
+  // Miniflare resolves a relative folder against the working directory and silently serves an empty
+  // temporary folder when it does not exist: a site would look deployed and serve nothing.
+  if (!isAbsolute(site.directory) || !statSync(site.directory, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`Site "${site.name}": ${site.directory} is not an absolute path to a folder`);
+  }
 }
 
 function assetsOnlyWorker(site: SiteWorker, directAccess: boolean): WorkerOptions {

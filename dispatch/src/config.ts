@@ -1,5 +1,7 @@
 /**
- * The gateway's configuration, read once per env object and kept (env is stable per isolate).
+ * The gateway's configuration, read once per env object and kept (env is stable per isolate), with
+ * everything derived from it alone (the CSP, the injected script) built at the same time, so a
+ * request pays one WeakMap lookup for all of it.
  *
  * Every value that ends up in a header is checked here, so a var with a `;`, a comma or a line
  * break can never add a CSP directive or a header: such a deployment refuses to serve (fail closed)
@@ -7,6 +9,7 @@
  */
 
 import type { DispatchEnv } from "./env.ts";
+import { bootstrapScript } from "./inject.ts";
 
 /** DESIGN §3 Serve: the default CDN allow-list (jsDelivr, unpkg, cdnjs, Google Fonts). */
 export const DEFAULT_CDN_ALLOW_LIST: readonly string[] = [
@@ -32,6 +35,8 @@ export interface GatewayConfig {
   readonly connectAllowList: readonly string[];
   /** The full Content-Security-Policy value, built once. */
   readonly csp: string;
+  /** The `<script>` element injected into HTML documents (inject.ts), built once. */
+  readonly bootstrapScript: string;
 }
 
 export type ConfigState =
@@ -49,7 +54,7 @@ function sources(value: unknown, fallback: readonly string[]): readonly string[]
   return list.every((source) => CSP_SOURCE.test(source)) ? list : undefined;
 }
 
-export function contentSecurityPolicy(c: Omit<GatewayConfig, "csp">): string {
+export function contentSecurityPolicy(c: Omit<GatewayConfig, "csp" | "bootstrapScript">): string {
   const cdn = c.cdnAllowList.join(" ");
   const join = (...parts: string[]) => parts.filter((part) => part !== "").join(" ");
   return [
@@ -100,7 +105,14 @@ function parse(env: DispatchEnv): ConfigState {
     return bad("CONNECT_ALLOW_LIST", "CONNECT_ALLOW_LIST must be space-separated CSP sources.");
 
   const partial = { sitesDomain, gatewayHost, embedAncestors, embedOrigin, cdnAllowList, connectAllowList };
-  return { ok: true, config: { ...partial, csp: contentSecurityPolicy(partial) } };
+  return {
+    ok: true,
+    config: {
+      ...partial,
+      csp: contentSecurityPolicy(partial),
+      bootstrapScript: bootstrapScript(embedOrigin),
+    },
+  };
 }
 
 const cache = new WeakMap<object, ConfigState>();

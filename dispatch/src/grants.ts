@@ -1,8 +1,9 @@
 /**
  * Grant checks on the serve path: core `verifyGrant` (HMAC, expiry, site; no database read) turned
- * into gateway refusals. The site always comes from the host name, never from the grant, except on
- * the fallback origin `g-<grant>`, whose host *is* the grant: there the grant names its own site,
- * and the MAC covers that site id like every other byte.
+ * into gateway refusals, with the grants this isolate already verified kept (grant-cache.ts). The
+ * site always comes from the host name, never from the grant, except on the fallback origin
+ * `g-<grant>`, whose host *is* the grant: there the grant names its own site, and the MAC covers that
+ * site id like every other byte.
  */
 
 import {
@@ -16,6 +17,7 @@ import {
   verifyGrant,
 } from "@mini-sites/core";
 import { type GatewayError, GRANT_MISSING } from "./errors.ts";
+import { verifiedGrantsFor } from "./grant-cache.ts";
 
 export type GrantCheck =
   | { readonly ok: true; readonly claims: GrantClaims; readonly grant: string }
@@ -33,8 +35,14 @@ export async function checkGrant(
   siteId: SiteId,
   now: number,
 ): Promise<GrantCheck> {
+  const verified = verifiedGrantsFor(keyring);
+  const cached = verified.lookup(grant, siteId, now);
+  if (cached !== undefined) return { ok: true, claims: cached, grant };
   const verdict = await verifyGrant(keyring, grant, { siteId, now });
-  if (verdict.ok) return { ok: true, claims: verdict.claims, grant };
+  if (verdict.ok) {
+    verified.add(grant, verdict.claims);
+    return { ok: true, claims: verdict.claims, grant };
+  }
   const details: Record<string, unknown> = {};
   if (verdict.expectedKeyIds !== undefined) details.expectedKeyIds = verdict.expectedKeyIds;
   if (verdict.receivedKeyId !== undefined) details.receivedKeyId = verdict.receivedKeyId;

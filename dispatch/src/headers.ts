@@ -36,12 +36,11 @@ const DROPPED_UPSTREAM_HEADERS = [
  */
 export const SITE_CACHE_CONTROL = "private, no-cache";
 
-export function cleanUpstreamHeaders(upstream: Headers, config: GatewayConfig): Headers {
-  const headers = new Headers(upstream);
+/** Rewrites (a mutable copy of) a user Worker's response headers into what the browser may see. */
+export function secureUpstreamHeaders(headers: Headers, config: GatewayConfig): void {
   for (const name of DROPPED_UPSTREAM_HEADERS) headers.delete(name);
   headers.set("Cache-Control", SITE_CACHE_CONTROL);
   setSecurityHeaders(headers, config);
-  return headers;
 }
 
 /** Request headers a user Worker (Workers Static Assets) needs; the grant cookie is never among them. */
@@ -56,11 +55,12 @@ const FORWARDED_REQUEST_HEADERS = [
   "sec-fetch-mode",
 ];
 
-export function forwardedRequestHeaders(incoming: Headers): Headers {
-  const headers = new Headers();
+/** A plain record: the upstream Request builds its own Headers from it, so no second copy is made. */
+export function forwardedRequestHeaders(incoming: Headers): Record<string, string> {
+  const headers: Record<string, string> = {};
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = incoming.get(name);
-    if (value !== null) headers.set(name, value);
+    if (value !== null) headers[name] = value;
   }
   return headers;
 }

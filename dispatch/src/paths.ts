@@ -16,18 +16,25 @@ const ENCODED_HOSTILE = /%(?:2e|2f|5c|25|00|0[1-9a-f]|1[0-9a-f]|7f)/i;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses.
 const RAW_HOSTILE = /[\\\x00-\x1f\x7f]/;
 
+/** A `.` or `..` segment. */
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
+
 /** True when `pathname` (as the URL parser left it) is safe to hand to a user Worker. */
 export function isSafeSitePath(pathname: string): boolean {
   if (!pathname.startsWith("/") || pathname.length > MAX_PATH_LENGTH) return false;
-  if (ENCODED_HOSTILE.test(pathname) || RAW_HOSTILE.test(pathname)) return false;
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(pathname);
-  } catch {
-    return false; // malformed percent-encoding
+  if (RAW_HOSTILE.test(pathname)) return false;
+  // Without a `%` there is nothing to decode: the path means what it says (every request pays this).
+  let decoded = pathname;
+  if (pathname.includes("%")) {
+    if (ENCODED_HOSTILE.test(pathname)) return false;
+    try {
+      decoded = decodeURIComponent(pathname);
+    } catch {
+      return false; // malformed percent-encoding
+    }
+    if (RAW_HOSTILE.test(decoded)) return false;
   }
-  if (RAW_HOSTILE.test(decoded) || decoded.includes("//")) return false;
-  return !decoded.split("/").some((segment) => segment === "." || segment === "..");
+  return !decoded.includes("//") && !DOT_SEGMENT.test(decoded);
 }
 
 /** True for paths in the gateway's reserved space, in any letter case the URL parser kept. */

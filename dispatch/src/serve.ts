@@ -3,14 +3,18 @@
  * `workerNameFor(site, version)` in the dispatch namespace — a pure function, no database read.
  * The user Worker sees a clean request: the site's canonical origin (never the `g-<grant>` host),
  * the path we checked, and only the headers static assets need (never the grant cookie).
+ *
+ * Every viewer pays this on every request, so the answer is rewritten in place: one copy of the
+ * upstream headers (a fetched Response's are immutable), the edits headers.ts requires, and the body
+ * handed on untouched — only an HTML document goes through the rewriter that injects the script.
  */
 
 import { type GrantClaims, type SiteId, siteHostLabel, workerNameFor } from "@mini-sites/core";
 import type { GatewayConfig } from "./config.ts";
 import type { DispatchEnv } from "./env.ts";
 import { errorResponse, SITE_NOT_FOUND, UPSTREAM_FAILED } from "./errors.ts";
-import { cleanUpstreamHeaders, forwardedRequestHeaders } from "./headers.ts";
-import { bootstrapScript, injectBootstrap } from "./inject.ts";
+import { forwardedRequestHeaders, secureUpstreamHeaders } from "./headers.ts";
+import { injectBootstrap } from "./inject.ts";
 
 /** WfP: `get()` of a missing script does not throw; its `fetch()` rejects with this (DESIGN §8). */
 const WORKER_NOT_FOUND = "Worker not found";
@@ -41,7 +45,10 @@ export async function serveSite(
     );
   }
 
-  const headers = cleanUpstreamHeaders(upstream.headers, config);
+  // Status, status text and a mutable copy of the headers, in one step.
+  const response = new Response(upstream.body, upstream);
+  const headers = response.headers;
+  secureUpstreamHeaders(headers, config);
   const location = headers.get("location");
   if (location !== null) {
     // Asset routing redirects (e.g. /about.html → /about) point at the canonical origin; keep the
@@ -59,11 +66,10 @@ export async function serveSite(
     upstream.status === 200 &&
     (contentType ?? "").toLowerCase().startsWith("text/html") &&
     upstream.body !== null;
-  if (!isHtmlDocument) return new Response(upstream.body, { status: upstream.status, headers });
+  if (!isHtmlDocument) return response;
 
   headers.delete("content-length");
   const etag = headers.get("etag");
   if (etag !== null && !etag.startsWith("W/")) headers.set("etag", `W/${etag}`);
-  const response = new Response(upstream.body, { status: upstream.status, headers });
-  return injectBootstrap(response, bootstrapScript(config.embedOrigin));
+  return injectBootstrap(response, config.bootstrapScript);
 }

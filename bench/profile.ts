@@ -1,0 +1,104 @@
+/**
+ * Where the dispatch Worker's time goes on the serve path: a V8 CPU profile of its isolate (workerd's
+ * inspector), under load, for a 10 KB asset with a grant the gateway has seen, the same with a grant
+ * it has not (every request a new one: HMAC included), and an HTML page (script injection). Prints
+ * the functions by total and self time per request. The profiler slows the isolate down; the shares
+ * are what count, docs/performance.md reads them.
+ *
+ *   npm run bench -- profile        (BENCH_SECONDS=5 to change the load per scenario)
+ */
+
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { newSiteId, newTenantShortId, workerNameFor } from "@mini-sites/core";
+import { Log, LogLevel } from "miniflare";
+import { bundleWorker, DISPATCH_ENTRY } from "../dev/src/bundle-worker.ts";
+import { Edge } from "../dev/src/edge.ts";
+import { Inspector } from "./support/inspector.ts";
+import { load, type Target } from "./support/load.ts";
+import { workerdListeningOn } from "./support/processes.ts";
+import { ASSET_PATH, benchFiles, grantMinter, PAGE_PATH } from "./support/site.ts";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const TOP = 14;
+const APP_PID = "bench";
+const APP_PSK = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), "mini-sites-profile-"));
+  const siteId = newSiteId();
+  const tenantId = newTenantShortId();
+  const name = workerNameFor(siteId, 1);
+  const directory = join(root, name);
+  for (const [path, bytes] of Object.entries(benchFiles())) {
+    await mkdir(dirname(join(directory, path)), { recursive: true });
+    await writeFile(join(directory, path), bytes);
+  }
+  const edge = await Edge.start(
+    {
+      dispatchScript: await bundleWorker(DISPATCH_ENTRY),
+      dispatchVars: {
+        SITES_DOMAIN: "localhost",
+        APP_PID,
+        APP_PSK,
+        EMBED_ANCESTORS: "http://localhost:*",
+        EMBED_ORIGIN: "http://localhost:8788",
+      },
+      inspector: true,
+      log: new Log(LogLevel.WARN),
+    },
+    [{ name, directory }],
+  );
+  const inspector = await Inspector.connect((await edge.inspectorUrl()).href);
+  try {
+    const mint = await grantMinter(APP_PID, APP_PSK);
+    const grant = await mint(siteId, 1, tenantId);
+    const fresh: string[] = [];
+    for (let i = 0; i < 4000 * SECONDS; i++) fresh.push(await mint(siteId, 1, tenantId));
+    const host = `s-${siteId}.localhost`;
+    const scenarios: Record<string, Target> = {
+      "10 KB asset, grant seen before": {
+        url: new URL(ASSET_PATH, edge.url).href,
+        headers: { host, cookie: `__Host-ms=${grant}` },
+      },
+      "10 KB asset, a new grant every request": {
+        url: new URL(ASSET_PATH, edge.url).href,
+        headers: { host },
+        cookie: () => `__Host-ms=${fresh.pop() ?? grant}`,
+      },
+      "10 KB HTML page (script injected)": {
+        url: new URL(PAGE_PATH, edge.url).href,
+        headers: { host, cookie: `__Host-ms=${grant}`, accept: "text/html" },
+      },
+    };
+    const gateway = { gateway: workerdListeningOn(edge.url.port) };
+    for (const [label, target] of Object.entries(scenarios)) {
+      await load(target.cookie ? { ...target, cookie: () => `__Host-ms=${grant}` } : target, 2); // JIT warm-up
+      let requests = 0;
+      let cpu = 0;
+      const functions = await inspector.profile(async () => {
+        const run = await load(target, SECONDS, gateway);
+        requests = run.requests;
+        cpu = run.cpu.gateway as number;
+        if (run.errors > 0) throw new Error(`${label}: ${run.errors} errors`);
+      });
+      const per = (micros: number) => (micros / requests).toFixed(1).padStart(7);
+      console.log(
+        `\n${label}: ${requests} requests; dispatch workerd ${cpu.toFixed(0)} µs CPU per request (profiler on)`,
+      );
+      console.log("  µs/request   total    self   function");
+      const shown = functions
+        .filter((f) => !f.name.startsWith("(idle)") && !f.name.startsWith("(root)"))
+        .sort((a, b) => b.total - a.total)
+        .slice(0, TOP);
+      for (const f of shown) console.log(`            ${per(f.total)} ${per(f.self)}   ${f.name}`);
+    }
+  } finally {
+    inspector.close();
+    await edge.dispose();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();

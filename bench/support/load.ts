@@ -1,0 +1,76 @@
+/**
+ * One load run with autocannon, plus the CPU each named workerd process spent per request meanwhile.
+ * Throughput and latency move with whatever else runs on the machine; CPU per request barely does.
+ */
+
+import autocannon from "autocannon";
+import { cpuMicros } from "./processes.ts";
+
+export const CONNECTIONS = 10;
+
+export interface Target {
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Called before every request: e.g. a fresh grant cookie each time. */
+  readonly cookie?: () => string;
+}
+
+export interface Run {
+  readonly requests: number;
+  /** Requests per second. */
+  readonly rate: number;
+  readonly p50: number;
+  readonly p99: number;
+  /** Non-2xx answers, socket errors and timeouts. */
+  readonly errors: number;
+  /** CPU µs per request of each process asked for. */
+  readonly cpu: Readonly<Record<string, number>>;
+}
+
+export async function load(
+  target: Target,
+  seconds: number,
+  processes: Readonly<Record<string, number>> = {},
+): Promise<Run> {
+  const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuMicros(pid)]));
+  const next = target.cookie;
+  const result = await autocannon({
+    url: target.url,
+    headers: { ...target.headers },
+    connections: CONNECTIONS,
+    duration: seconds,
+    ...(next === undefined
+      ? {}
+      : {
+          requests: [
+            {
+              setupRequest: (request) => ({ ...request, headers: { ...request.headers, cookie: next() } }),
+            },
+          ],
+        }),
+  });
+  const requests = result.requests.total;
+  const cpu = Object.fromEntries(
+    Object.entries(processes).map(([name, pid]) => [
+      name,
+      requests === 0 ? 0 : (cpuMicros(pid) - (before[name] as number)) / requests,
+    ]),
+  );
+  return {
+    requests,
+    rate: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.non2xx + result.errors + result.timeouts,
+    cpu,
+  };
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
