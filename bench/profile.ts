@@ -1,9 +1,12 @@
 /**
- * Where the dispatch Worker's time goes on the serve path: a V8 CPU profile of its isolate (workerd's
- * inspector), under load, for a 10 KB asset with a grant the gateway has seen, the same with a grant
- * it has not (every request a new one: HMAC included), and an HTML page (script injection). Prints
- * the functions by total and self time per request. The profiler slows the isolate down; the shares
- * are what count, docs/performance.md reads them.
+ * Where the dispatch Worker's time goes on the serve path, two ways (docs/performance.md reads both):
+ * 1. each step of its request path alone, in a loop in workerd: microseconds per step
+ *    (support/dispatch-steps.ts);
+ * 2. a V8 CPU profile of its isolate (workerd's inspector) under load, for a 10 KB asset with a grant
+ *    the gateway has seen, the same with a grant it has not (every request a new one: HMAC
+ *    included), and an HTML page (script injection): functions by total and self time per request,
+ *    runtime calls (new Request, NET.fetch, Headers) charged to the function that makes them. The
+ *    profiler slows the isolate down; the shares are what count.
  *
  *   npm run bench -- profile        (BENCH_SECONDS=5 to change the load per scenario)
  */
@@ -15,6 +18,7 @@ import { newSiteId, newTenantShortId, workerNameFor } from "@mini-sites/core";
 import { Log, LogLevel } from "miniflare";
 import { bundleWorker, DISPATCH_ENTRY } from "../dev/src/bundle-worker.ts";
 import { Edge } from "../dev/src/edge.ts";
+import { STEPS, timeDispatchSteps } from "./support/dispatch-steps.ts";
 import { Inspector } from "./support/inspector.ts";
 import { load, type Target } from "./support/load.ts";
 import { workerdListeningOn } from "./support/processes.ts";
@@ -26,6 +30,10 @@ const APP_PID = "bench";
 const APP_PSK = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 
 async function main(): Promise<void> {
+  const steps = await timeDispatchSteps();
+  console.log("dispatch Worker, one step at a time (workerd, hot, median µs per run):");
+  for (const [step, label] of STEPS) console.log(`  ${steps[step].toFixed(2).padStart(8)}  ${label}`);
+
   const root = await mkdtemp(join(tmpdir(), "mini-sites-profile-"));
   const siteId = newSiteId();
   const tenantId = newTenantShortId();

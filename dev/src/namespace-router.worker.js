@@ -74,28 +74,29 @@ class UserWorker {
     this.#name = name;
   }
 
+  /** Like a Fetcher's: a Request, or a URL and init (what the dispatch Worker sends: no copy). */
   async fetch(input, init) {
-    const request = init === undefined && input instanceof Request ? input : new Request(input, init);
     lastUsed.set(this.#name, Date.now());
     // The path and query, as the dispatch Worker built them (the origin part is replaced).
-    const url = request.url;
+    const url = input instanceof Request ? input.url : String(input);
     const tail = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+    const details = init ?? (input instanceof Request ? input : undefined);
     let target = await route(this.#env, this.#name);
     try {
-      return await this.#send(target, tail, request);
+      return await this.#send(target, tail, details);
     } catch (error) {
       if (error instanceof Error && error.message.startsWith(WORKER_NOT_FOUND)) throw error;
       // The process went away (stopped, crashed): say so, take the new route, try once more. Only
       // GET and HEAD reach here (the gateway refuses the rest), so a retry is safe.
       target = await route(this.#env, this.#name, target.instance);
-      return this.#send(target, tail, request);
+      return this.#send(target, tail, details);
     }
   }
 
-  async #send(target, tail, request) {
+  async #send(target, tail, details) {
     inflight.set(target.instance, (inflight.get(target.instance) ?? 0) + 1);
     try {
-      return await this.#env.NET.fetch(target.origin + tail, request);
+      return await this.#env.NET.fetch(target.origin + tail, details);
     } finally {
       inflight.set(target.instance, inflight.get(target.instance) - 1);
     }

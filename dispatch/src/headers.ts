@@ -38,7 +38,8 @@ export const SITE_CACHE_CONTROL = "private, no-cache";
 
 /** Rewrites (a mutable copy of) a user Worker's response headers into what the browser may see. */
 export function secureUpstreamHeaders(headers: Headers, config: GatewayConfig): void {
-  for (const name of DROPPED_UPSTREAM_HEADERS) headers.delete(name);
+  // workerd's delete() of an absent header costs about four times has(), and most are absent.
+  for (const name of DROPPED_UPSTREAM_HEADERS) if (headers.has(name)) headers.delete(name);
   headers.set("Cache-Control", SITE_CACHE_CONTROL);
   setSecurityHeaders(headers, config);
 }

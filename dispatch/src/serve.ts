@@ -28,14 +28,13 @@ export async function serveSite(
   claims: GrantClaims,
 ): Promise<Response> {
   const siteOrigin = `https://${siteHostLabel(siteId)}.${config.sitesDomain}`;
-  const upstreamRequest = new Request(siteOrigin + url.pathname + url.search, {
-    method: request.method,
-    headers: forwardedRequestHeaders(request.headers),
-    redirect: "manual",
-  });
   let upstream: Response;
   try {
-    upstream = await env.DISPATCHER.get(workerNameFor(siteId, claims.version)).fetch(upstreamRequest);
+    // URL and init rather than a Request: the Fetcher builds the one Request it sends.
+    upstream = await env.DISPATCHER.get(workerNameFor(siteId, claims.version)).fetch(
+      siteOrigin + url.pathname + url.search,
+      { method: request.method, headers: forwardedRequestHeaders(request.headers), redirect: "manual" },
+    );
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return errorResponse(

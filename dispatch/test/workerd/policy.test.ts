@@ -25,8 +25,8 @@ function spyEnv(): { env: DispatchEnv; reached: string[] } {
     ...testEnv,
     DISPATCHER: {
       get: (name: string) => ({
-        fetch: async (input) => {
-          reached.push(`${name} ${(input as Request).url}`);
+        fetch: async (input, init) => {
+          reached.push(`${name} ${new Request(input, init).url}`);
           return new Response("SITE-A-V1-BYTES", { headers: { "content-type": "text/plain" } });
         },
       }),

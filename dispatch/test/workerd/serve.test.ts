@@ -23,7 +23,9 @@ function withUpstream(
 ): DispatchEnv {
   return {
     ...testEnv,
-    DISPATCHER: { get: (name: string) => ({ fetch: async (input) => handler(input as Request, name) }) },
+    DISPATCHER: {
+      get: (name: string) => ({ fetch: async (input, init) => handler(new Request(input, init), name) }),
+    },
   };
 }
 
