@@ -1,14 +1,23 @@
 /**
- * Serve-path benchmark (DESIGN §9): the same 10 KB asset through the gateway (dispatch Worker →
- * namespace stand-in → user Worker) and straight from the user Worker's own socket, in one run on the
- * same workerd, with autocannon; target ratio ≥ 0.9. Then the dev stack's memory with 100 published
- * sites (only the most recently used user Workers run).
+ * Serve-path benchmark (DESIGN §9): the same bytes through the gateway (dispatch Worker → namespace
+ * router → user Worker) and straight from the user Worker's own socket, on the running dev stack.
  *
- *   npm run bench -- serve           (BENCH_SECONDS=5 BENCH_SITES=100 to change the defaults)
+ * Paths, each loaded with autocannon (10 connections) for BENCH_SECONDS, in BENCH_ROUNDS rounds whose
+ * order rotates, so a slower moment of the machine falls on every path alike:
+ *   direct asset / direct page       the user Worker's own socket: a 10 KB asset, a 10 KB HTML page
+ *   gateway asset                    the same asset through the gateway, a grant it has seen
+ *   gateway asset, cold grant        every request a grant the gateway has never seen (full HMAC)
+ *   gateway page                     the HTML page through the gateway (script injected)
+ *   no-op gateway asset              a dispatch Worker that checks nothing, on the same router: what
+ *                                    the local namespace hop costs, apart from the gateway's own work
+ * Ratios are the median over rounds of gateway/direct within a round. CPU per request is read from
+ * /proc for the dispatch Worker's workerd and the user Worker's workerd; it moves far less with the
+ * machine's load than throughput does. Then the dev stack's memory with BENCH_SITES published sites.
+ *
+ *   npm run bench -- serve      (BENCH_SECONDS=3 BENCH_ROUNDS=6 BENCH_SITES=100 change the defaults)
  */
 
-import { readdirSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -16,31 +25,33 @@ import {
   newSiteId,
   newTenantShortId,
   readBundle,
+  type SiteId,
   siteTag,
+  type TenantShortId,
   tenantTag,
   workerNameFor,
 } from "@mini-sites/core";
-import autocannon from "autocannon";
+import { Log, LogLevel } from "miniflare";
 import { CloudflareWfPProvider } from "../control/src/hosting/index.ts";
-import { type DevStack, startDevStack } from "../dev/src/stack.ts";
+import { Edge } from "../dev/src/edge.ts";
+import { DEV_APP_PID, type DevStack, startDevStack } from "../dev/src/stack.ts";
+import { CONNECTIONS, load, median, type Run, type Target } from "./support/load.ts";
+import { workerdListeningOn, workerdMemory } from "./support/processes.ts";
+import { ASSET_PATH, benchFiles, grantMinter, PAGE_PATH } from "./support/site.ts";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const SITES = Number(process.env.BENCH_SITES ?? 100);
-const CONNECTIONS = 10;
+/** Enough never-seen grants for the cold path at any rate this machine reaches. */
+const COLD_GRANTS_PER_SECOND = 2500;
 
-function provider(stack: DevStack): CloudflareWfPProvider {
-  return new CloudflareWfPProvider({
-    apiBaseUrl: stack.info.cloudflareApiUrl,
-    accountId: stack.info.accountId,
-    namespace: stack.info.namespace,
-    apiToken: stack.info.cloudflareApiToken,
-  });
+interface Published {
+  readonly name: string;
+  readonly siteId: SiteId;
+  readonly tenantId: TenantShortId;
 }
 
-async function publish(
-  stack: DevStack,
-  files: Record<string, Uint8Array>,
-): Promise<{ name: string; siteId: string }> {
+async function publish(stack: DevStack, files: Record<string, Uint8Array>): Promise<Published> {
   const report = await readBundle({
     kind: "files",
     files: Object.entries(files).map(([path, bytes]) => ({
@@ -51,112 +62,211 @@ async function publish(
   });
   if (!report.ok) throw new Error(JSON.stringify(report.errors));
   const siteId = newSiteId();
+  const tenantId = newTenantShortId();
   const name = workerNameFor(siteId, 1);
-  const result = await provider(stack).createWorker({
+  const provider = new CloudflareWfPProvider({
+    apiBaseUrl: stack.info.cloudflareApiUrl,
+    accountId: stack.info.accountId,
+    namespace: stack.info.namespace,
+    apiToken: stack.info.cloudflareApiToken,
+  });
+  const result = await provider.createWorker({
     name,
     files: report.files,
     readFile: async (entry: ManifestEntry) => files[entry.path] as Uint8Array,
-    tags: [tenantTag(newTenantShortId()), siteTag(siteId)],
+    tags: [tenantTag(tenantId), siteTag(siteId)],
     assets: { notFoundHandling: "404-page" },
   });
   if (!result.ok) throw new Error(result.error.message);
-  return { name, siteId };
+  return { name, siteId, tenantId };
 }
 
-interface Run {
-  requests: number;
-  p50: number;
-  p99: number;
-  errors: number;
+/** A dispatch Worker that checks nothing: the request goes to the user Worker as the gateway's would. */
+function noOpGateway(worker: string): string {
+  return `export default {
+  fetch(request, env) {
+    const url = new URL(request.url);
+    return env.DISPATCHER.get(${JSON.stringify(worker)}).fetch("https://site" + url.pathname + url.search, {
+      method: request.method,
+      headers: request.headers,
+      redirect: "manual",
+    });
+  },
+};`;
 }
 
-async function load(url: string, headers: Record<string, string>): Promise<Run> {
-  const result = await autocannon({ url, headers, connections: CONNECTIONS, duration: SECONDS });
-  const bad = result.non2xx + result.errors + result.timeouts;
-  return { requests: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: bad };
+interface Path {
+  readonly target: Target;
+  readonly processes: Readonly<Record<string, number>>;
 }
 
-/** Resident memory (MiB) of this process and every workerd it started. */
-function memory(): { node: number; workerd: number } {
-  let workerd = 0;
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== process.pid || !stat.includes("(workerd)")) continue;
-      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      workerd += Number(rss?.[1] ?? 0) / 1024;
-    } catch {
-      // the process ended while we looked
+const fmt = (n: number, digits = 0) => n.toFixed(digits);
+
+async function servePaths(stack: DevStack, site: Published, noOp: Edge): Promise<void> {
+  const secrets = JSON.parse(await readFile(join(stack.info.dataDir, "dev-secrets.json"), "utf8")) as {
+    appPsk: string;
+  };
+  const mint = await grantMinter(DEV_APP_PID, secrets.appPsk);
+  const grant = await mint(site.siteId, 1, site.tenantId);
+  const cold: string[] = [];
+  for (let i = 0; i < COLD_GRANTS_PER_SECOND * SECONDS; i++)
+    cold.push(await mint(site.siteId, 1, site.tenantId));
+  let nextCold = 0;
+
+  await stack.edge.ensureRunning(site.name);
+  await noOp.ensureRunning(site.name);
+  const direct = (await stack.edge.directUrl(site.name)) as URL;
+  const noOpDirect = (await noOp.directUrl(site.name)) as URL;
+  const gateway = workerdListeningOn(stack.edge.url.port);
+  const user = workerdListeningOn(direct.port);
+  const noOpProcesses = {
+    gateway: workerdListeningOn(noOp.url.port),
+    user: workerdListeningOn(noOpDirect.port),
+  };
+  const host = `s-${site.siteId}.localhost`;
+  const navigation = { accept: "text/html", "sec-fetch-mode": "navigate", "sec-fetch-dest": "iframe" };
+  const paths: Record<string, Path> = {
+    "direct asset": { target: { url: new URL(ASSET_PATH, direct).href }, processes: { user } },
+    "gateway asset": {
+      target: {
+        url: new URL(ASSET_PATH, stack.edge.url).href,
+        headers: { host, cookie: `__Host-ms=${grant}` },
+      },
+      processes: { gateway, user },
+    },
+    "gateway asset, cold grant": {
+      target: {
+        url: new URL(ASSET_PATH, stack.edge.url).href,
+        headers: { host },
+        // The pool outnumbers the gateway's cache (1,024), so going round it never hits.
+        cookie: () => `__Host-ms=${cold[nextCold++ % cold.length]}`,
+      },
+      processes: { gateway, user },
+    },
+    "no-op gateway asset": {
+      target: { url: new URL(ASSET_PATH, noOp.url).href, headers: { host } },
+      processes: noOpProcesses,
+    },
+    "direct page": {
+      target: { url: new URL(PAGE_PATH, direct).href, headers: navigation },
+      processes: { user },
+    },
+    "gateway page": {
+      target: {
+        url: new URL(PAGE_PATH, stack.edge.url).href,
+        headers: { host, cookie: `__Host-ms=${grant}`, ...navigation },
+      },
+      processes: { gateway, user },
+    },
+  };
+  const names = Object.keys(paths);
+  console.log(
+    `serve: 10 KB asset and 10 KB HTML page, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s ` +
+      "per path, order rotated each round",
+  );
+  for (const name of names) await load((paths[name] as Path).target, 1); // JIT, caches, connections
+  const runs: Record<string, Run[]> = Object.fromEntries(names.map((name) => [name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + round) % names.length] as string;
+      const path = paths[name] as Path;
+      (runs[name] as Run[]).push(await load(path.target, SECONDS, path.processes));
     }
   }
-  return { node: process.memoryUsage().rss / 2 ** 20, workerd };
+
+  console.log("                              req/s    p50 ms   p99 ms   errors   CPU µs/request");
+  for (const name of names) {
+    const list = runs[name] as Run[];
+    const cpu = Object.keys(list[0]?.cpu ?? {})
+      .map((proc) => `${proc} ${fmt(median(list.map((r) => r.cpu[proc] as number)))}`)
+      .join(", ");
+    console.log(
+      `  ${name.padEnd(27)} ${fmt(median(list.map((r) => r.rate))).padStart(6)} ` +
+        `${fmt(median(list.map((r) => r.p50)), 1).padStart(8)} ${fmt(median(list.map((r) => r.p99)), 1).padStart(8)} ` +
+        `${String(list.reduce((sum, r) => sum + r.errors, 0)).padStart(8)}   ${cpu}`,
+    );
+  }
+
+  const ratio = (a: string, b: string, key: "rate" | "p99") =>
+    median((runs[a] as Run[]).map((run, i) => run[key] / ((runs[b] as Run[])[i] as Run)[key]));
+  const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
+  console.log("\nratios (median over rounds of the ratio within a round):");
+  for (const [label, a, b] of [
+    ["gateway / direct, asset", "gateway asset", "direct asset"],
+    ["gateway / direct, HTML page", "gateway page", "direct page"],
+    ["gateway / direct, cold grant", "gateway asset, cold grant", "direct asset"],
+  ] as const) {
+    const throughput = ratio(a, b, "rate");
+    const p99 = ratio(a, b, "p99");
+    console.log(
+      `  ${label.padEnd(31)} throughput ${fmt(throughput, 2)}× (≥ 0.9: ${verdict(throughput >= 0.9)})   ` +
+        `p99 ${fmt(p99, 2)}× (≤ 1.2: ${verdict(p99 <= 1.2)})`,
+    );
+  }
+  console.log(
+    `  ${"gateway / no-op gateway".padEnd(31)} throughput ${fmt(ratio("gateway asset", "no-op gateway asset", "rate"), 2)}×` +
+      "   (the dispatch Worker's own checks and rewriting)",
+  );
+  console.log(
+    `  ${"no-op gateway / direct".padEnd(31)} throughput ${fmt(ratio("no-op gateway asset", "direct asset", "rate"), 2)}×` +
+      "   (the local namespace hop alone)",
+  );
+  const errors = Object.values(runs)
+    .flat()
+    .reduce((sum, r) => sum + r.errors, 0);
+  console.log(`  errors, all paths and rounds   ${errors} (target 0: ${verdict(errors === 0)})`);
+  const cpuOf = (name: string, proc: string) =>
+    median((runs[name] as Run[]).map((r) => r.cpu[proc] as number));
+  console.log(
+    `\nCPU per request in the dispatch Worker's workerd: asset ${fmt(cpuOf("gateway asset", "gateway"))} µs, ` +
+      `cold grant ${fmt(cpuOf("gateway asset, cold grant", "gateway"))} µs, page ${fmt(cpuOf("gateway page", "gateway"))} µs ` +
+      `(no-op gateway ${fmt(cpuOf("no-op gateway asset", "gateway"))} µs); ` +
+      `in the user Worker's workerd: ${fmt(cpuOf("direct asset", "user"))} µs per asset`,
+  );
+}
+
+async function scale(stack: DevStack): Promise<void> {
+  const before = workerdMemory();
+  const started = performance.now();
+  for (let i = 0; i < SITES; i += 10) {
+    const batch = Array.from({ length: Math.min(10, SITES - i) }, (_, j) =>
+      publish(stack, {
+        "index.html": new TextEncoder().encode(`<!doctype html><h1>site ${i + j}</h1>`),
+        "app.js": new TextEncoder().encode(`console.log(${i + j});`),
+      }),
+    );
+    await Promise.all(batch);
+  }
+  await stack.edge.settled();
+  const after = workerdMemory();
+  const mib = (m: { processes: number; pss: number; rss: number }) =>
+    `${m.processes} workerd processes, PSS ${fmt(m.pss)} MiB (RSS ${fmt(m.rss)} MiB); Node ${fmt(process.memoryUsage().rss / 2 ** 20)} MiB`;
+  console.log(
+    `\nscale: ${SITES} more sites published in ${fmt((performance.now() - started) / 1000, 1)} s; ` +
+      `${stack.edge.running().length} user Workers running (the rest start on demand)`,
+  );
+  console.log(`  memory before  ${mib(before)}`);
+  console.log(`  memory after   ${mib(after)}`);
 }
 
 async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), "mini-sites-bench-"));
   const stack = await startDevStack({ dataDir, port: 0 });
+  let noOp: Edge | undefined;
   try {
-    const asset = new Uint8Array(10 * 1024).map((_, i) => 97 + (i % 26));
-    const site = await publish(stack, {
-      "index.html": new TextEncoder().encode("<!doctype html><title>bench</title>"),
-      "asset.txt": asset,
-    });
-    const grant = (await (
-      await fetch(`${stack.info.consoleUrl}/view-url`, {
-        method: "POST",
-        body: JSON.stringify({ worker: site.name }),
-      })
-    ).json()) as { grant: string };
-    const gateway = `${stack.info.edgeUrl}/asset.txt`;
-    const gatewayHeaders = { host: `s-${site.siteId}.localhost`, cookie: `__Host-ms=${grant.grant}` };
-    await stack.edge.ensureRunning(site.name);
-    const direct = new URL("/asset.txt", await stack.edge.directUrl(site.name)).href;
-
-    console.log(
-      `serve: 10 KB asset, ${CONNECTIONS} connections, ${SECONDS} s per run, gateway and direct alternated`,
+    const site = await publish(stack, benchFiles());
+    const script = stack.cloudflareApi.scripts().find((s) => s.name === site.name);
+    if (script === undefined) throw new Error("the bench site was not published");
+    noOp = await Edge.start(
+      { dispatchScript: noOpGateway(site.name), dispatchVars: {}, log: new Log(LogLevel.WARN) },
+      [{ name: site.name, directory: script.directory, notFoundHandling: "404-page" }],
     );
-    await load(gateway, gatewayHeaders); // warm-up: JIT, keyring import, asset cache
-    await load(direct, {});
-    const runs = { gateway: [] as Run[], direct: [] as Run[] };
-    for (let round = 0; round < 2; round++) {
-      runs.gateway.push(await load(gateway, gatewayHeaders));
-      runs.direct.push(await load(direct, {}));
-    }
-    const mean = (list: Run[], key: keyof Run) => list.reduce((sum, r) => sum + r[key], 0) / list.length;
-    for (const [label, list] of Object.entries(runs)) {
-      console.log(
-        `  ${label.padEnd(8)} ${mean(list, "requests").toFixed(0).padStart(6)} req/s   p50 ${mean(list, "p50").toFixed(1)} ms   p99 ${mean(list, "p99").toFixed(1)} ms   errors ${mean(list, "errors")}`,
-      );
-    }
-    const ratio = mean(runs.gateway, "requests") / mean(runs.direct, "requests");
-    console.log(`  ratio    ${ratio.toFixed(2)}× gateway/direct throughput (target ≥ 0.9)`);
-
-    const before = memory();
-    const started = performance.now();
-    const published: string[] = [];
-    for (let i = 0; i < SITES; i += 10) {
-      const batch = Array.from({ length: Math.min(10, SITES - i) }, (_, j) =>
-        publish(stack, {
-          "index.html": new TextEncoder().encode(`<!doctype html><h1>site ${i + j}</h1>`),
-          "app.js": new TextEncoder().encode(`console.log(${i + j});`),
-        }),
-      );
-      for (const { name } of await Promise.all(batch)) published.push(name);
-    }
-    await stack.edge.settled();
-    const after = memory();
-    console.log(
-      `\nscale: ${SITES} sites published in ${((performance.now() - started) / 1000).toFixed(1)} s; ` +
-        `${stack.edge.running().length} user Workers running (the rest start on demand)`,
-    );
-    console.log(
-      `  memory before  node ${before.node.toFixed(0)} MiB, workerd ${before.workerd.toFixed(0)} MiB`,
-    );
-    console.log(
-      `  memory after   node ${after.node.toFixed(0)} MiB, workerd ${after.workerd.toFixed(0)} MiB`,
-    );
+    await servePaths(stack, site, noOp);
+    await noOp.dispose();
+    noOp = undefined;
+    await scale(stack);
   } finally {
+    await noOp?.dispose();
     await stack.close();
     await rm(dataDir, { recursive: true, force: true });
   }

@@ -317,7 +317,7 @@ export async function startCloudflareApi(options: CloudflareApiOptions): Promise
       accepted.push({ hash: name, bytes });
     }
     if (accepted.length === 0) throw badRequest("the upload has no parts");
-    for (const { hash, bytes } of accepted) await store.writeAsset(hash, bytes);
+    await store.writeAssets(accepted);
     stats.countAssets(
       accepted.length,
       accepted.reduce((sum, a) => sum + a.bytes.length, 0),
