@@ -21,7 +21,7 @@ import { Edge } from "../dev/src/edge.ts";
 import { STEPS, timeDispatchSteps } from "./support/dispatch-steps.ts";
 import { Inspector } from "./support/inspector.ts";
 import { load, type Target } from "./support/load.ts";
-import { workerdListeningOn } from "./support/processes.ts";
+import { workerdListeningOn } from "../dev/src/processes.ts";
 import { ASSET_PATH, benchFiles, grantMinter, PAGE_PATH } from "./support/site.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);

@@ -4,7 +4,7 @@
  */
 
 import autocannon from "autocannon";
-import { cpuMicros } from "./processes.ts";
+import { cpuMicros } from "../../dev/src/processes.ts";
 
 export const CONNECTIONS = 10;
 

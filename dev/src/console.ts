@@ -3,7 +3,8 @@
  * before the control Worker (issue #4) exists to mint them. Loopback only, dev only; it signs with the
  * dev stack's own identity, exactly as the control Worker will with the deployment's.
  *
- *   GET  /sites                      the namespace's user Workers
+ *   GET  /sites                      the namespace's user Workers, with the own socket of each running
+ *                                    one (`directUrl`: the user Worker without the gateway, to compare)
  *   POST /view-url {"worker": name}  → {url, grant, expiresAt, siteId, version}
  */
 
@@ -29,6 +30,8 @@ export interface DevConsoleOptions {
   readonly sitesDomain: string;
   readonly sitePort: number;
   readonly scripts: () => readonly NamespaceScript[];
+  /** A running user Worker's own socket, if it is running. */
+  readonly directUrl?: (worker: string) => Promise<URL | undefined>;
 }
 
 export interface DevConsole {
@@ -83,15 +86,16 @@ export async function startDevConsole(options: DevConsoleOptions): Promise<DevCo
     try {
       const path = new URL(request.url ?? "/", "http://console").pathname;
       if (request.method === "GET" && path === "/sites") {
-        return send(
-          200,
-          options.scripts().map((s) => ({
+        const sites = await Promise.all(
+          options.scripts().map(async (s) => ({
             name: s.name,
             tags: s.tags,
             files: Object.keys(s.assets.manifest).length,
             modifiedOn: s.modifiedOn,
+            directUrl: (await options.directUrl?.(s.name))?.origin ?? null,
           })),
         );
+        return send(200, sites);
       }
       if (request.method === "POST" && path === "/view-url") {
         const body = await readJson(request);

@@ -1,7 +1,7 @@
 /**
  * The control Worker in the dev stack: the production code (control/src/index.ts) on workerd in a
- * Miniflare instance of its own — apart from the edge, whose rebuilds on every publish would otherwise
- * restart a running Workflow — with D1, R2 and Workflows persisted under `<data>/control`.
+ * Miniflare instance of its own — apart from the edge, so nothing the edge does when sites come and
+ * go can restart a running Workflow — with D1, R2 and Workflows persisted under `<data>/control`.
  *
  * Local Workflows do not resume after the process dies (dev/research/workflow-resume.ts): at start,
  * every job still marked running is handed to the Worker's own recovery (restart or fail typed), so a
@@ -37,7 +37,7 @@ export interface ControlOptions {
   readonly port: number;
   /** Vars and secrets the Worker gets, exactly as `wrangler-control.toml` and `wrangler secret` give them. */
   readonly vars: Readonly<Record<string, string>>;
-  /** The front door (`127.0.0.1:<port>`): smoke checks go through the real gateway, Host kept. */
+  /** The gateway's socket (`127.0.0.1:<port>`): smoke checks go through the real gateway, Host kept. */
   readonly gateway: URL;
   /** 32 bytes kept in dev-secrets.json: the dev API token is derived from it, so it survives restarts. */
   readonly apiTokenSeed: string;
@@ -105,7 +105,7 @@ export async function startControl(options: ControlOptions): Promise<Control> {
           exports: bindings.exports,
           env: {
             ...bindings.env,
-            // Production: a service binding to the dispatch Worker. Here: the gateway's front door, so
+            // Production: a service binding to the dispatch Worker. Here: the gateway's own socket, so
             // smoke checks see exactly what a browser sees (cold user Workers included).
             DISPATCH: {
               type: "fetcher",

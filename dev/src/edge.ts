@@ -121,7 +121,11 @@ export class Edge {
 
   /** A running user Worker's own socket (no gateway in front), or undefined when it is not running. */
   async directUrl(name: string): Promise<URL | undefined> {
-    return (await this.#instances.get(name)?.ready)?.url;
+    try {
+      return (await this.#instances.get(name)?.ready)?.url;
+    } catch {
+      return undefined; // it failed to start
+    }
   }
 
   /**
@@ -202,17 +206,17 @@ export class Edge {
   }
 
   #start(site: SiteWorker): Instance {
-    const instance: Instance = {
-      id: ++this.#nextId,
-      site,
-      startedAt: Date.now(),
-      ready: this.#launch(site),
-    };
+    const id = ++this.#nextId;
+    const ready = (async () => {
+      // Room first (the stops run on in the background), so memory stays within maxRunning.
+      await this.#makeRoom(id).catch((error: unknown) => this.#options.log?.error(error as Error));
+      return this.#launch(site);
+    })();
+    const instance: Instance = { id, site, startedAt: Date.now(), ready };
     this.#instances.set(site.name, instance);
     instance.ready.catch(() => {
       if (this.#instances.get(site.name) === instance) this.#instances.delete(site.name);
     });
-    void this.#makeRoom().catch((error: unknown) => this.#options.log?.error(error as Error));
     return instance;
   }
 
@@ -236,14 +240,16 @@ export class Edge {
     }
   }
 
-  /** Stops the least recently used user Workers beyond `maxRunning`. */
-  async #makeRoom(): Promise<void> {
+  /** Stops the least recently used user Workers beyond `maxRunning`, never the one being started. */
+  async #makeRoom(starting: number): Promise<void> {
     const max = this.#options.maxRunning ?? DEFAULT_MAX_RUNNING;
-    if (this.#instances.size <= max) return;
+    const othersNow = () => [...this.#instances.values()].filter((i) => i.id !== starting);
+    if (othersNow().length < max) return;
     const usage = await this.#usage();
     const recency = (i: Instance) => Math.max(usage[i.site.name] ?? 0, i.startedAt);
-    const byAge = [...this.#instances.values()].sort((a, b) => recency(a) - recency(b));
-    for (const instance of byAge.slice(0, Math.max(0, byAge.length - max))) void this.#stop(instance);
+    const others = othersNow();
+    const byAge = others.sort((a, b) => recency(a) - recency(b));
+    for (const instance of byAge.slice(0, Math.max(0, others.length + 1 - max))) void this.#stop(instance);
   }
 
   /** When the router last sent each user Worker a request (it forgets on restart; Node does not). */

@@ -169,6 +169,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       sitesDomain: SITES_DOMAIN,
       sitePort: gateway.port,
       scripts: () => cloudflareApi.scripts(),
+      directUrl: (worker) => running.directUrl(worker),
     });
     opened.push(devConsole);
 

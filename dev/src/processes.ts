@@ -1,5 +1,5 @@
 /**
- * What the benchmarks read about the workerd processes they started, from /proc (Linux): which
+ * What benchmarks and tests read about the workerd processes they started, from /proc (Linux): which
  * process listens on a socket, its CPU time and its memory. CPU time per request is steadier than
  * throughput on a shared machine (other processes take cores, not cycles from ours).
  */
