@@ -18,10 +18,10 @@ import { newSiteId, newTenantShortId, workerNameFor } from "@mini-sites/core";
 import { Log, LogLevel } from "miniflare";
 import { bundleWorker, DISPATCH_ENTRY } from "../dev/src/bundle-worker.ts";
 import { Edge } from "../dev/src/edge.ts";
+import { workerdListeningOn } from "../dev/src/processes.ts";
 import { STEPS, timeDispatchSteps } from "./support/dispatch-steps.ts";
 import { Inspector } from "./support/inspector.ts";
 import { load, type Target } from "./support/load.ts";
-import { workerdListeningOn } from "../dev/src/processes.ts";
 import { ASSET_PATH, benchFiles, grantMinter, PAGE_PATH } from "./support/site.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);

@@ -34,9 +34,9 @@ import {
 import { Log, LogLevel } from "miniflare";
 import { CloudflareWfPProvider } from "../control/src/hosting/index.ts";
 import { Edge } from "../dev/src/edge.ts";
+import { workerdListeningOn, workerdMemory } from "../dev/src/processes.ts";
 import { DEV_APP_PID, type DevStack, startDevStack } from "../dev/src/stack.ts";
 import { CONNECTIONS, load, median, type Run, type Target } from "./support/load.ts";
-import { workerdListeningOn, workerdMemory } from "../dev/src/processes.ts";
 import { ASSET_PATH, benchFiles, grantMinter, PAGE_PATH } from "./support/site.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
