@@ -1,8 +1,11 @@
 /**
- * Where the dispatch Worker's time goes on the serve path, two ways (docs/performance.md reads both):
- * 1. each step of its request path alone, in a loop in workerd: microseconds per step
+ * Where the dispatch Worker's time goes on the serve path, three ways (docs/performance.md reads them):
+ * 1. each step of its request path alone, in a loop in workerd: CPU microseconds per step
  *    (support/dispatch-steps.ts);
- * 2. a V8 CPU profile of its isolate (workerd's inspector) under load, for a 10 KB asset with a grant
+ * 2. the whole gateway process under load, with no profiler attached: CPU per request from /proc,
+ *    and, where Linux `perf` is available, which parts of workerd spend it (its HTTP server and
+ *    client, V8, the kernel, the allocator…);
+ * 3. a V8 CPU profile of the isolate (workerd's inspector) under load, for a 10 KB asset with a grant
  *    the gateway has seen, the same with a grant it has not (every request a new one: HMAC
  *    included), and an HTML page (script injection): functions by total and self time per request,
  *    runtime calls (new Request, NET.fetch, Headers) charged to the function that makes them. The
@@ -11,6 +14,7 @@
  *   npm run bench -- profile        (BENCH_SECONDS=5 to change the load per scenario)
  */
 
+import { execFile, spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -29,9 +33,65 @@ const TOP = 14;
 const APP_PID = "bench";
 const APP_PSK = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 
+/** Which part of workerd a native symbol belongs to, by its name and library (perf's dso). */
+function partOf(dso: string, symbol: string): string {
+  if (dso.startsWith("[kernel")) return "kernel: sockets, syscalls, scheduling";
+  if (dso.includes("JIT") || /^Builtins?_|v8::|cppgc/.test(symbol)) return "V8: JavaScript, GC, builtins";
+  if (/tcmalloc|TCMalloc/.test(symbol)) return "memory allocator";
+  if (/hyper|tokio|mio::|http::|futures/.test(symbol)) return "HTTP server and client (hyper, tokio)";
+  if (/jsg::|workerd::api/.test(symbol)) return "runtime API objects (Request, Response, Headers, fetch)";
+  if (/kj::|capnp/.test(symbol)) return "event loop and promises (kj)";
+  if (dso.startsWith("libc")) return "libc: memcpy, writev, epoll";
+  return "other workerd";
+}
+
+/** Samples `pid` with Linux perf while `work` runs; shares of CPU by part, or undefined without perf. */
+async function nativeProfile(
+  pid: number,
+  work: () => Promise<unknown>,
+): Promise<[string, number][] | undefined> {
+  const dir = await mkdtemp(join(tmpdir(), "mini-sites-perf-"));
+  const data = join(dir, "perf.data");
+  try {
+    const perf = spawn(
+      "perf",
+      ["record", "-q", "-F", "999", "-o", data, "-p", String(pid), "--", "sleep", String(SECONDS - 1)],
+      {
+        stdio: "ignore",
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => {
+      perf.once("exit", resolve);
+      perf.once("error", () => resolve(null));
+    });
+    await work();
+    if ((await exited) !== 0) return undefined;
+    const report = await new Promise<string>((resolve, reject) =>
+      execFile(
+        "perf",
+        ["report", "-i", data, "--no-children", "--sort", "dso,sym", "-g", "none", "--stdio"],
+        { maxBuffer: 64 * 2 ** 20 },
+        (error, stdout) => (error ? reject(error) : resolve(stdout)),
+      ),
+    );
+    const parts = new Map<string, number>();
+    for (const line of report.split("\n")) {
+      const match = /^\s*([\d.]+)%\s+(\S+)\s+\[.\]\s+(.*)$/.exec(line);
+      if (match === null) continue;
+      const part = partOf(match[2] as string, match[3] as string);
+      parts.set(part, (parts.get(part) ?? 0) + Number(match[1]));
+    }
+    return [...parts].sort((a, b) => b[1] - a[1]);
+  } catch {
+    return undefined;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const steps = await timeDispatchSteps();
-  console.log("dispatch Worker, one step at a time (workerd, hot, median µs per run):");
+  console.log("dispatch Worker, one step at a time (workerd, hot, median of 9 batches, µs per run):");
   for (const [step, label] of STEPS) console.log(`  ${steps[step].toFixed(2).padStart(8)}  ${label}`);
 
   const root = await mkdtemp(join(tmpdir(), "mini-sites-profile-"));
@@ -81,6 +141,20 @@ async function main(): Promise<void> {
       },
     };
     const gateway = { gateway: workerdListeningOn(edge.url.port) };
+    for (const [label, target] of Object.entries(scenarios)) {
+      await load(target.cookie ? { ...target, cookie: () => `__Host-ms=${grant}` } : target, 2); // JIT warm-up
+      const run = await load(target, SECONDS, gateway);
+      console.log(
+        `\n${label}: dispatch workerd ${(run.cpu.gateway as number).toFixed(0)} µs CPU per request, no profiler`,
+      );
+    }
+    const native = await nativeProfile(gateway.gateway, () =>
+      load(scenarios["10 KB asset, grant seen before"] as Target, SECONDS),
+    );
+    if (native !== undefined) {
+      console.log("\nwhere the dispatch workerd's CPU goes (perf, 10 KB asset, grant seen before):");
+      for (const [part, share] of native) console.log(`  ${share.toFixed(1).padStart(5)}%  ${part}`);
+    }
     for (const [label, target] of Object.entries(scenarios)) {
       await load(target.cookie ? { ...target, cookie: () => `__Host-ms=${grant}` } : target, 2); // JIT warm-up
       let requests = 0;

@@ -2,16 +2,19 @@
  * The dispatch Worker's request path taken apart: each step of `handle` (dispatch/src/index.ts) run
  * alone in a loop inside workerd, on the inputs a browser's request for a 10 KB asset brings, so its
  * cost can be read in microseconds. workerd freezes its clocks while JavaScript runs (a Spectre
- * mitigation), so a step's cost is measured from outside: the wall time of a request that runs it n
- * times, minus one that runs it 0 times, over n, the median of several batches. Steps run hot (JIT
- * warm, caches filled), like the steady state of a gateway serving a page's subresources.
+ * mitigation), so a step's cost is measured from outside: the CPU time the workerd process spends on a
+ * request that runs it n times (from /proc, so other work on a busy machine does not count), over n;
+ * n is chosen so a batch costs ~BATCH_MS, the median of several batches. Steps run hot (JIT warm,
+ * caches filled), like the steady state of a gateway serving a page's subresources.
  */
 
 import { bundleWorker } from "../../dev/src/bundle-worker.ts";
+import { cpuMicros, workerdListeningOn } from "../../dev/src/processes.ts";
 import { startSingleWorker } from "../../dev/src/single-worker.ts";
 import { median } from "./load.ts";
 
-const BATCH = 2_000;
+/** CPU time is counted in 10 ms ticks: a batch of ~400 ms reads it to a few percent. */
+const BATCH_MS = 400;
 const BATCHES = 9;
 const APP_PID = "bench";
 const APP_PSK = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz";
@@ -29,8 +32,10 @@ export const STEPS = [
   ["upstream", "upstream Request: forwarded headers + new Request"],
   ["response", "response: copy upstream headers, drop/set headers, new Response"],
   ["inject", "HTML injection: HTMLRewriter over a 10 KB page, read to the end"],
-  ["handle", "whole dispatch Worker, asset, user Worker stubbed (sum of the above + glue)"],
-  ["handle-html", "whole dispatch Worker, HTML page, user Worker stubbed"],
+  ["stub", "the stubbed user Worker alone: a 10 KB Response, read to the end"],
+  ["handle", "whole dispatch Worker, asset, stubbed user Worker included"],
+  ["stub-html", "the stubbed user Worker alone: a 10 KB HTML Response, read to the end"],
+  ["handle-html", "whole dispatch Worker, HTML page, stubbed user Worker included"],
 ] as const;
 
 export type StepName = (typeof STEPS)[number][0];
@@ -88,8 +93,8 @@ async function setUp(env) {
       get(worker) {
         if (worker !== name) throw new Error("wrong worker " + worker);
         return {
-          async fetch(upstream) {
-            const html = new URL(upstream.url).pathname === "/";
+          async fetch(input) {
+            const html = new URL(input instanceof Request ? input.url : input).pathname === "/";
             return html
               ? new Response(PAGE, { headers: { ...ASSET_HEADERS, "content-type": "text/html; charset=utf-8", "content-length": String(PAGE.length) } })
               : new Response(ASSET, { headers: ASSET_HEADERS });
@@ -99,7 +104,7 @@ async function setUp(env) {
     },
   };
   await checkGrant(keyring, grant, siteId, Date.now());
-  fixture = { keyring, siteId, grant, request, page, stubEnv, upstream: new Response(ASSET, { headers: ASSET_HEADERS }) };
+  fixture = { keyring, siteId, grant, request, page, stubEnv, name, upstream: new Response(ASSET, { headers: ASSET_HEADERS }) };
 }
 
 const steps = {
@@ -126,7 +131,9 @@ const steps = {
   },
   inject: async (env) =>
     injectBootstrap(new Response(PAGE, { headers: { "content-type": "text/html" } }), readConfig(env).config.bootstrapScript).text(),
+  stub: async () => (await fixture.stubEnv.DISPATCHER.get(fixture.name).fetch(new Request("https://x/a.js"))).arrayBuffer(),
   handle: async () => (await worker.fetch(fixture.request, fixture.stubEnv)).arrayBuffer(),
+  "stub-html": async () => (await fixture.stubEnv.DISPATCHER.get(fixture.name).fetch(new Request("https://x/"))).arrayBuffer(),
   "handle-html": async () => (await worker.fetch(fixture.page, fixture.stubEnv)).arrayBuffer(),
 };
 
@@ -142,7 +149,7 @@ export default {
 };
 `;
 
-/** Microseconds per run of each step, median over batches. */
+/** Microseconds per run of each step, the median over batches. */
 export async function timeDispatchSteps(): Promise<Record<StepName, number>> {
   const root = new URL("../..", import.meta.url).pathname;
   const worker = await startSingleWorker({
@@ -157,21 +164,21 @@ export async function timeDispatchSteps(): Promise<Record<StepName, number>> {
     },
   });
   try {
-    const run = async (step: string, n: number): Promise<number> => {
+    const pid = workerdListeningOn(worker.url.port);
+    /** Wall ms and CPU µs of one request running `step` n times. */
+    const run = async (step: string, n: number): Promise<{ wall: number; cpu: number }> => {
+      const cpu = cpuMicros(pid);
       const start = performance.now();
       const answer = await worker.dispatchFetch(`http://bench.test/?step=${step}&n=${n}`);
       if ((await answer.text()) !== "ok") throw new Error(`step ${step} failed`);
-      return performance.now() - start;
+      return { wall: performance.now() - start, cpu: cpuMicros(pid) - cpu };
     };
     const results = {} as Record<StepName, number>;
     for (const [step] of STEPS) {
-      await run(step, BATCH); // warm-up: JIT, caches
+      const probe = await run(step, 200); // also the warm-up: JIT, caches
+      const n = Math.max(200, Math.round((200 * BATCH_MS) / Math.max(probe.wall, 0.1)));
       const perRun: number[] = [];
-      for (let b = 0; b < BATCHES; b++) {
-        const empty = await run(step, 0);
-        const full = await run(step, BATCH);
-        perRun.push(((full - empty) * 1000) / BATCH);
-      }
+      for (let b = 0; b < BATCHES; b++) perRun.push((await run(step, n)).cpu / n);
       results[step] = median(perRun);
     }
     return results;
