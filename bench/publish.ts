@@ -80,6 +80,8 @@ async function api<T>(stack: DevStack, method: string, path: string, body?: Uint
 
 /** Seconds from the POST to each milestone of a publish. */
 interface Timeline {
+  /** When the POST was sent (Unix ms), to place a stall within a publish. */
+  readonly at: number;
   /** The control Worker answered 202: the bundle is in R2, checked and staged. */
   readonly accepted: number;
   /** The Workflow left its upload step: assets uploaded, Worker PUT, user Worker running. */
@@ -96,6 +98,7 @@ async function publishAndOpen(
   site: string,
   zip: Uint8Array,
 ): Promise<{ timeline: Timeline; site: string }> {
+  const at = Date.now();
   const start = performance.now();
   const since = () => (performance.now() - start) / 1000;
   const job = await api<{ jobId: string; siteId: string }>(
@@ -127,14 +130,36 @@ async function publishAndOpen(
   const page = await requestVia(`http://${enter.host}/`, { headers: { cookie } });
   if (page.status !== 200) throw new Error(`gateway answered ${page.status}`);
   return {
-    timeline: { accepted, provisioned: provisioned ?? live, live, served: since() },
+    timeline: { at, accepted, provisioned: provisioned ?? live, live, served: since() },
     site: job.siteId,
   };
 }
 
+/** Which publish, and which part of it, was under way at `at` (Unix ms). */
+function placed(at: number, first: readonly Timeline[], again: readonly Timeline[]): string {
+  const all = [
+    ...first.map((t) => ["new site", t] as const),
+    ...again.map((t) => ["re-publish", t] as const),
+  ];
+  for (const [kind, t] of all) {
+    const offset = (at - t.at) / 1000;
+    if (offset < 0 || offset > t.served) continue;
+    const part =
+      offset < t.accepted
+        ? "before the 202 (control Worker: upload to R2, check, stage)"
+        : offset < t.provisioned
+          ? "while provisioning (assets, Worker PUT, user Worker start)"
+          : offset < t.live
+            ? "during the smoke check and flip"
+            : "while opening the page";
+    return `${offset.toFixed(2)} s into a ${kind} publish, ${part}`;
+  }
+  return "between publishes";
+}
+
 /** "accepted 1.20 / provisioned 2.00 / live 2.10 / served 2.20", medians. */
 function phases(list: readonly Timeline[]): string {
-  const keys = ["accepted", "provisioned", "live", "served"] as const;
+  const keys = ["accepted", "provisioned", "live", "served"] as const satisfies readonly (keyof Timeline)[];
   return keys.map((key) => `${key} ${median(list.map((t) => t[key])).toFixed(2)}`).join(" / ");
 }
 
@@ -179,11 +204,16 @@ async function fillNamespace(stack: DevStack, count: number): Promise<void> {
 /**
  * Fetches one site's asset through the gateway back to back on one keep-alive connection, in a thread
  * of its own (so this process's own work — the stand-ins run here — cannot delay the measurement),
- * until stopped; returns each answer's latency in ms. Every answer must be a 200. Resolves once the
+ * until stopped; returns each answer's latency in ms and when it was asked (Unix ms). Every answer
+ * must be a 200. Resolves once the
  * site has answered once (it may have been stopped while the namespace filled up: that first,
  * cold answer is not counted).
  */
-async function watchServing(url: URL, host: string, cookie: string): Promise<{ stop(): Promise<number[]> }> {
+async function watchServing(
+  url: URL,
+  host: string,
+  cookie: string,
+): Promise<{ stop(): Promise<[number, number][]> }> {
   const thread = new Worker(
     `const http = require("node:http");
 const { parentPort, workerData } = require("node:worker_threads");
@@ -198,7 +228,7 @@ const one = () => new Promise((resolve, reject) => {
     response.resume();
     response.on("end", () => {
       if (response.statusCode !== 200) reject(new Error("the watched site answered " + response.statusCode));
-      latencies.push(performance.now() - start);
+      latencies.push([performance.now() - start, Date.now() - (performance.now() - start)]);
       resolve();
     });
   });
@@ -233,7 +263,7 @@ const one = () => new Promise((resolve, reject) => {
   return {
     async stop() {
       thread.postMessage("stop");
-      const latencies = (await nextMessage()) as number[];
+      const latencies = (await nextMessage()) as [number, number][];
       await thread.terminate();
       return latencies;
     },
@@ -286,17 +316,20 @@ async function main(): Promise<void> {
         again.push(changed.timeline);
         uploaded.push(stack.cloudflareApi.stats().assetsUploaded - before);
       }
-      const latencies = await watch.stop();
+      const answers = await watch.stop();
+      const latencies = answers.map(([latency]) => latency);
+      const [worst, worstAt] = answers.reduce((a, b) => (b[0] > a[0] ? b : a), [0, 0]);
       const fresh = median(first.map((t) => t.served));
       const changed = median(again.map((t) => t.served));
       results.push({ sites, fresh, again: changed });
       details.push(`  ${String(sites).padStart(5)}   new site:   ${phases(first)}`);
       details.push(`          re-publish: ${phases(again)}`);
+      details.push(`          longest stall began ${placed(worstAt, first, again)}`);
       console.log(
         `  ${String(sites).padStart(5)}   ${fresh.toFixed(2).padStart(8)} s (≤ 3)` +
           `          ${changed.toFixed(2).padStart(8)} s (≤ 1.5)` +
           `          ${uploaded.join(", ").padEnd(12)}` +
-          `   ${Math.max(...latencies).toFixed(0)} ms (median ${median(latencies).toFixed(1)} ms, ${latencies.length} requests)`,
+          `   ${worst.toFixed(0)} ms (median ${median(latencies).toFixed(1)} ms, ${latencies.length} requests)`,
       );
     }
     console.log("  seconds from the POST to each milestone (medians):");

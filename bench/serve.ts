@@ -8,8 +8,8 @@
  *   gateway asset                    the same asset through the gateway, a grant it has seen
  *   gateway asset, cold grant        every request a grant the gateway has never seen (full HMAC)
  *   gateway page                     the HTML page through the gateway (script injected)
- *   no-op gateway asset              a dispatch Worker that checks nothing, on the same router: what
- *                                    the local namespace hop costs, apart from the gateway's own work
+ *   no-op gateway asset              a gateway that checks nothing, to the same user Worker socket: what
+ *                                    the local hop costs, apart from the dispatch Worker's own work
  * Ratios are the median over rounds of gateway/direct within a round. CPU per request is read from
  * /proc for the dispatch Worker's workerd and the user Worker's workerd; it moves far less with the
  * machine's load than throughput does. Then the dev stack's memory with BENCH_SITES published sites.
@@ -31,11 +31,11 @@ import {
   tenantTag,
   workerNameFor,
 } from "@mini-sites/core";
-import { Log, LogLevel } from "miniflare";
+import { Log, LogLevel, Miniflare } from "miniflare";
 import { CloudflareWfPProvider } from "../control/src/hosting/index.ts";
-import { Edge } from "../dev/src/edge.ts";
 import { workerdListeningOn, workerdMemory } from "../dev/src/processes.ts";
 import { DEV_APP_PID, type DevStack, startDevStack } from "../dev/src/stack.ts";
+import { COMPATIBILITY_DATE } from "../dev/src/user-workers.ts";
 import { CONNECTIONS, load, median, type Run, type Target } from "./support/load.ts";
 import { ASSET_PATH, benchFiles, grantMinter, PAGE_PATH } from "./support/site.ts";
 
@@ -81,18 +81,56 @@ async function publish(stack: DevStack, files: Record<string, Uint8Array>): Prom
   return { name, siteId, tenantId };
 }
 
-/** A dispatch Worker that checks nothing: the request goes to the user Worker as the gateway's would. */
-function noOpGateway(worker: string): string {
-  return `export default {
+/**
+ * A gateway that checks nothing, in a workerd of its own, sending every request to the same user
+ * Worker socket the gateway uses, over the same kind of binding (a loopback `network` binding, as the
+ * namespace router does): the hop alone, to set the dispatch Worker's own cost apart.
+ */
+async function startNoOpGateway(userWorker: URL): Promise<{ url: URL; dispose(): Promise<void> }> {
+  const miniflare = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    log: new Log(LogLevel.WARN),
+    logRequests: false,
+    cf: false,
+    enableDevRegistry: false,
+    workers: [
+      {
+        config: {
+          name: "no-op-gateway",
+          compatibilityDate: COMPATIBILITY_DATE,
+          manifest: {
+            mainModule: "no-op.js",
+            modules: {
+              "no-op.js": {
+                type: "esm",
+                contents: `export default {
   fetch(request, env) {
     const url = new URL(request.url);
-    return env.DISPATCHER.get(${JSON.stringify(worker)}).fetch("https://site" + url.pathname + url.search, {
+    return env.NET.fetch(${JSON.stringify(userWorker.origin)} + url.pathname + url.search, {
       method: request.method,
       headers: request.headers,
       redirect: "manual",
     });
   },
-};`;
+};`,
+              },
+            },
+          },
+          env: { NET: { type: "network", allow: ["local"] } },
+        },
+        // Its own socket, as the gateway has: Miniflare's entry Worker would add a hop.
+        dev: { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] },
+      },
+    ],
+  });
+  try {
+    await miniflare.ready;
+    return { url: await miniflare.unsafeGetDirectURL("no-op-gateway"), dispose: () => miniflare.dispose() };
+  } catch (error) {
+    await miniflare.dispose();
+    throw error;
+  }
 }
 
 interface Path {
@@ -102,7 +140,7 @@ interface Path {
 
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
 
-async function servePaths(stack: DevStack, site: Published, noOp: Edge): Promise<void> {
+async function servePaths(stack: DevStack, site: Published): Promise<void> {
   const secrets = JSON.parse(await readFile(join(stack.info.dataDir, "dev-secrets.json"), "utf8")) as {
     appPsk: string;
   };
@@ -111,18 +149,28 @@ async function servePaths(stack: DevStack, site: Published, noOp: Edge): Promise
   const cold: string[] = [];
   for (let i = 0; i < COLD_GRANTS_PER_SECOND * SECONDS; i++)
     cold.push(await mint(site.siteId, 1, site.tenantId));
-  let nextCold = 0;
 
   await stack.edge.ensureRunning(site.name);
-  await noOp.ensureRunning(site.name);
   const direct = (await stack.edge.directUrl(site.name)) as URL;
-  const noOpDirect = (await noOp.directUrl(site.name)) as URL;
+  const noOp = await startNoOpGateway(direct);
+  try {
+    await measure(stack, site, grant, cold, direct, noOp.url);
+  } finally {
+    await noOp.dispose();
+  }
+}
+
+async function measure(
+  stack: DevStack,
+  site: Published,
+  grant: string,
+  cold: readonly string[],
+  direct: URL,
+  noOp: URL,
+): Promise<void> {
+  let nextCold = 0;
   const gateway = workerdListeningOn(stack.edge.url.port);
   const user = workerdListeningOn(direct.port);
-  const noOpProcesses = {
-    gateway: workerdListeningOn(noOp.url.port),
-    user: workerdListeningOn(noOpDirect.port),
-  };
   const host = `s-${site.siteId}.localhost`;
   const navigation = { accept: "text/html", "sec-fetch-mode": "navigate", "sec-fetch-dest": "iframe" };
   const paths: Record<string, Path> = {
@@ -144,8 +192,8 @@ async function servePaths(stack: DevStack, site: Published, noOp: Edge): Promise
       processes: { gateway, user },
     },
     "no-op gateway asset": {
-      target: { url: new URL(ASSET_PATH, noOp.url).href, headers: { host } },
-      processes: noOpProcesses,
+      target: { url: new URL(ASSET_PATH, noOp).href, headers: { host } },
+      processes: { gateway: workerdListeningOn(noOp.port), user },
     },
     "direct page": {
       target: { url: new URL(PAGE_PATH, direct).href, headers: navigation },
@@ -252,21 +300,11 @@ async function scale(stack: DevStack): Promise<void> {
 async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), "mini-sites-bench-"));
   const stack = await startDevStack({ dataDir, port: 0 });
-  let noOp: Edge | undefined;
   try {
     const site = await publish(stack, benchFiles());
-    const script = stack.cloudflareApi.scripts().find((s) => s.name === site.name);
-    if (script === undefined) throw new Error("the bench site was not published");
-    noOp = await Edge.start(
-      { dispatchScript: noOpGateway(site.name), dispatchVars: {}, log: new Log(LogLevel.WARN) },
-      [{ name: site.name, directory: script.directory, notFoundHandling: "404-page" }],
-    );
-    await servePaths(stack, site, noOp);
-    await noOp.dispose();
-    noOp = undefined;
+    await servePaths(stack, site);
     await scale(stack);
   } finally {
-    await noOp?.dispose();
     await stack.close();
     await rm(dataDir, { recursive: true, force: true });
   }

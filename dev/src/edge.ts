@@ -246,18 +246,21 @@ export class Edge {
     const othersNow = () => [...this.#instances.values()].filter((i) => i.id !== starting);
     if (othersNow().length < max) return;
     const usage = await this.#usage();
+    // Without the router's recency every running site looks idle: better over the cap a moment than
+    // stopping the one someone is using.
+    if (usage === undefined) return;
     const recency = (i: Instance) => Math.max(usage[i.site.name] ?? 0, i.startedAt);
     const others = othersNow();
     const byAge = others.sort((a, b) => recency(a) - recency(b));
     for (const instance of byAge.slice(0, Math.max(0, others.length + 1 - max))) void this.#stop(instance);
   }
 
-  /** When the router last sent each user Worker a request (it forgets on restart; Node does not). */
-  async #usage(): Promise<Record<string, number>> {
+  /** When the router last sent each user Worker a request; undefined if it cannot say. */
+  async #usage(): Promise<Record<string, number> | undefined> {
     try {
       return (await (await fetch(new URL("/usage", this.#control))).json()) as Record<string, number>;
     } catch {
-      return {}; // only recency is lost
+      return undefined;
     }
   }
 
