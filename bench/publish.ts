@@ -18,6 +18,7 @@ import {
   newTenantShortId,
   parseWorkerName,
   readBundle,
+  type SiteId,
   siteTag,
   tenantTag,
   workerNameFor,
@@ -50,7 +51,7 @@ function fileText(seed: number, bytes: number): string {
  * A bundle of its own for every `content` (so a new site uploads all 200 files, as new content
  * would); `edit` changes its first script only (so a re-publish uploads exactly one file).
  */
-function bundle(content: number, edit = 0): Uint8Array {
+function bundleFiles(content: number, edit = 0): Record<string, Uint8Array> {
   const files: Record<string, Uint8Array> = {
     "index.html": strToU8(
       `<!doctype html><title>bench ${content}</title><script type="module" src="/assets/f0.js"></script>`,
@@ -60,7 +61,11 @@ function bundle(content: number, edit = 0): Uint8Array {
   for (let i = 0; i < FILES - 1; i++) {
     files[`assets/f${i}.js`] = strToU8(fileText(content * 1_000_000 + i + (i === 0 ? edit * 1000 : 0), each));
   }
-  return zipSync(files);
+  return files;
+}
+
+function bundle(content: number, edit = 0): Uint8Array {
+  return zipSync(bundleFiles(content, edit));
 }
 
 async function api<T>(stack: DevStack, method: string, path: string, body?: Uint8Array): Promise<T> {
@@ -163,42 +168,70 @@ function phases(list: readonly Timeline[]): string {
   return keys.map((key) => `${key} ${median(list.map((t) => t[key])).toFixed(2)}`).join(" / ");
 }
 
-/** Publishes small sites straight to the namespace (as the control Worker's provider does) until it holds `count`. */
-async function fillNamespace(stack: DevStack, count: number): Promise<void> {
+/** Uploads `files` as the user Worker of (site, version), as the control Worker's provider does. */
+async function provision(
+  stack: DevStack,
+  siteId: SiteId,
+  version: number,
+  files: Record<string, Uint8Array>,
+): Promise<void> {
   const provider = new CloudflareWfPProvider({
     apiBaseUrl: stack.info.cloudflareApiUrl,
     accountId: stack.info.accountId,
     namespace: stack.info.namespace,
     apiToken: stack.info.cloudflareApiToken,
   });
-  const one = async (i: number) => {
-    const files: Record<string, Uint8Array> = {
+  const report = await readBundle({
+    kind: "files",
+    files: Object.entries(files).map(([path, bytes]) => ({
+      path,
+      size: bytes.length,
+      read: async () => bytes,
+    })),
+  });
+  if (!report.ok) throw new Error(JSON.stringify(report.errors));
+  const result = await provider.createWorker({
+    name: workerNameFor(siteId, version),
+    files: report.files,
+    readFile: async (entry: ManifestEntry) => files[entry.path] as Uint8Array,
+    tags: [tenantTag(newTenantShortId()), siteTag(siteId)],
+    assets: { notFoundHandling: "404-page" },
+  });
+  if (!result.ok) throw new Error(result.error.message);
+}
+
+/** Publishes small sites straight to the namespace until it holds `count`. */
+async function fillNamespace(stack: DevStack, count: number): Promise<void> {
+  const one = (i: number) =>
+    provision(stack, newSiteId(), 1, {
       "index.html": strToU8(`<!doctype html><h1>site ${i}</h1>`),
       "app.js": strToU8(`console.log(${i});`),
-    };
-    const report = await readBundle({
-      kind: "files",
-      files: Object.entries(files).map(([path, bytes]) => ({
-        path,
-        size: bytes.length,
-        read: async () => bytes,
-      })),
     });
-    if (!report.ok) throw new Error(JSON.stringify(report.errors));
-    const siteId = newSiteId();
-    const result = await provider.createWorker({
-      name: workerNameFor(siteId, 1),
-      files: report.files,
-      readFile: async (entry: ManifestEntry) => files[entry.path] as Uint8Array,
-      tags: [tenantTag(newTenantShortId()), siteTag(siteId)],
-      assets: { notFoundHandling: "404-page" },
-    });
-    if (!result.ok) throw new Error(result.error.message);
-  };
   while (stack.cloudflareApi.scripts().length < count) {
     const missing = count - stack.cloudflareApi.scripts().length;
     await Promise.all(Array.from({ length: Math.min(10, missing) }, (_, i) => one(i)));
   }
+}
+
+/**
+ * The local stack's own part of a publish, without the control Worker: assets and Worker PUT to the
+ * Cloudflare API stand-in (which starts the user Worker), then the entry page through the gateway.
+ */
+async function provisionAndOpen(
+  stack: DevStack,
+  mint: (siteId: SiteId, version: number) => Promise<string>,
+  siteId: SiteId,
+  version: number,
+  files: Record<string, Uint8Array>,
+): Promise<number> {
+  const start = performance.now();
+  await provision(stack, siteId, version, files);
+  const page = await requestVia(new URL("/", stack.edge.url), {
+    host: `s-${siteId}.localhost`,
+    headers: { cookie: `__Host-ms=${await mint(siteId, version)}` },
+  });
+  if (page.status !== 200) throw new Error(`gateway answered ${page.status}`);
+  return (performance.now() - start) / 1000;
 }
 
 /**
@@ -282,7 +315,9 @@ async function main(): Promise<void> {
     const secrets = JSON.parse(await readFile(join(dataDir, "dev-secrets.json"), "utf8")) as {
       appPsk: string;
     };
-    const grant = await (await grantMinter(DEV_APP_PID, secrets.appPsk))(siteId, 1, newTenantShortId());
+    const minter = await grantMinter(DEV_APP_PID, secrets.appPsk);
+    const mint = (site: SiteId, version: number) => minter(site, version, newTenantShortId());
+    const grant = await mint(siteId, 1);
     const watchUrl = new URL("/app.js", stack.edge.url);
     const watchHost = `s-${siteId}.localhost`;
 
@@ -298,6 +333,7 @@ async function main(): Promise<void> {
     );
     const results: { sites: number; fresh: number; again: number }[] = [];
     const details: string[] = [];
+    const local: string[] = [];
     let content = 0;
     for (const size of SIZES) {
       await fillNamespace(stack, size);
@@ -305,6 +341,8 @@ async function main(): Promise<void> {
       const sites = stack.cloudflareApi.scripts().length;
       const first: Timeline[] = [];
       const again: Timeline[] = [];
+      const localFirst: number[] = [];
+      const localAgain: number[] = [];
       const uploaded: number[] = [];
       const watch = await watchServing(watchUrl, watchHost, `__Host-ms=${grant}`);
       for (let round = 0; round < ROUNDS; round++) {
@@ -315,6 +353,10 @@ async function main(): Promise<void> {
         const changed = await publishAndOpen(stack, fresh.site, bundle(content, 1));
         again.push(changed.timeline);
         uploaded.push(stack.cloudflareApi.stats().assetsUploaded - before);
+        content++;
+        const local = newSiteId();
+        localFirst.push(await provisionAndOpen(stack, mint, local, 1, bundleFiles(content)));
+        localAgain.push(await provisionAndOpen(stack, mint, local, 2, bundleFiles(content, 1)));
       }
       const answers = await watch.stop();
       const latencies = answers.map(([latency]) => latency);
@@ -325,6 +367,10 @@ async function main(): Promise<void> {
       details.push(`  ${String(sites).padStart(5)}   new site:   ${phases(first)}`);
       details.push(`          re-publish: ${phases(again)}`);
       details.push(`          longest stall began ${placed(worstAt, first, again)}`);
+      local.push(
+        `  ${String(sites).padStart(5)}   new site ${median(localFirst).toFixed(2)} s, ` +
+          `one file changed ${median(localAgain).toFixed(2)} s`,
+      );
       console.log(
         `  ${String(sites).padStart(5)}   ${fresh.toFixed(2).padStart(8)} s (≤ 3)` +
           `          ${changed.toFixed(2).padStart(8)} s (≤ 1.5)` +
@@ -334,6 +380,10 @@ async function main(): Promise<void> {
     }
     console.log("  seconds from the POST to each milestone (medians):");
     for (const line of details) console.log(line);
+    console.log(
+      "  the local stack's part alone (provider → Cloudflare API stand-in → user Worker start → first 200):",
+    );
+    for (const line of local) console.log(line);
     const low = results[0];
     const high = results.at(-1);
     if (low !== undefined && high !== undefined && high !== low) {
