@@ -2,15 +2,17 @@
  * Serve-path benchmark (DESIGN §9): the same bytes through the gateway (dispatch Worker → namespace
  * router → user Worker) and straight from the user Worker's own socket, on the running dev stack.
  *
- * Paths, each loaded with autocannon (10 connections) for BENCH_SECONDS, in BENCH_ROUNDS rounds whose
- * order rotates, so a slower moment of the machine falls on every path alike:
+ * Paths, each loaded with autocannon (10 connections) for BENCH_SECONDS, in BENCH_ROUNDS rounds; in a
+ * round each direct path runs just before and just after what is compared with it, and the order
+ * reverses every other round, so a slower moment of the machine falls on both sides of a ratio:
  *   direct asset / direct page       the user Worker's own socket: a 10 KB asset, a 10 KB HTML page
  *   gateway asset                    the same asset through the gateway, a grant it has seen
  *   gateway asset, cold grant        every request a grant the gateway has never seen (full HMAC)
  *   gateway page                     the HTML page through the gateway (script injected)
  *   no-op gateway asset              a gateway that checks nothing, to the same user Worker socket: what
  *                                    the local hop costs, apart from the dispatch Worker's own work
- * Ratios are the median over rounds of gateway/direct within a round. CPU per request is read from
+ * Ratios are the median over rounds of the ratio within a round (against the mean of its two direct
+ * runs). CPU per request is read from
  * /proc for the dispatch Worker's workerd and the user Worker's workerd; it moves far less with the
  * machine's load than throughput does. Then the dev stack's memory with BENCH_SITES published sites.
  *
@@ -208,18 +210,35 @@ async function measure(
     },
   };
   const names = Object.keys(paths);
+  // Each direct path runs before and after what is compared with it, and every other round runs the
+  // sequence backwards: a ratio is always taken against direct runs bracketing it in time.
+  const sequence = [
+    "direct asset",
+    "gateway asset",
+    "gateway asset, cold grant",
+    "no-op gateway asset",
+    "direct asset",
+    "direct page",
+    "gateway page",
+    "direct page",
+  ];
   console.log(
     `serve: 10 KB asset and 10 KB HTML page, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s ` +
-      "per path, order rotated each round",
+      "per path, each compared with direct runs just before and after it",
   );
   for (const name of names) await load((paths[name] as Path).target, 1); // JIT, caches, connections
   const runs: Record<string, Run[]> = Object.fromEntries(names.map((name) => [name, []]));
+  /** Per round: each path's runs (direct paths twice). */
+  const rounds: Record<string, Run[]>[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    for (let i = 0; i < names.length; i++) {
-      const name = names[(i + round) % names.length] as string;
+    const these: Record<string, Run[]> = Object.fromEntries(names.map((name) => [name, []]));
+    for (const name of round % 2 === 0 ? sequence : [...sequence].reverse()) {
       const path = paths[name] as Path;
-      (runs[name] as Run[]).push(await load(path.target, SECONDS, path.processes));
+      const run = await load(path.target, SECONDS, path.processes);
+      (runs[name] as Run[]).push(run);
+      (these[name] as Run[]).push(run);
     }
+    rounds.push(these);
   }
 
   console.log("                              req/s    p50 ms   p99 ms   errors   CPU µs/request");
@@ -235,8 +254,10 @@ async function measure(
     );
   }
 
+  const mean = (list: readonly Run[], key: "rate" | "p99") =>
+    list.reduce((sum, run) => sum + run[key], 0) / list.length;
   const ratio = (a: string, b: string, key: "rate" | "p99") =>
-    median((runs[a] as Run[]).map((run, i) => run[key] / ((runs[b] as Run[])[i] as Run)[key]));
+    median(rounds.map((round) => mean(round[a] as Run[], key) / mean(round[b] as Run[], key)));
   const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
   console.log("\nratios (median over rounds of the ratio within a round):");
   for (const [label, a, b] of [
