@@ -4,5 +4,5 @@
  */
 
 export { redact } from "./redact.ts";
-export { SECRET_RULES, type SecretRule } from "./rules.ts";
+export { SECRET_RULES, type SecretRule, type Severity } from "./rules/index.ts";
 export { looksBinary, type SecretFinding, scanBytes, scanText } from "./scan.ts";

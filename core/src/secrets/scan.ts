@@ -20,12 +20,15 @@
  * an editor shows.
  */
 
+import { inDocumentation } from "./context.ts";
 import { redact } from "./redact.ts";
-import { type RuleMatch, SECRET_RULES, type SecretRule } from "./rules.ts";
+import { type RuleMatch, SECRET_RULES, type SecretRule, type Severity } from "./rules/index.ts";
 
 export interface SecretFinding {
   /** Rule id: `github-token`. */
   readonly rule: string;
+  /** `block` refuses a publish; `warn` is shown and does not (rules/index.ts, rule 4). */
+  readonly severity: Severity;
   /** The file's path in the bundle. */
   readonly path: string;
   /** 1-based. */
@@ -193,6 +196,7 @@ const DECODER = new TextDecoder("utf-8");
 interface RawFinding {
   readonly priority: number;
   readonly rule: string;
+  readonly severity: Severity;
   readonly start: number;
   readonly end: number;
   readonly secret: string;
@@ -247,6 +251,9 @@ function windowText(bytes: Uint8Array, span: DecodedSpan, from: number, to: numb
   return span.text.slice(from - span.from, to - span.from);
 }
 
+/** Rules of one keyword that pass their byte checks at a hit (reused: scanning is synchronous). */
+const passing: CompiledRule[] = [];
+
 function runRules(
   path: string,
   bytes: Uint8Array,
@@ -256,31 +263,53 @@ function runRules(
   out: RawFinding[],
 ): void {
   const prev = start > 0 ? (bytes[start - 1] as number) : -1;
+  const after = start + kw.bytes.length;
   let lookback = 0;
   let window = 0;
-  let any = false;
+  passing.length = 0;
   for (const r of kw.rules) {
     if (prev >= 0 && r.notAfter[prev] === 1) continue;
-    if (r.rule.precheck !== undefined && !r.rule.precheck(bytes, start + kw.bytes.length)) continue;
-    any = true;
-    if (r.rule.lookback > lookback) lookback = r.rule.lookback;
-    if (r.rule.window > window) window = r.rule.window;
+    if (r.rule.precheck !== undefined && !r.rule.precheck(bytes, after)) continue;
+    passing.push(r);
+    if (r.rule.find !== undefined) {
+      if (r.rule.lookback > lookback) lookback = r.rule.lookback;
+      if (r.rule.window > window) window = r.rule.window;
+    }
   }
-  if (!any) return;
-  const from = Math.max(0, start - lookback);
-  const text = windowText(bytes, span, from, Math.min(bytes.length, start + window));
-  const at = start - from;
-  for (const r of kw.rules) {
-    if (prev >= 0 && r.notAfter[prev] === 1) continue;
-    if (r.rule.precheck !== undefined && !r.rule.precheck(bytes, start + kw.bytes.length)) continue;
-    const m: RuleMatch | undefined = r.rule.find({ text, at, keyword: kw.text, path });
+  if (passing.length === 0) return;
+  let documentation: boolean | undefined;
+  const isDocumentation = () => {
+    documentation ??= inDocumentation(bytes, start, path);
+    return documentation;
+  };
+  let text: string | undefined;
+  let from = 0;
+  for (const r of passing) {
+    let m: RuleMatch | undefined;
+    if (r.rule.findBytes !== undefined) {
+      m = r.rule.findBytes({ bytes, start, keyword: kw.text, path, inDocumentation: isDocumentation });
+    } else if (r.rule.find !== undefined) {
+      if (text === undefined) {
+        from = Math.max(0, start - lookback);
+        text = windowText(bytes, span, from, Math.min(bytes.length, start + window));
+      }
+      m = r.rule.find({
+        text,
+        at: start - from,
+        offset: from,
+        keyword: kw.text,
+        path,
+        inDocumentation: isDocumentation,
+      });
+    }
     if (m === undefined) continue;
     out.push({
       priority: r.priority,
       rule: r.rule.id,
-      start: from + m.start,
-      end: from + m.end,
-      secret: text.slice(m.start, m.end),
+      severity: r.rule.severity,
+      start: m.start,
+      end: m.end,
+      secret: latin1(bytes, m.start, m.end),
     });
   }
 }
@@ -318,7 +347,7 @@ function locate(path: string, bytes: Uint8Array, found: RawFinding[]): SecretFin
       lineStart = nl + 1;
     }
     const column = DECODER.decode(bytes.subarray(lineStart, f.start)).length + 1;
-    out.push({ rule: f.rule, path, line, column, match: redact(f.secret) });
+    out.push({ rule: f.rule, severity: f.severity, path, line, column, match: redact(f.secret) });
   }
   return out;
 }

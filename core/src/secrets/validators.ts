@@ -153,6 +153,60 @@ export function isRealPrivateKeyBody(label: string, between: string): boolean {
 }
 
 /**
+ * True when a value reads as words rather than as a machine-generated string. It is cut into runs
+ * of letters at every non-letter and at every lower-to-upper change (`markup.heading.1`,
+ * `identitytoolkit#VerifyPasswordResponse`, `unicode/3299.png?v8`, `variable-2`, `Summer2024`);
+ * it is word-like when ≥ 80% of its letters sit in runs of ≥ 3 and no digit run is longer than 5
+ * (numbers, versions and years are; ids and keys are not), or when it is separated words. Random strings fall apart into short
+ * runs: in 20 random base62 characters a run of ≥ 3 letters without a case change is rare, and the
+ * share of letters in such runs is ~30% on average; hex and base32 keys have digits every few
+ * characters.
+ */
+export function isWordLike(value: string): boolean {
+  let letters = 0;
+  let inWords = 0;
+  let run = 0;
+  let digits = 0;
+  let prevLower = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    const lower = c >= 97 && c <= 122;
+    const upper = c >= 65 && c <= 90;
+    if (lower || upper) {
+      if (upper && prevLower) {
+        if (run >= 3) inWords += run;
+        run = 0;
+      }
+      letters++;
+      run++;
+      digits = 0;
+      prevLower = lower;
+      continue;
+    }
+    if (run >= 3) inWords += run;
+    run = 0;
+    prevLower = false;
+    if (c >= 48 && c <= 57) {
+      if (++digits > 5) return false;
+    } else {
+      digits = 0;
+    }
+  }
+  if (run >= 3) inWords += run;
+  return letters > 0 && (inWords >= 0.8 * letters || isWordSegments(value));
+}
+
+/**
+ * Every part between separators is one regular word or a short number (`MF-Op-Secret`,
+ * `X-Api-Key`, `DB_HOST`): the shape of header names and constants. A random string of the same
+ * length has digits or irregular case inside its parts.
+ */
+function isWordSegments(value: string): boolean {
+  const parts = value.split(/[^A-Za-z0-9]+/).filter((p) => p !== "");
+  return parts.length >= 2 && parts.every((p) => /^(?:[A-Z]?[a-z]+|[A-Z]+|\d{1,4})$/.test(p));
+}
+
+/**
  * Passwords that are examples, not credentials (the same list secretlint uses for URLs, plus
  * template syntax). Compared whole and lower-cased: `password` is a placeholder, `password1!x` is not.
  */
@@ -178,12 +232,39 @@ const PLACEHOLDER_PASSWORDS = new Set([
 /** Template variables: `${PASS}`, `{{pass}}`, `{pass}`, `%PASS%`, `$PASS`, `$(pass)`, `:pass`. */
 const VARIABLE_LIKE = /\$\{|\{\{|^\{[^}]{1,64}\}$|%[A-Z_]{1,32}%|\$[A-Z_]{1,32}|\$\(|^:/;
 
-/** For the password of `scheme://user:password@host` and of HTTP Basic credentials. */
-export function isLikelyRealPassword(user: string, password: string): boolean {
+/**
+ * A password made only of letter words (`boop`, `pass`, `secret`, `open sesame`): the shape of
+ * documentation examples (RFC 7617's own is `Aladdin:open sesame`, AngularJS documents
+ * `beep:boop`). Issued passwords and anything a password policy accepts have a digit, a symbol or a
+ * case change inside a word.
+ */
+export function isDictionaryPassword(password: string): boolean {
+  return /^[A-Za-z]{1,16}(?:[ ._-][A-Za-z]{1,16}){0,3}$/.test(password) && isWordLike(password);
+}
+
+/**
+ * For the password of `scheme://user:password@host` and of HTTP Basic credentials. In code a
+ * password is reported unless it is a placeholder, a template variable or dictionary words; in a
+ * comment or documentation (`documentation`) it must also look machine-generated, because that is
+ * where examples live and a generated password is what a pasted real one looks like.
+ */
+export function isLikelyRealPassword(user: string, password: string, documentation = false): boolean {
   if (password.length < 4 || password === user) return false;
   if (PLACEHOLDER_PASSWORDS.has(password.toLowerCase())) return false;
   if (VARIABLE_LIKE.test(password) || isPlaceholder(password)) return false;
-  return true;
+  if (isDictionaryPassword(password)) return false;
+  return !documentation || looksGenerated(password);
+}
+
+/**
+ * Machine-generated: not word-like, characters of ≥ 3 classes (or ≥ 32 hex digits), and the
+ * entropy of `genericEntropyThreshold`.
+ */
+export function looksGenerated(value: string): boolean {
+  if (isWordLike(value)) return false;
+  const hex = value.length >= 32 && /^[0-9a-f]+$/i.test(value);
+  if (!hex && classCount(value) < 3) return false;
+  return shannonEntropy(value) >= genericEntropyThreshold(value.length);
 }
 
 /**
@@ -191,27 +272,30 @@ export function isLikelyRealPassword(user: string, password: string): boolean {
  * A random string of n characters over a ≥ 16-symbol alphabet has close to log2(min(n, |alphabet|))
  * bits/char; 80% of that allows for repeated characters. The cap of 3.2 lets 32-char hex keys
  * (≤ 4 bits/char, typically ~3.7) through. Words and identifiers (`my-secret-value` ≈ 3.0,
- * `keyword.operator` ≈ 3.1 — but those fail the class test below anyway) sit under it.
+ * `keyword.operator` ≈ 3.1 — but those fail the word test anyway) sit under it.
  */
 export function genericEntropyThreshold(length: number): number {
   return Math.min(3.2, 0.8 * Math.log2(length));
 }
 
 /**
- * A value assigned to a name like `secret`, `token`, `password` or `api_key` is reported when it
- * is 10–256 characters without whitespace, not a placeholder, not a URL, path or dotted name
- * (`keyword.operator.js`, `./token.json`), and either has characters of ≥ 3 classes (lower,
- * upper, digit, symbol) — machine-generated keys and real passwords do, identifiers in camelCase,
- * snake_case and kebab-case have 2 — or is ≥ 32 hex digits (the shape of many API keys); and its
- * entropy passes `genericEntropyThreshold`.
+ * A value assigned to a name like `secret`, `token`, `password` or `api_key` is reported when it is
+ * 10–256 characters without whitespace; not a placeholder, a URL, a path, a data URI or a dotted
+ * name (`keyword.operator.js`, `./token.json`, `unicode/1f9ed.png?v8`); not word-like (`markup.heading.1`, `variable-2`,
+ * `identitytoolkit#VerifyPasswordResponse`: grammar token classes, labels, i18n strings); and
+ * either machine-generated (`looksGenerated`) or, outside comments and documentation, ≥ 16
+ * characters of two classes mixed the way random strings are (lower-case letters and digits:
+ * many providers issue base36 keys, and gitleaks reports them).
  */
-export function isLikelyGenericSecret(value: string): boolean {
+export function isLikelyGenericSecret(value: string, documentation = false): boolean {
   const n = value.length;
   if (n < 10 || n > 256 || /\s/.test(value)) return false;
   if (isPlaceholder(value)) return false;
-  if (value.includes("://") || /^[./#~@]/.test(value)) return false;
-  if (/^[A-Za-z_$][\w$-]*(?:\.[A-Za-z_$][\w$-]*)+$/.test(value)) return false;
-  const hex = n >= 32 && /^[0-9a-f]+$/i.test(value);
-  if (!hex && classCount(value) < 3) return false;
-  return shannonEntropy(value) >= genericEntropyThreshold(n);
+  if (value.includes("://") || /^(?:[./#~@]|data:)/.test(value)) return false;
+  if (/^[A-Za-z_$][\w$-]*(?:\.[\w$-]+)+$/.test(value)) return false;
+  // A relative path to a file (`unicode/1f9ed.png?v8`): base64 has `/` but never `.`.
+  if (value.includes("/") && /\.[A-Za-z][A-Za-z0-9]{0,4}(?:[?#][^/]*)?$/.test(value)) return false;
+  if (looksGenerated(value)) return true;
+  if (documentation || n < 16 || isWordLike(value) || classCount(value) < 2) return false;
+  return shannonEntropy(value) >= 3.5;
 }

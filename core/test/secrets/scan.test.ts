@@ -18,6 +18,7 @@ describe("scanBytes", () => {
     const secondLine = text.split("\n")[1] ?? "";
     expect(finding).toEqual({
       rule: "github-token",
+      severity: "block",
       path: "a.js",
       line: 2,
       column: secondLine.indexOf("ghp_") + 1,
