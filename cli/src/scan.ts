@@ -1,11 +1,15 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { lstat, readFile } from "node:fs/promises";
-import { basename, resolve } from "node:path";
-import { readBundle, type SecretFinding, scanBytes } from "@mini-sites/core";
-import { asBytes, openBundleInput, UsageError, walkFolder } from "./input.ts";
-import { formatBytes, ProgressLine, styleFor, type Terminal } from "./terminal.ts";
+import { basename, join, relative, resolve, sep } from "node:path";
+import { readBundle, type SecretFinding, scanBytes, summarizeFindings } from "@mini-sites/core";
+import { asBytes, openBundleInput, UsageError } from "./input.ts";
+import { formatBytes, ProgressLine, type Style, styleFor, type Terminal } from "./terminal.ts";
 import { type CommandOptions, describeProgress } from "./validate.ts";
 
-/** `mini-sites scan`: secrets only, on a folder, a zip, or any single file. Exit 1 when anything is found. */
+/**
+ * `mini-sites scan`: secrets only, on a folder, a zip, or any single file. Exit 1 when a finding
+ * would refuse a publish (`block`); warnings are printed and exit 0.
+ */
 export async function scanCommand(target: string, options: CommandOptions, term: Terminal): Promise<number> {
   const path = resolve(term.cwd, target);
   const stats = await lstat(path).catch(() => undefined);
@@ -19,21 +23,12 @@ export async function scanCommand(target: string, options: CommandOptions, term:
   let bytes = 0;
   try {
     if (stats.isDirectory()) {
-      const list = (await walkFolder(path)).filter((f) => !f.symlink);
-      const total = list.reduce((sum, f) => sum + f.size, 0);
-      for (const file of list) {
-        findings.push(...scanBytes(file.path, await file.read()));
-        files += 1;
-        bytes += file.size;
-        progress.update(
-          describeProgress({
-            filesDone: files,
-            filesTotal: list.length,
-            bytesDone: bytes,
-            bytesTotal: total,
-          }),
-        );
-      }
+      ({ files, bytes } = scanFolder(
+        path,
+        findings,
+        progress,
+        options.progress && term.stderr.isTTY === true,
+      ));
     } else if (/\.zip$/i.test(path)) {
       const opened = await openBundleInput(path);
       try {
@@ -70,23 +65,101 @@ export async function scanCommand(target: string, options: CommandOptions, term:
   } finally {
     progress.clear();
   }
+  const summary = summarizeFindings(findings);
   if (options.json) {
-    const out = findings.map(({ rule, path, line, column, match }) => ({ rule, path, line, column, match }));
-    term.stdout.write(`${JSON.stringify({ files, bytes, findings: out })}\n`);
+    const out = findings.map(({ rule, severity, path, line, column, match }) => ({
+      rule,
+      severity,
+      path,
+      line,
+      column,
+      match,
+    }));
+    term.stdout.write(`${JSON.stringify({ files, bytes, findings: out, summary })}\n`);
   } else {
-    const style = styleFor(term.stdout, term.env);
-    if (findings.length === 0) {
-      term.stdout.write(`${style.green("✓")} No secrets found in ${files} files (${formatBytes(bytes)}).\n`);
-    } else {
-      term.stdout.write(
-        `${style.red("✗")} ${findings.length} possible secret${findings.length === 1 ? "" : "s"} in ${target}:\n\n`,
-      );
-      for (const f of findings)
-        term.stdout.write(`  ${f.path}:${f.line}:${f.column}  ${style.red(f.rule)}  ${f.match}\n`);
-      term.stdout.write(
-        "\nRemove them from the bundle and rotate them: anyone who can view the page could read them.\n",
-      );
-    }
+    term.stdout.write(humanScan(target, files, bytes, findings, styleFor(term.stdout, term.env)));
   }
-  return findings.length === 0 ? 0 : 1;
+  return findings.some((f) => f.severity === "block") ? 1 : 0;
+}
+
+/**
+ * Reads and scans a folder one file at a time, synchronously: a scan is one pass of CPU work per
+ * file, and awaiting the thread pool for each of hundreds of small files (open, stat, read, close)
+ * cost more than the scan itself (profiled on 789 library files, 41 MB: ~40% of the wall time was
+ * spent idle between reads). Symlinks are skipped, never followed. Files are scanned in path order,
+ * so findings come out in the same order on every machine.
+ */
+function scanFolder(
+  root: string,
+  findings: SecretFinding[],
+  progress: ProgressLine,
+  showsProgress: boolean,
+): { files: number; bytes: number } {
+  const paths: string[] = [];
+  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) paths.push(join(entry.parentPath, entry.name));
+  }
+  paths.sort();
+  // Sizes are only needed to draw progress, which only a terminal shows.
+  const bytesTotal = showsProgress ? paths.reduce((sum, p) => sum + statSync(p).size, 0) : 0;
+  let bytes = 0;
+  for (const [i, full] of paths.entries()) {
+    const content = asBytes(readFileSync(full));
+    const path = relative(root, full).split(sep).join("/");
+    const found = scanBytes(path, content);
+    for (const f of found) findings.push(f);
+    bytes += content.byteLength;
+    progress.update(
+      describeProgress({ filesDone: i + 1, filesTotal: paths.length, bytesDone: bytes, bytesTotal }),
+    );
+  }
+  return { files: paths.length, bytes };
+}
+
+/** A per-rule summary first (what blocks, what only warns), then every finding with its place. */
+export function findingsReport(findings: readonly SecretFinding[], style: Style): string[] {
+  const summary = summarizeFindings(findings);
+  if (summary.length === 0) return [];
+  const width = Math.max(4, ...summary.map((s) => s.rule.length));
+  const lines = [
+    style.dim(`  ${"rule".padEnd(width)}  severity  findings  files`),
+    ...summary.map(
+      (s) =>
+        `  ${(s.severity === "block" ? style.red : (t: string) => t)(s.rule.padEnd(width))}  ${s.severity.padEnd(8)}  ${String(s.count).padStart(8)}  ${String(s.files).padStart(5)}`,
+    ),
+    "",
+  ];
+  for (const f of findings) {
+    const rule = f.severity === "block" ? style.red(f.rule) : `${f.rule} (warning)`;
+    lines.push(`  ${f.path}:${f.line}:${f.column}  ${rule}  ${f.match}`);
+  }
+  return lines;
+}
+
+function humanScan(
+  target: string,
+  files: number,
+  bytes: number,
+  findings: readonly SecretFinding[],
+  style: Style,
+): string {
+  if (findings.length === 0) {
+    return `${style.green("✓")} No secrets found in ${files} files (${formatBytes(bytes)}).\n`;
+  }
+  const blocking = findings.filter((f) => f.severity === "block").length;
+  const warnings = findings.length - blocking;
+  const head =
+    blocking > 0
+      ? `${style.red("✗")} ${blocking} possible secret${blocking === 1 ? "" : "s"} in ${target}${warnings > 0 ? `, and ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}:`
+      : `${style.green("✓")} No secret that blocks a publish in ${target}; ${warnings} warning${warnings === 1 ? "" : "s"}:`;
+  const lines = [head, "", ...findingsReport(findings, style), ""];
+  if (blocking > 0) {
+    lines.push("Remove them from the bundle and rotate them: anyone who can view the page could read them.");
+  }
+  if (warnings > 0) {
+    lines.push(
+      "Warnings do not block a publish: they are keys meant for browsers (check their restrictions) or ids whose secret may be near.",
+    );
+  }
+  return `${lines.join("\n")}\n`;
 }

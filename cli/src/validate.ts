@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
-import { type CheckReport, checkBundle, type Progress } from "@mini-sites/core";
+import { type CheckReport, checkBundle, type Progress, summarizeFindings } from "@mini-sites/core";
 import { openBundleInput, UsageError } from "./input.ts";
+import { findingsReport } from "./scan.ts";
 import { formatBytes, ProgressLine, type Style, styleFor, type Terminal } from "./terminal.ts";
 
 export interface CommandOptions {
@@ -42,7 +43,11 @@ export function describeProgress(p: Progress): string {
   return `  checking ${p.filesDone}/${p.filesTotal} files · ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`;
 }
 
-/** The `--json` contract: exactly these keys, stable for scripts and agents. */
+/**
+ * The `--json` contract: exactly these keys, stable for scripts and agents. `findings` holds both
+ * severities (only `block` ones make `ok` false); `fileHash` is what a tenant admin names to accept
+ * a finding; `summary` has one entry per rule.
+ */
 function toJson(report: CheckReport) {
   return {
     ok: report.ok,
@@ -50,13 +55,16 @@ function toJson(report: CheckReport) {
     bytes: report.bytes,
     bundleHash: report.bundleHash,
     errors: report.errors.map(({ code, path, message }) => ({ code, path, message })),
-    findings: report.findings.map(({ rule, path, line, column, match }) => ({
+    findings: report.findings.map(({ rule, severity, path, line, column, match, fileHash }) => ({
       rule,
+      severity,
       path,
       line,
       column,
       match,
+      fileHash,
     })),
+    summary: summarizeFindings(report.findings),
   };
 }
 
@@ -76,12 +84,20 @@ function humanReport(target: string, report: CheckReport, style: Style): string 
     for (const error of report.errors) {
       lines.push(`  ${style.red(error.code)}  ${error.path || "(whole bundle)"}`, `    ${error.message}`);
       for (const f of report.findings.filter(
-        (f) => error.code === "SECRET_DETECTED" && f.path === error.path,
+        (f) => error.code === "SECRET_DETECTED" && f.path === error.path && f.severity === "block",
       )) {
         lines.push(style.dim(`      ${f.path}:${f.line}:${f.column}  ${f.rule}  ${f.match}`));
       }
     }
     lines.push("", `Fix these, then run "mini-sites validate ${target}" again.`);
+  }
+  if (report.findings.length > 0) {
+    const warnings = report.findings.filter((f) => f.severity === "warn").length;
+    lines.push(
+      "",
+      `  Secret scan: ${report.findings.length - warnings} blocking, ${warnings} warning${warnings === 1 ? "" : "s"} (warnings do not block a publish)`,
+      ...findingsReport(report.findings, style),
+    );
   }
   if (report.externalHosts.length > 0) {
     lines.push(

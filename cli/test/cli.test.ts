@@ -51,6 +51,12 @@ beforeAll(async () => {
   // Assembled at run time so this repository never contains a realistic-looking key.
   const token = ["ghp", "_", "Q3EGRT7ZKW5MNB2X", "v8Lp0aYc4Hd7Jk9Wm2Rt5Ux"].join("");
   await writeFile(join(dir, "secrets/config.js"), `const cfg = {\n  githubToken: "${token}",\n};\n`);
+  // A Google browser key (public by design: a warning) and an AWS key id alone (a warning too).
+  const mapsKey = ["AIza", "SyB7kQ2mX9vLp4Rt8", "wZc3Nf6Hj1Ds5Gy0Ue"].join("");
+  await mkdir(join(dir, "warned"));
+  await writeFile(join(dir, "warned/index.html"), "<p>map</p>");
+  await writeFile(join(dir, "warned/firebase.js"), `const firebaseConfig = { apiKey: "${mapsKey}" };\n`);
+  await writeFile(join(dir, "warned/maps.js"), `loadMaps({ key: "${mapsKey}" });\n`);
   await mkdir(join(dir, "linked"));
   await writeFile(join(dir, "linked/index.html"), "<p>x</p>");
   await symlink("/etc/passwd", join(dir, "linked/passwd.txt"));
@@ -65,8 +71,16 @@ describe("mini-sites validate", () => {
     const { code, stdout } = await run(["validate", "site", "--json"], dir);
     expect(code).toBe(0);
     const report = JSON.parse(stdout);
-    expect(Object.keys(report)).toEqual(["ok", "files", "bytes", "bundleHash", "errors", "findings"]);
-    expect(report).toMatchObject({ ok: true, files: 2, errors: [], findings: [] });
+    expect(Object.keys(report)).toEqual([
+      "ok",
+      "files",
+      "bytes",
+      "bundleHash",
+      "errors",
+      "findings",
+      "summary",
+    ]);
+    expect(report).toMatchObject({ ok: true, files: 2, errors: [], findings: [], summary: [] });
     expect(report.bundleHash).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -106,6 +120,21 @@ describe("mini-sites validate", () => {
     expect(report.findings[0]).toMatchObject({ path: "config.js", line: 2 });
     expect(stdout).not.toContain("Q3EGRT7ZKW5MNB2X");
     expect(report.findings[0].rule).toBe("github-token");
+    expect(report.findings[0].severity).toBe("block");
+    expect(report.findings[0].fileHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(report.summary).toEqual([{ rule: "github-token", severity: "block", count: 1, files: 1 }]);
+  });
+
+  it("accepts a bundle whose findings are only warnings, and lists them", async () => {
+    const { code, stdout } = await run(["validate", "warned", "--json"], dir);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report.ok).toBe(true);
+    expect(report.errors).toEqual([]);
+    expect(report.summary).toEqual([{ rule: "google-api-key", severity: "warn", count: 2, files: 2 }]);
+    const human = await run(["validate", "warned"], dir);
+    expect(human.stdout).toContain("can be published");
+    expect(human.stdout).toMatch(/google-api-key\s+warn\s+2\s+2/);
   });
 
   it("reports a symlink instead of following it", async () => {
@@ -148,9 +177,26 @@ describe("mini-sites scan", () => {
     const { code, stdout } = await run(["scan", "secrets", "--json"], dir);
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
-    expect(Object.keys(report)).toEqual(["files", "bytes", "findings"]);
+    expect(Object.keys(report)).toEqual(["files", "bytes", "findings", "summary"]);
     expect(report.files).toBe(2);
-    expect(report.findings).toHaveLength(1);
+    expect(report.findings).toEqual([
+      expect.objectContaining({ rule: "github-token", severity: "block", path: "config.js", line: 2 }),
+    ]);
+    expect(report.summary).toEqual([{ rule: "github-token", severity: "block", count: 1, files: 1 }]);
+  });
+
+  it("prints a per-rule summary, and exits 0 when there are only warnings", async () => {
+    const blocked = await run(["scan", "secrets"], dir);
+    expect(blocked.code).toBe(1);
+    expect(blocked.stdout).toMatch(/rule\s+severity\s+findings\s+files/);
+    expect(blocked.stdout).toMatch(/github-token\s+block\s+1\s+1/);
+    expect(blocked.stdout).not.toContain("Q3EGRT7ZKW5MNB2X");
+    const warned = await run(["scan", "warned"], dir);
+    expect(warned.code).toBe(0);
+    expect(warned.stdout).toMatch(/google-api-key\s+warn\s+2\s+2/);
+    expect(warned.stdout).toContain("firebase.js:1:");
+    const json = JSON.parse((await run(["scan", "warned", "--json"], dir)).stdout);
+    expect(json.findings.map((f: { path: string }) => f.path)).toEqual(["firebase.js", "maps.js"]);
   });
 
   it("scans a single file of any type and a zip", async () => {

@@ -6,38 +6,82 @@
 
 import { externalHostsOf, readBundle } from "./bundle/index.ts";
 import type { BundleInput, IgnoredEntry, ManifestEntry, ReadBundleOptions } from "./bundle/types.ts";
+import { hexEncode } from "./crypto.ts";
 import { type BundleError, bundleError } from "./errors.ts";
 import { type SecretFinding, scanBytes } from "./secrets/index.ts";
 
+/**
+ * A finding a tenant admin accepted: this rule, in the file with exactly these bytes. Accepting is
+ * per file content, never per rule or per site: change one byte of the file and the finding is new
+ * again, and the rule keeps refusing every other file (there is no switch that turns a rule off).
+ */
+export interface AcceptedFinding {
+  readonly ruleId: string;
+  /** SHA-256 of the file's bytes, 64 lowercase hex characters. */
+  readonly fileHash: string;
+}
+
+/** A secret finding in a bundle, with the hash an admin names to accept it. */
+export interface BundleFinding extends SecretFinding {
+  /** SHA-256 of the file's bytes, 64 lowercase hex characters (see AcceptedFinding). */
+  readonly fileHash: string;
+}
+
 export interface CheckReport {
-  /** True when the bundle may be hosted: no structural error and no secret. */
+  /** True when the bundle may be hosted: no structural error and no `block` finding left. */
   readonly ok: boolean;
   readonly files: readonly ManifestEntry[];
   readonly bytes: number;
   readonly bundleHash: string;
-  /** Structural errors, then one `SECRET_DETECTED` per file with findings. */
+  /** Structural errors, then one `SECRET_DETECTED` per file with `block` findings. */
   readonly errors: readonly BundleError[];
-  readonly findings: readonly SecretFinding[];
+  /**
+   * Every finding not accepted, `block` and `warn` (the author sees both; only `block` refuses),
+   * in file order.
+   */
+  readonly findings: readonly BundleFinding[];
+  /** Findings that matched the tenant's accepted list: shown, never refusing. */
+  readonly accepted: readonly BundleFinding[];
   /** Entries left out on purpose (macOS metadata, folder entries), with the reason. */
   readonly ignored: readonly IgnoredEntry[];
   /** Hosts the bundle's HTML, CSS and JS load from (information for the CSP report). */
   readonly externalHosts: readonly string[];
 }
 
-export interface CheckOptions extends ReadBundleOptions {}
+export interface CheckOptions extends ReadBundleOptions {
+  /** Findings the tenant's admins accepted; a matching finding is reported in `accepted`. */
+  readonly accepted?: readonly AcceptedFinding[];
+}
+
+/** SHA-256 of a file's bytes, lowercase hex: what an AcceptedFinding names. */
+export async function fileHashOf(bytes: Uint8Array): Promise<string> {
+  return hexEncode(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>)));
+}
 
 export async function checkBundle(input: BundleInput, options: CheckOptions = {}): Promise<CheckReport> {
-  const findings: SecretFinding[] = [];
+  const findings: BundleFinding[] = [];
+  const accepted: BundleFinding[] = [];
+  const acceptedKeys = new Set(
+    (options.accepted ?? []).map((a) => `${a.ruleId} ${a.fileHash.toLowerCase()}`),
+  );
   const hosts = new Set<string>();
   const report = await readBundle(input, {
     ...options,
     onFile: async (entry, bytes) => {
-      for (const finding of scanBytes(entry.path, bytes)) findings.push(finding);
+      const found = scanBytes(entry.path, bytes);
+      if (found.length > 0) {
+        // Hashed only when something was found: most files have nothing to accept.
+        const fileHash = await fileHashOf(bytes);
+        for (const finding of found) {
+          const withHash = { ...finding, fileHash };
+          (acceptedKeys.has(`${finding.rule} ${fileHash}`) ? accepted : findings).push(withHash);
+        }
+      }
       for (const host of externalHostsOf(entry.path, entry.contentType, bytes)) hosts.add(host);
       await options.onFile?.(entry, bytes);
     },
   });
-  const errors = [...report.errors, ...secretErrors(findings)];
+  const errors = [...report.errors, ...secretErrors(findings.filter((f) => f.severity === "block"))];
   return {
     ok: errors.length === 0,
     files: report.files,
@@ -45,6 +89,7 @@ export async function checkBundle(input: BundleInput, options: CheckOptions = {}
     bundleHash: report.bundleHash,
     errors,
     findings,
+    accepted,
     ignored: report.ignored,
     externalHosts: [...hosts].sort(),
   };

@@ -40,6 +40,10 @@ export const AcceptedSchema = z
     files: z.number().int().optional(),
     bytes: z.number().int().optional(),
     externalHosts: z.array(z.unknown()).optional(),
+    warnings: z
+      .array(z.record(z.string(), z.unknown()))
+      .optional()
+      .openapi({ description: "Secret-scan findings that do not refuse a publish (severity warn), redacted" }),
   })
   .openapi("PublishAccepted");
 
@@ -223,6 +227,8 @@ export function registerPublishRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDep
           files: staged.report.files.length,
           bytes: staged.report.bytes,
           externalHosts: staged.report.externalHosts,
+          // Only `block` findings refuse (core/src/pipeline.ts); the author still sees the rest.
+          warnings: staged.report.findings.filter((f) => f.severity === "warn"),
         }),
         202,
       );

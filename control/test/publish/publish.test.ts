@@ -214,6 +214,23 @@ describe("publish: bad input gets a typed error and keeps nothing", () => {
     expect(await uploadsLeft(tenant)).toBe(0);
   });
 
+  it("publishes a bundle whose only finding is a warning, and returns the warning in the 202", async () => {
+    const tenant = await world.newTenant();
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    const key = `${"AIza"}${Array.from(randomBytes(35), (b) => alphabet[b % alphabet.length]).join("")}`;
+    const response = await publish(tenant, "new", {
+      "index.html": "<p>x</p>",
+      "firebase.js": `const firebaseConfig = { apiKey: "${key}", projectId: "demo-app" };\n`,
+    });
+    const text = await response.text();
+    expect(response.status, text).toBe(202);
+    expect(text).not.toContain(key);
+    const body = JSON.parse(text) as { warnings: { rule: string; severity: string; path: string }[] };
+    expect(body.warnings).toEqual([
+      expect.objectContaining({ rule: "google-api-key", severity: "warn", path: "firebase.js" }),
+    ]);
+  });
+
   it("stops an over-size streamed upload at the cap with 413, without reading the rest", async () => {
     const tenant = await world.newTenant();
     const total = MAX_UPLOAD * 4;
