@@ -49,14 +49,13 @@ const BINARY_SNIFF_BYTES = 8192;
  * gzip). UTF-16 text also has NULs; bundles are UTF-8 (it is what browsers assume for JS).
  */
 export function looksBinary(bytes: Uint8Array): boolean {
-  const n = Math.min(bytes.length, BINARY_SNIFF_BYTES);
   const b0 = bytes[0];
   const b1 = bytes[1];
   if (b0 === 0xff && b1 === 0xd8 && bytes[2] === 0xff) return true; // JPEG
   if (b0 === 0x1f && b1 === 0x8b) return true; // gzip
   if (b0 === 0x47 && b1 === 0x49 && bytes[2] === 0x46 && bytes[3] === 0x38) return true; // GIF8
-  for (let i = 0; i < n; i++) if (bytes[i] === 0) return true;
-  return false;
+  // The runtime's own search (memchr-like), not a JS loop: this runs on every file.
+  return bytes.subarray(0, BINARY_SNIFF_BYTES).indexOf(0) >= 0;
 }
 
 interface Keyword {
@@ -79,7 +78,11 @@ const FOLD = new Uint8Array(256);
 for (let i = 0; i < 256; i++) FOLD[i] = i >= 65 && i <= 90 ? i + 32 : i;
 
 const TABLE_BITS = 16;
-const HASH_MULTIPLIER = 0x9e3779b1;
+/**
+ * Fibonacci hashing's 2^32/φ (0x9e3779b1), written as the int32 with the same bits: as 2654435761 it
+ * is a heap number that optimized code reloads and converts on every byte.
+ */
+const HASH_MULTIPLIER = -1640531535;
 
 function hash3(key: number): number {
   return Math.imul(key, HASH_MULTIPLIER) >>> (32 - TABLE_BITS);
@@ -184,7 +187,6 @@ interface Prefilter {
 }
 
 function buildPrefilter(rules: readonly SecretRule[]): Prefilter {
-  const encoder = new TextEncoder();
   const byKeyword = new Map<string, { text: string; ignoreCase: boolean; rules: CompiledRule[] }>();
   rules.forEach((rule, priority) => {
     const notAfter = new Uint8Array(256);
@@ -203,7 +205,9 @@ function buildPrefilter(rules: readonly SecretRule[]): Prefilter {
   const table = new Uint16Array(1 << TABLE_BITS);
   const buckets: Keyword[][] = [];
   for (const entry of byKeyword.values()) {
-    const bytes = encoder.encode(entry.ignoreCase ? entry.text.toLowerCase() : entry.text);
+    // Keywords are printable ASCII (checked in `add`): one byte per character.
+    const text = entry.ignoreCase ? entry.text.toLowerCase() : entry.text;
+    const bytes = Uint8Array.from(text, (c) => c.charCodeAt(0));
     // The table is indexed by raw bytes (folding case in the hot loop costs a load per byte), so a
     // case-insensitive keyword gets one entry per case variant of its first 3 characters.
     const anchor = ANCHORS[entry.text] ?? 0;
@@ -228,7 +232,11 @@ function buildPrefilter(rules: readonly SecretRule[]): Prefilter {
 }
 
 const PREFILTER = buildPrefilter(SECRET_RULES);
-const DECODER = new TextDecoder("utf-8");
+if (Math.imul(0x616263, HASH_MULTIPLIER) >>> (32 - TABLE_BITS) !== Math.imul(0x616263, -1640531535) >>> 16) {
+  throw new Error("the prefilter loop's hash literals differ from HASH_MULTIPLIER / TABLE_BITS");
+}
+/** Made on first use: only findings need it, and a TextDecoder costs start-up time in Node. */
+let decoder: { decode(bytes: Uint8Array): string } | undefined;
 
 interface RawFinding {
   readonly priority: number;
@@ -383,7 +391,8 @@ function locate(path: string, bytes: Uint8Array, found: RawFinding[]): SecretFin
       line++;
       lineStart = nl + 1;
     }
-    const column = DECODER.decode(bytes.subarray(lineStart, f.start)).length + 1;
+    decoder ??= new TextDecoder("utf-8");
+    const column = decoder.decode(bytes.subarray(lineStart, f.start)).length + 1;
     out.push({ rule: f.rule, severity: f.severity, path, line, column, match: redact(f.secret) });
   }
   return out;
@@ -401,7 +410,8 @@ function prefilter(bytes: Uint8Array, from: number, table: Uint16Array, hits: In
   let w = from >= 2 ? ((bytes[from - 2] as number) << 8) | (bytes[from - 1] as number) : 0;
   for (let i = from; i < n; i++) {
     w = ((w << 8) | (bytes[i] as number)) & 0xffffff;
-    const slot = table[Math.imul(w, HASH_MULTIPLIER) >>> (32 - TABLE_BITS)] as number;
+    // Literals, not the module constants: a module binding is a context load and a check per byte.
+    const slot = table[Math.imul(w, -1640531535) >>> 16] as number;
     if (slot !== 0) {
       hits[count++] = i;
       hits[count++] = slot;

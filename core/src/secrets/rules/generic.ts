@@ -122,16 +122,13 @@ function findGeneric(input: ByteInput): RuleMatch | undefined {
   } else {
     return undefined;
   }
-  const context = nameContext(bytes, start);
-  if (context.prose) return undefined;
-  if (context.opening >= 0 && !context.query && closingQuote !== context.opening) return undefined;
-  if (closingQuote >= 0 && context.opening !== closingQuote) return undefined;
-  if (!context.query) for (let s = 0; s < 4 && (bytes[i] === 0x20 || bytes[i] === 0x09); s++) i++;
+  const query = isQueryParameter(bytes, start);
+  if (!query) for (let s = 0; s < 4 && (bytes[i] === 0x20 || bytes[i] === 0x09); s++) i++;
 
   let valueStart: number;
   let valueEnd: number;
   const q = bytes[i] as number;
-  if (QUOTE[q] === 1 && !context.query) {
+  if (QUOTE[q] === 1 && !query) {
     valueStart = i + 1;
     valueEnd = valueStart;
     const limit = Math.min(n, valueStart + MAX_VALUE + 1);
@@ -142,7 +139,7 @@ function findGeneric(input: ByteInput): RuleMatch | undefined {
       valueEnd++;
     }
     if (valueEnd >= limit) return undefined;
-  } else if (context.query || UNQUOTED_VALUE_FILES.test(input.path)) {
+  } else if (query || UNQUOTED_VALUE_FILES.test(input.path)) {
     valueStart = i;
     valueEnd = i;
     const limit = Math.min(n, valueStart + MAX_VALUE + 1);
@@ -153,33 +150,32 @@ function findGeneric(input: ByteInput): RuleMatch | undefined {
   }
   const length = valueEnd - valueStart;
   // In a URL, short values are ids, cache-busters and badge tokens; API keys in query strings are longer.
-  if (length < (context.query ? MIN_QUERY_VALUE : MIN_VALUE) || length > MAX_VALUE) return undefined;
-  // Two classes of characters at least, checked on bytes before anything is decoded.
-  let lower = 0;
-  let other = 0;
+  if (length < (query ? MIN_QUERY_VALUE : MIN_VALUE) || length > MAX_VALUE) return undefined;
+  // On bytes, before anything is decoded: printable, and a digit or an upper-case letter somewhere
+  // (lower-case letters and punctuation alone are names: `support.function.dom`, `keyword-other`).
+  let digitOrUpper = false;
   for (let k = valueStart; k < valueEnd; k++) {
     const b = bytes[k] as number;
     if (b <= 0x20 || b >= 0x7f) return undefined;
-    if (b >= 0x61 && b <= 0x7a) lower++;
-    else other++;
+    if ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a)) digitOrUpper = true;
   }
-  if (lower === 0 && other === length && !hasMix(bytes, valueStart, valueEnd)) return undefined;
+  if (!digitOrUpper) return undefined;
+  const context = nameContext(bytes, start);
+  if (context.prose) return undefined;
+  if (context.opening >= 0 && !query && closingQuote !== context.opening) return undefined;
+  if (closingQuote >= 0 && context.opening !== closingQuote) return undefined;
   const value = String.fromCharCode.apply(null, bytes.subarray(valueStart, valueEnd) as unknown as number[]);
   if (!isLikelyGenericSecret(value, false)) return undefined;
   if (input.inDocumentation() && !isLikelyGenericSecret(value, true)) return undefined;
   return { start: valueStart, end: valueEnd };
 }
 
-/** Upper-case letters mixed with digits or symbols (a value with no lower case at all). */
-function hasMix(bytes: Uint8Array, from: number, to: number): boolean {
-  let upper = false;
-  let rest = false;
-  for (let k = from; k < to; k++) {
-    const b = bytes[k] as number;
-    if (b >= 0x41 && b <= 0x5a) upper = true;
-    else rest = true;
-  }
-  return upper && rest;
+/** The name follows `?` or `&`: a URL query parameter (`?api_key=…`), whose value is unquoted. */
+function isQueryParameter(bytes: Uint8Array, keywordStart: number): boolean {
+  let i = keywordStart - 1;
+  const floor = Math.max(0, keywordStart - 64);
+  while (i >= floor && NAME[bytes[i] as number] === 1) i--;
+  return i >= 0 && (bytes[i] === 0x3f || bytes[i] === 0x26);
 }
 
 /**
