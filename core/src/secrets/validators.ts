@@ -138,8 +138,11 @@ function derSequenceSize(der: Uint8Array): number {
  * - PGP, legacy encrypted PEM (`Proc-Type: 4,ENCRYPTED`): ciphertext or packets with no fixed
  *   magic; base64 with ≥ 4.5 bits/char (random base64 is ~6; a repeated placeholder is < 3).
  * - everything else (PKCS#1, PKCS#8, SEC1, ENCRYPTED PRIVATE KEY): the body decodes to exactly one
- *   DER SEQUENCE, whose declared length matches the decoded size. secretlint checks the `MI`
- *   prefix only; checking the length too rejects truncated and hand-edited samples.
+ *   DER SEQUENCE whose declared length matches the decoded size, or — what secretlint accepts — it
+ *   is ≥ 100 characters starting with `MI` (a SEQUENCE with a two-byte length: every RSA and
+ *   PKCS#8 key) with the entropy of random base64 (≥ 4.5 bits/char). The second form keeps keys
+ *   whose framing was damaged by copying (a lost line, a changed character) reportable: a damaged
+ *   key is still the secret.
  */
 export function isRealPrivateKeyBody(label: string, between: string): boolean {
   const { body, encryptedLegacy } = pemBody(between);
@@ -149,51 +152,66 @@ export function isRealPrivateKeyBody(label: string, between: string): boolean {
     return shannonEntropy(body) >= 4.5;
   }
   const der = decodeBase64(body);
-  return der !== undefined && derSequenceSize(der) === der.length;
+  if (der !== undefined && derSequenceSize(der) === der.length) return true;
+  return body.length >= 100 && body.startsWith("MI") && shannonEntropy(body) >= 4.5;
 }
 
 /**
- * True when a value reads as words rather than as a machine-generated string. It is cut into runs
- * of letters at every non-letter and at every lower-to-upper change (`markup.heading.1`,
- * `identitytoolkit#VerifyPasswordResponse`, `unicode/3299.png?v8`, `variable-2`, `Summer2024`);
- * it is word-like when ≥ 80% of its letters sit in runs of ≥ 3 and no digit run is longer than 5
- * (numbers, versions and years are; ids and keys are not), or when it is separated words. Random strings fall apart into short
- * runs: in 20 random base62 characters a run of ≥ 3 letters without a case change is rare, and the
- * share of letters in such runs is ~30% on average; hex and base32 keys have digits every few
- * characters.
+ * True when a value reads as words rather than as a machine-generated string. It is cut the way
+ * identifiers are read — `XMLHttpRequest` → XML, Http, Request; `markup.heading.1` → markup,
+ * heading, 1 — and it is word-like when its digits come in at most two groups of ≤ 5 (`variable-2`,
+ * `Summer2024`, `h264`), at most one word has fewer than 3 letters, and ≥ 80% of its letters are in
+ * words (≥ 3 letters with a vowel in every 4, or an acronym of ≤ 4 capitals: `ikrdkjd` and
+ * `Hjq` are not words) — or when it is separated short words (`MF-Op-Secret`, `X-Api-Key`). Random strings
+ * fail: their case flips mid-word (`pINerUayMieoR6EjvHPQ` → p, I, Ner, Uay, Mieo, R, 6, Ejv, HPQ: three
+ * one-letter words) and their digits are scattered (`su23upovp3qf3qp3`: four groups).
+ * core/test/secrets/library-shapes.test.ts holds it to ≤ 1% of seeded random keys of ≥ 16
+ * characters (base62, base64, base36, hex, passwords) and to every grammar name of the sample.
  */
 export function isWordLike(value: string): boolean {
   let letters = 0;
   let inWords = 0;
-  let run = 0;
-  let digits = 0;
-  let prevLower = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    const lower = c >= 97 && c <= 122;
-    const upper = c >= 65 && c <= 90;
-    if (lower || upper) {
-      if (upper && prevLower) {
-        if (run >= 3) inWords += run;
-        run = 0;
-      }
-      letters++;
-      run++;
-      digits = 0;
-      prevLower = lower;
+  let digitGroups = 0;
+  let shortWords = 0;
+  let acronyms = 0;
+  WORDS.lastIndex = 0;
+  for (let m = WORDS.exec(value); m !== null; m = WORDS.exec(value)) {
+    const word = m[0];
+    const c = word.charCodeAt(0);
+    if (c >= 48 && c <= 57) {
+      if (++digitGroups > 2 || word.length > 5) return isWordSegments(value);
       continue;
     }
-    if (run >= 3) inWords += run;
-    run = 0;
-    prevLower = false;
-    if (c >= 48 && c <= 57) {
-      if (++digits > 5) return false;
-    } else {
-      digits = 0;
-    }
+    letters += word.length;
+    if (word.length < 3) shortWords++;
+    else if (isAcronym(word)) {
+      // One acronym reads (`XMLHttpRequest`); random strings are full of capital runs.
+      if (++acronyms === 1) inWords += word.length;
+    } else if (isWord(word)) inWords += word.length;
   }
-  if (run >= 3) inWords += run;
-  return letters > 0 && (inWords >= 0.8 * letters || isWordSegments(value));
+  if (letters > 0 && shortWords <= 1 && inWords >= 0.8 * letters) return true;
+  return isWordSegments(value);
+}
+
+/** Identifier words: an upper-case run not followed by lower case, a (capitalised) lower-case run, digits. */
+const WORDS = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
+
+/**
+ * A word of ≥ 3 letters reads as one: an acronym of ≤ 4 capitals (`XML`, `HTTP`), or letters with a
+ * vowel (y counts) in every 4 (`css` and `ctx` are not words; `Password` and `actionscript` are).
+ */
+function isWord(word: string): boolean {
+  return isAcronym(word) || vowels(word) * 6 >= word.length;
+}
+
+function isAcronym(word: string): boolean {
+  return word.length <= 4 && word === word.toUpperCase();
+}
+
+function vowels(word: string): number {
+  let n = 0;
+  for (let i = 0; i < word.length; i++) if ("aeiouyAEIOUY".includes(word.charAt(i))) n++;
+  return n;
 }
 
 /**
@@ -202,8 +220,10 @@ export function isWordLike(value: string): boolean {
  * length has digits or irregular case inside its parts.
  */
 function isWordSegments(value: string): boolean {
-  const parts = value.split(/[^A-Za-z0-9]+/).filter((p) => p !== "");
-  return parts.length >= 2 && parts.every((p) => /^(?:[A-Z]?[a-z]+|[A-Z]+|\d{1,4})$/.test(p));
+  if (!/^[A-Za-z0-9]+(?:[-_.:/# ][A-Za-z0-9]+)+$/.test(value)) return false;
+  return value
+    .split(/[-_.:/# ]/)
+    .every((p) => /^\d{1,4}$/.test(p) || (/^(?:[A-Z]?[a-z]+|[A-Z]+)$/.test(p) && isWord(p)));
 }
 
 /**
@@ -280,10 +300,10 @@ export function genericEntropyThreshold(length: number): number {
 
 /**
  * A value assigned to a name like `secret`, `token`, `password` or `api_key` is reported when it is
- * 10–256 characters without whitespace; not a placeholder, a URL, a path, a data URI or a dotted
- * name (`keyword.operator.js`, `./token.json`, `unicode/1f9ed.png?v8`); not word-like (`markup.heading.1`, `variable-2`,
+ * 10–256 characters without whitespace; not a placeholder, a URL, a path or a data URI
+ * (`./token.json`, `unicode/1f9ed.png?v8`); not word-like (`keyword.operator.js`, `markup.heading.1`, `variable-2`,
  * `identitytoolkit#VerifyPasswordResponse`: grammar token classes, labels, i18n strings); and
- * either machine-generated (`looksGenerated`) or, outside comments and documentation, ≥ 16
+ * either machine-generated (`looksGenerated`) or, outside comments and documentation, ≥ 12
  * characters of two classes mixed the way random strings are (lower-case letters and digits:
  * many providers issue base36 keys, and gitleaks reports them).
  */
@@ -291,12 +311,14 @@ export function isLikelyGenericSecret(value: string, documentation = false): boo
   const n = value.length;
   if (n < 10 || n > 256 || /\s/.test(value)) return false;
   // Cheapest first: editor grammars reach this point ~10,000 times per 40 MB with word-like names.
-  if (/^[A-Za-z_$][\w$-]*(?:\.[\w$-]+)+$/.test(value) || isWordLike(value)) return false;
-  if (value.includes("://") || /^(?:[./#~@]|data:)/.test(value)) return false;
+  if (isWordLike(value)) return false;
+  if (value.includes("://") || value.startsWith("data:")) return false;
+  // A path (`./token.json`, `/api/v1/keys`) is words between slashes; base64 may start with `/` too.
+  if (/^\.{0,2}\//.test(value) && isWordLike(value)) return false;
   // A relative path to a file (`unicode/1f9ed.png?v8`): base64 has `/` but never `.`.
   if (value.includes("/") && /\.[A-Za-z][A-Za-z0-9]{0,4}(?:[?#][^/]*)?$/.test(value)) return false;
   if (isPlaceholder(value)) return false;
   if (looksGenerated(value)) return true;
-  if (documentation || n < 16 || classCount(value) < 2) return false;
-  return shannonEntropy(value) >= 3.5;
+  if (documentation || n < 12 || classCount(value) < 2) return false;
+  return shannonEntropy(value) >= genericEntropyThreshold(n);
 }

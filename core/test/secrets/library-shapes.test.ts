@@ -190,3 +190,43 @@ describe("severity", () => {
     expect(findings.map((f) => [f.rule, f.severity])).toEqual([["google-api-key", "warn"]]);
   });
 });
+
+describe("generated keys under credential names are found whatever their alphabet", () => {
+  // Seeded, so the same values every run; the rates are properties of the rules, not of luck.
+  let seed = 0x5eed;
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const draw = (alphabet: string, length: number) =>
+    Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join("");
+  const UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  const LOWER = "abcdefghijklmnopqrstuvwxyz";
+  const DIGITS = "0123456789";
+
+  it.each([
+    ["base62", UPPER + LOWER + DIGITS, [20, 24, 32, 40, 64], 0.005],
+    ["base64url", `${UPPER}${LOWER}${DIGITS}-_`, [20, 32, 43, 64], 0.005],
+    ["base64", `${UPPER}${LOWER}${DIGITS}+/`, [20, 40, 44, 88], 0.005],
+    ["hex", "0123456789abcdef", [32, 40, 64], 0.005],
+    ["base36", LOWER + DIGITS, [24, 32, 40], 0.02],
+    ["password", `${UPPER}${LOWER}${DIGITS}!@#$%^&*`, [12, 16, 20], 0.02],
+  ] as const)(
+    '%s keys in `apiKey: "…"` are missed at most at the stated rate',
+    (_, alphabet, lengths, rate) => {
+      let missed = 0;
+      let total = 0;
+      for (const length of lengths) {
+        for (let i = 0; i < 300; i++) {
+          const key = draw(alphabet, length);
+          total++;
+          if (scanText("config.js", `export const config = { apiKey: "${key}" };`).length === 0) missed++;
+        }
+      }
+      expect(missed / total).toBeLessThanOrEqual(rate);
+    },
+  );
+});

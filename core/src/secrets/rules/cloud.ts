@@ -2,7 +2,7 @@
  * Cloud providers: AWS, Google Cloud, Azure, DigitalOcean, Alibaba Cloud, Heroku.
  */
 
-import { charClasses, isPlaceholder, shannonEntropy } from "../entropy.ts";
+import { charClasses, isPlaceholder, looksLikeTokenBody, shannonEntropy } from "../entropy.ts";
 import { decodeBase64, isRealPrivateKeyBody } from "../validators.ts";
 import { ALNUM, groupSpan, isIn, type SecretRule, span, stickyAt, TOKEN, tokenRule } from "./shared.ts";
 
@@ -94,6 +94,7 @@ const GCP_TYPE = /service_account["'`]/y;
 const GCP_PRIVATE_KEY =
   /private_key["'`]?\s{0,4}[:=]\s{0,4}["'`](-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----)/g;
 const GCP_SPAN = 8192;
+const GCP_KEY_ID = /private_key_id["'`]?\s{0,4}[:=]\s{0,4}["'`]([a-f0-9]{40})["'`]/g;
 
 const gcpServiceAccount: SecretRule = {
   id: "gcp-service-account",
@@ -114,8 +115,15 @@ const gcpServiceAccount: SecretRule = {
     const begin = m.index + m[0].length - m[1].length;
     const endMarker = `-----END ${m[2]}-----`;
     const end = w.text.indexOf(endMarker, begin);
-    if (end < 0 || !isRealPrivateKeyBody(m[2], w.text.slice(begin + m[1].length, end))) return undefined;
-    return span(w, begin, end + endMarker.length);
+    if (end >= 0 && isRealPrivateKeyBody(m[2], w.text.slice(begin + m[1].length, end))) {
+      return span(w, begin, end + endMarker.length);
+    }
+    // A key file whose key body was shortened or mangled is still a key file when it names a
+    // real key id (40 hex digits, as Google issues them): secretlint reports these too.
+    GCP_KEY_ID.lastIndex = Math.max(0, w.at - GCP_SPAN);
+    const id = GCP_KEY_ID.exec(w.text);
+    if (id === null || id[1] === undefined || !looksLikeTokenBody(id[1])) return undefined;
+    return groupSpan(w, id, 1);
   },
 };
 

@@ -31,6 +31,11 @@ for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_
 const VALUE_END = new Uint8Array(256);
 for (const c of " \t\r\n\"'`#;,&<>)]}") VALUE_END[c.charCodeAt(0)] = 1;
 
+/** Characters of a URL (RFC 3986 unreserved, `%`, and the delimiters a path and query use). */
+const URL_CHAR = new Uint8Array(256);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%+/=:@&?;!$*,")
+  URL_CHAR[c.charCodeAt(0)] = 1;
+
 function lowerAt(bytes: Uint8Array, i: number): number {
   return (bytes[i] as number) | 0x20;
 }
@@ -122,7 +127,7 @@ function findGeneric(input: ByteInput): RuleMatch | undefined {
   } else {
     return undefined;
   }
-  const query = isQueryParameter(bytes, start);
+  const query = sep === 0x3d && isQueryParameter(bytes, start);
   if (!query) for (let s = 0; s < 4 && (bytes[i] === 0x20 || bytes[i] === 0x09); s++) i++;
 
   let valueStart: number;
@@ -143,7 +148,11 @@ function findGeneric(input: ByteInput): RuleMatch | undefined {
     valueStart = i;
     valueEnd = i;
     const limit = Math.min(n, valueStart + MAX_VALUE + 1);
-    while (valueEnd < limit && VALUE_END[bytes[valueEnd] as number] !== 1) valueEnd++;
+    while (valueEnd < limit && VALUE_END[bytes[valueEnd] as number] !== 1) {
+      // A query value is URL characters; `(`, `:` or a quote mean the "URL" was code.
+      if (query && (URL_CHAR[bytes[valueEnd] as number] !== 1 || bytes[valueEnd] === 0x3a)) break;
+      valueEnd++;
+    }
     if (valueEnd >= limit && valueEnd < n) return undefined;
   } else {
     return undefined;
@@ -170,12 +179,21 @@ function findGeneric(input: ByteInput): RuleMatch | undefined {
   return { start: valueStart, end: valueEnd };
 }
 
-/** The name follows `?` or `&`: a URL query parameter (`?api_key=…`), whose value is unquoted. */
+/**
+ * The name follows `?` or `&` in a URL (`https://host/tiles?api_key=…`): a query parameter, whose
+ * value is unquoted. A `?` in code is a conditional (`n.mockUserToken?n.mockUserToken:…`): the
+ * characters before it must be a URL with a path (`/`), not an expression.
+ */
 function isQueryParameter(bytes: Uint8Array, keywordStart: number): boolean {
   let i = keywordStart - 1;
   const floor = Math.max(0, keywordStart - 64);
   while (i >= floor && NAME[bytes[i] as number] === 1) i--;
-  return i >= 0 && (bytes[i] === 0x3f || bytes[i] === 0x26);
+  if (i < 0 || (bytes[i] !== 0x3f && bytes[i] !== 0x26)) return false;
+  const urlFloor = Math.max(0, i - 512);
+  for (let j = i - 1; j >= urlFloor && URL_CHAR[bytes[j] as number] === 1; j--) {
+    if (bytes[j] === 0x2f) return true;
+  }
+  return false;
 }
 
 /**
