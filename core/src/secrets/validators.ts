@@ -174,15 +174,22 @@ export function isWordLike(value: string): boolean {
   let digitGroups = 0;
   let shortWords = 0;
   let acronyms = 0;
+  let lastWasShort = false;
+  let lastEnd = -1;
   WORDS.lastIndex = 0;
   for (let m = WORDS.exec(value); m !== null; m = WORDS.exec(value)) {
     const word = m[0];
     const c = word.charCodeAt(0);
     if (c >= 48 && c <= 57) {
       if (++digitGroups > 2 || word.length > 5) return isWordSegments(value);
+      // Letters and digits together name things: `ec2`, `S3`, `v8`, `h264`, `es2015`.
+      if (lastWasShort && m.index === lastEnd) shortWords--;
+      lastWasShort = false;
       continue;
     }
     letters += word.length;
+    lastWasShort = word.length < 3;
+    lastEnd = m.index + word.length;
     if (word.length < 3) shortWords++;
     else if (isAcronym(word)) {
       // One acronym reads (`XMLHttpRequest`); random strings are full of capital runs.
@@ -223,7 +230,12 @@ function isWordSegments(value: string): boolean {
   if (!/^[A-Za-z0-9]+(?:[-_.:/# ][A-Za-z0-9]+)+$/.test(value)) return false;
   return value
     .split(/[-_.:/# ]/)
-    .every((p) => /^\d{1,4}$/.test(p) || (/^(?:[A-Z]?[a-z]+|[A-Z]+)$/.test(p) && isWord(p)));
+    .every(
+      (p) =>
+        /^\d{1,4}$/.test(p) ||
+        /^[A-Za-z]{1,3}\d{1,4}$/.test(p) ||
+        (/^(?:[A-Z]?[a-z]+|[A-Z]+)$/.test(p) && isWord(p)),
+    );
 }
 
 /**
@@ -313,8 +325,9 @@ export function isLikelyGenericSecret(value: string, documentation = false): boo
   // Cheapest first: editor grammars reach this point ~10,000 times per 40 MB with word-like names.
   if (isWordLike(value)) return false;
   if (value.includes("://") || value.startsWith("data:")) return false;
-  // A path (`./token.json`, `/api/v1/keys`) is words between slashes; base64 may start with `/` too.
-  if (/^\.{0,2}\//.test(value) && isWordLike(value)) return false;
+  // A path (`./token.json`, `/api/v1/keys`, `/v1/accounts:signInWithPassword`): base64 may start with
+  // `/` too, but holds nothing outside its alphabet and does not read as words.
+  if (/^\.{0,2}\//.test(value) && (/[^A-Za-z0-9+/=]/.test(value) || isWordLike(value))) return false;
   // A relative path to a file (`unicode/1f9ed.png?v8`): base64 has `/` but never `.`.
   if (value.includes("/") && /\.[A-Za-z][A-Za-z0-9]{0,4}(?:[?#][^/]*)?$/.test(value)) return false;
   if (isPlaceholder(value)) return false;

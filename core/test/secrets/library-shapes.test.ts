@@ -12,7 +12,8 @@
  * - tex-chtml.min.js — mathjax@4.1.3 (Apache-2.0): `"Bad token: "+…` inside minified code.
  * - ol.js — ol@10.11.0 (BSD-2-Clause): `"?api_key="+t.apiKey` building a tile URL.
  * - firebase-database.js, firebase-data-connect.js — firebase@13.2.0 (Apache-2.0):
- *   `"Failed to get token: "+e`, `this._authToken=null`.
+ *   `"Failed to get token: "+e`, `this._authToken=null`; firebase-auth.js.map — its source map's
+ *   `SIGN_IN_WITH_PASSWORD = '/v1/accounts:signInWithPassword'` endpoints.
  * - index.html, config.example.js, docs/setup.md — written for this test: SRI hashes, UUIDs,
  *   data URIs, a CSP nonce, commit hashes, placeholder and dictionary-word credentials
  *   (`user:pass`, `beep:boop`, `xxxx`, `YOUR_API_KEY`), `<pre>` and Markdown examples.
@@ -55,6 +56,7 @@ describe("shapes from real libraries and documentation", () => {
       "config.example.js",
       "docs/setup.md",
       "emoji.js",
+      "firebase-auth.js.map",
       "firebase-data-connect.js",
       "firebase-database.js",
       "id_token.d.ts",
