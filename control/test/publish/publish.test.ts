@@ -225,10 +225,15 @@ describe("publish: bad input gets a typed error and keeps nothing", () => {
     const text = await response.text();
     expect(response.status, text).toBe(202);
     expect(text).not.toContain(key);
-    const body = JSON.parse(text) as { warnings: { rule: string; severity: string; path: string }[] };
+    const body = JSON.parse(text) as {
+      jobId: string;
+      warnings: { rule: string; severity: string; path: string }[];
+    };
     expect(body.warnings).toEqual([
       expect.objectContaining({ rule: "google-api-key", severity: "warn", path: "firebase.js" }),
     ]);
+    // The version goes live like any other (and no job is left running for the next test).
+    expect((await settle(tenant, body.jobId)).state).toBe("succeeded");
   });
 
   it("stops an over-size streamed upload at the cap with 413, without reading the rest", async () => {
