@@ -43,7 +43,9 @@ export const AcceptedSchema = z
     warnings: z
       .array(z.record(z.string(), z.unknown()))
       .optional()
-      .openapi({ description: "Secret-scan findings that do not refuse a publish (severity warn), redacted" }),
+      .openapi({
+        description: "Secret-scan findings that do not refuse a publish (severity warn), redacted",
+      }),
   })
   .openapi("PublishAccepted");
 
