@@ -40,12 +40,9 @@ export const AcceptedSchema = z
     files: z.number().int().optional(),
     bytes: z.number().int().optional(),
     externalHosts: z.array(z.unknown()).optional(),
-    warnings: z
-      .array(z.record(z.string(), z.unknown()))
-      .optional()
-      .openapi({
-        description: "Secret-scan findings that do not refuse a publish (severity warn), redacted",
-      }),
+    warnings: z.array(z.record(z.string(), z.unknown())).optional().openapi({
+      description: "Secret-scan findings that do not refuse a publish (severity warn), redacted",
+    }),
   })
   .openapi("PublishAccepted");
 
