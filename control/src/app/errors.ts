@@ -100,6 +100,13 @@ export const API_ERRORS = {
   UPLOAD_INCOMPLETE: 409,
   /** The page holding the macro is in Confluence's trash (or deleted): no grants until it is restored. */
   PAGE_TRASHED: 409,
+  /** The tenant already has a site of the name the caller chose (names are unique per tenant, ignoring case). */
+  NAME_TAKEN: 409,
+  /**
+   * A publish's `manifest` names files that were neither sent nor are in the site's archive (deleted
+   * meanwhile, or never published there): `detail.missing` lists them; send them and publish again.
+   */
+  FILES_MISSING: 409,
 
   // --- 413 / 415 / 422 / 429 ----------------------------------------------------------------------
   /** The body is larger than the route's cap (policy table), counted while it streams. */

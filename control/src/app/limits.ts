@@ -34,6 +34,14 @@ export const UPLOAD_OVERHEAD_BYTES = 8 * MiB;
  */
 export const MAX_UPLOAD_BODY_BYTES = DEFAULT_LIMITS.maxBundleBytes + UPLOAD_OVERHEAD_BYTES;
 
+/**
+ * A list of a bundle's files by hash (`POST /v1/sites/{site}/files/missing`, and a publish's
+ * `manifest` field): an entry is a path of at most maxPathBytes, a 32-character hash, a size and
+ * JSON punctuation — under 1.2 KiB at worst — for up to maxFiles entries: about 2.2 MiB. Real lists
+ * are far smaller (a path is typically tens of bytes); the JSON cap above would refuse a few hundred files.
+ */
+export const MAX_FILE_LIST_BYTES = DEFAULT_LIMITS.maxFiles * (DEFAULT_LIMITS.maxPathBytes + 128);
+
 /** One chunk of an editor upload is exactly its size (macro/uploads.ts); nothing more is read. */
 export const MAX_CHUNK_BODY_BYTES = UPLOAD_CHUNK_BYTES;
 
@@ -43,6 +51,7 @@ export const MAX_NO_BODY_BYTES = 1 * KiB;
 export const BODY_CAPS: Readonly<Record<BodyKind, number>> = {
   none: MAX_NO_BODY_BYTES,
   json: MAX_JSON_BODY_BYTES,
+  fileList: MAX_FILE_LIST_BYTES,
   upload: MAX_UPLOAD_BODY_BYTES,
   chunk: MAX_CHUNK_BODY_BYTES,
 };

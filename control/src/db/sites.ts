@@ -21,6 +21,9 @@ export type NotFoundHandling = (typeof NOT_FOUND_HANDLING)[number];
 /** Random site ids collide with probability ~n/2^64; a second attempt is already paranoia. */
 export const SITE_ID_ATTEMPTS = 3;
 
+/** The longest site name (the `sites.name` CHECK). */
+export const MAX_SITE_NAME_LENGTH = 200;
+
 export interface Site {
   readonly tenantId: TenantShortId;
   readonly id: SiteId;
@@ -71,7 +74,7 @@ export async function insertSite(
   input: { name: string; notFoundHandling?: NotFoundHandling | undefined },
   now: number,
   options: { maxSites?: number } = {},
-): Promise<{ site: Site } | { refused: "id-taken" | "quota" }> {
+): Promise<{ site: Site } | { refused: "id-taken" | "name-taken" | "quota" }> {
   try {
     const row = await db
       .prepare(
@@ -92,11 +95,16 @@ export async function insertSite(
     return row === null ? { refused: "quota" } : { site: toSite(row) };
   } catch (error) {
     if (isUniqueViolation(error, "sites.id")) return { refused: "id-taken" };
+    // The index sites_name_per_tenant (migration 0003): names are unique per tenant, ignoring case.
+    if (isUniqueViolation(error, "sites.name")) return { refused: "name-taken" };
     throw error;
   }
 }
 
-/** A site with a fresh random id (retried on the rare collision); undefined when the quota is reached. */
+/**
+ * A site with a fresh random id (retried on the rare collision), under `input.name` or, when the
+ * tenant has a site of that name, the first free `name (n)`. Throws SiteQuotaReached at the quota.
+ */
 export async function createSite(
   db: D1Database,
   tenantId: TenantShortId,
@@ -105,12 +113,60 @@ export async function createSite(
 ): Promise<Site> {
   const now = (options.now ?? systemClock)();
   const random = options.random ?? cryptoRandomBytes;
-  for (let attempt = 0; attempt < SITE_ID_ATTEMPTS; attempt++) {
-    const result = await insertSite(db, tenantId, newSiteId(random), input, now, options);
+  for (let attempt = 0; attempt < SITE_ID_ATTEMPTS + SITE_NAME_ATTEMPTS; attempt++) {
+    const name = await freeSiteName(db, tenantId, input.name);
+    const result = await insertSite(db, tenantId, newSiteId(random), { ...input, name }, now, options);
     if ("site" in result) return result.site;
     if (result.refused === "quota") throw new SiteQuotaReached();
   }
-  throw new Error(`no free site id after ${SITE_ID_ATTEMPTS} attempts`);
+  throw new Error(`no free site id or name after ${SITE_ID_ATTEMPTS + SITE_NAME_ATTEMPTS} attempts`);
+}
+
+/** Concurrent creations that picked the same free name: the losers pick again, a few times. */
+export const SITE_NAME_ATTEMPTS = 5;
+
+/** `LIKE` pattern characters taken literally (with `ESCAPE '\'`). */
+function likeLiteral(text: string): string {
+  return text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+}
+
+/**
+ * `name` if no site of the tenant holds it (ignoring case, as the unique index does), else
+ * `name (n)` with the smallest free n ≥ 2 — how a copied page's fork or a macro's first upload gets
+ * a name without failing. The name is shortened first so the suffix always fits. A concurrent
+ * creation may still take the answer: the insert then reports `name-taken` and the caller asks again.
+ */
+export async function freeSiteName(db: D1Database, tenantId: TenantShortId, name: string): Promise<string> {
+  if ((await getSiteByName(db, tenantId, name)) === undefined) return name;
+  // " (" + up to 5 digits + ")": 8 characters; a tenant holds at most thousands of sites.
+  const base = name.slice(0, MAX_SITE_NAME_LENGTH - 8);
+  const { results } = await db
+    .prepare("SELECT name FROM sites WHERE tenant_id = ? AND name LIKE ? ESCAPE '\\'")
+    .bind(tenantId, `${likeLiteral(base)} (%)`)
+    .all<{ name: string }>();
+  const taken = new Set<number>();
+  const prefix = `${base} (`.toLowerCase();
+  for (const row of results) {
+    const lower = row.name.toLowerCase();
+    const digits = lower.startsWith(prefix) && lower.endsWith(")") ? lower.slice(prefix.length, -1) : "";
+    if (/^[1-9][0-9]{0,4}$/.test(digits)) taken.add(Number(digits));
+  }
+  let n = 2;
+  while (taken.has(n)) n++;
+  return `${base} (${n})`;
+}
+
+/** The tenant's site of this name, ignoring ASCII case (the index sites_name_per_tenant). */
+export async function getSiteByName(
+  db: D1Database,
+  tenantId: TenantShortId,
+  name: string,
+): Promise<Site | undefined> {
+  const row = await db
+    .prepare(`SELECT ${COLUMNS} FROM sites WHERE tenant_id = ? AND name = ? COLLATE NOCASE`)
+    .bind(tenantId, name)
+    .first<SiteRow>();
+  return row === null ? undefined : toSite(row);
 }
 
 export class SiteQuotaReached extends Error {

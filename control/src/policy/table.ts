@@ -68,7 +68,7 @@ export type RouteObject =
   | "installation";
 
 /** Body caps: app/limits.ts has the numbers and their reasons. */
-export type BodyKind = "none" | "json" | "upload" | "chunk";
+export type BodyKind = "none" | "json" | "fileList" | "upload" | "chunk";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -122,6 +122,9 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
 
   // --- Sites, write side ------------------------------------------------------------------------------
   licensed(policy("POST", "/v1/sites/:site/versions", { apiToken: "sites:write" }, "siteOrNew", "upload")),
+  // Which of a bundle's files (by hash) the site's archive lacks: the first half of a publish that
+  // uploads only those, so the same scope (and license) as the publish itself.
+  licensed(policy("POST", "/v1/sites/:site/files/missing", { apiToken: "sites:write" }, "site", "fileList")),
   licensed(policy("POST", "/v1/sites/:site/rollback", { apiToken: "sites:write" }, "site")),
   policy("POST", "/v1/sites/:site/disable", { apiToken: "sites:write", forgeAdmin: true }, "site", "none"),
   policy("POST", "/v1/sites/:site/enable", { apiToken: "sites:write", forgeAdmin: true }, "site", "none"),

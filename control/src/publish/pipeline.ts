@@ -16,15 +16,15 @@ import {
 } from "@mini-sites/core";
 import { ApiError } from "../app/errors.ts";
 import { audit } from "../audit/log.ts";
-import { countSites, getSite, type NotFoundHandling, type Site } from "../db/sites.ts";
+import { countSites, getSite, getSiteByName, type NotFoundHandling, type Site } from "../db/sites.ts";
 import { getVersion } from "../db/versions.ts";
 import type { ControlEnv } from "../env.ts";
 import type { MacroPublisher, PublishAccepted } from "../macro/publisher.ts";
 import { type PublishConfig, readPublishConfig } from "./config.ts";
 import { ensureStarted, requireWorkflow } from "./jobs.ts";
-import { fileKey, r2Source, readManifest } from "./r2.ts";
+import { deletePrefix, fileKey, r2Source, readManifest, sitePrefix } from "./r2.ts";
 import { type PublishDeps, target } from "./services.ts";
-import { createTenantSite, quotaSitesError } from "./sites.ts";
+import { createTenantSite, nameTakenError, quotaSitesError } from "./sites.ts";
 import {
   findActiveVersionByContent,
   findJobByKey,
@@ -106,7 +106,12 @@ export async function admit(
 export interface StageRequest {
   /** The site to publish to; undefined makes a new site with `newSite` once the bundle passed. */
   readonly site: Site | undefined;
-  readonly newSite?: { readonly name: string; readonly notFoundHandling: NotFoundHandling };
+  readonly newSite?: {
+    readonly name: string;
+    readonly notFoundHandling: NotFoundHandling;
+    /** `fail` for a name the caller chose (NAME_TAKEN), `suffix` for a made-up one (publish/sites.ts). */
+    readonly onNameTaken: "fail" | "suffix";
+  };
   readonly upload: ReceivedUpload;
   readonly message?: string | undefined;
   readonly idempotencyKey?: string | undefined;
@@ -143,17 +148,34 @@ export async function stageUpload(
       `Storing this version (${report.bytes} bytes) would take the tenant over its ${config.maxStoredBytesPerTenant}-byte quota. Delete old sites first.`,
     );
 
+  const settings = request.newSite ?? {
+    name: DEFAULT_SITE_NAME,
+    notFoundHandling: "none" as const,
+    onNameTaken: "suffix" as const,
+  };
+  // A chosen name taken meanwhile (or sent in the form): refused before anything is archived.
+  if (
+    request.site === undefined &&
+    settings.onNameTaken === "fail" &&
+    (await getSiteByName(env.DB, tenant, settings.name)) !== undefined
+  )
+    throw nameTakenError(settings.name);
   const siteId: SiteId = request.site?.id ?? newSiteId();
   await archiveUpload(env.BUNDLES, tenant, siteId, request.upload, report, config);
   if (request.site === undefined) {
-    const settings = request.newSite ?? { name: DEFAULT_SITE_NAME, notFoundHandling: "none" as const };
-    await createTenantSite(
-      env,
-      config,
-      publisher,
-      { ...settings, origin: "publish" },
-      { id: siteId, now: clock() },
-    );
+    try {
+      await createTenantSite(
+        env,
+        config,
+        publisher,
+        { ...settings, origin: "publish" },
+        { id: siteId, now: clock() },
+      );
+    } catch (error) {
+      // The site was never born (quota, or its name taken by a concurrent publish): nothing of it stays.
+      await deletePrefix(env.BUNDLES, sitePrefix(tenant, siteId)).catch(() => undefined);
+      throw error;
+    }
   }
   const staged = await stageVersion(
     env.DB,

@@ -106,6 +106,28 @@ export async function readArchivedFile(
   return new Uint8Array(await object.arrayBuffer());
 }
 
+/**
+ * Hash → size of every file archived for one site: what a publish may leave out and name by hash
+ * (upload.ts `manifest`, `POST /v1/sites/{site}/files/missing`). Listed page by page under the
+ * site's own prefix — never another site's or tenant's — which costs one R2 call per 1,000 files
+ * instead of one HEAD per file asked about.
+ */
+export async function archivedFileSizes(
+  bucket: R2Bucket,
+  tenant: TenantShortId,
+  site: SiteId,
+): Promise<Map<string, number>> {
+  const prefix = `${sitePrefix(tenant, site)}files/`;
+  const sizes = new Map<string, number>();
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ prefix, limit: 1_000, ...(cursor === undefined ? {} : { cursor }) });
+    for (const object of page.objects) sizes.set(object.key.slice(prefix.length), object.size);
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor !== undefined);
+  return sizes;
+}
+
 export async function readManifest(
   bucket: R2Bucket,
   tenant: TenantShortId,

@@ -1,14 +1,27 @@
 /**
  * Where a site is born, whichever door it comes through — a publish to `new`, the macro's first
- * upload, a copied page's fork: the tenant's site quota (in the INSERT itself, db/sites.ts) and the
- * `site.create` audit record, always both. And where it ends, whoever ends it — an API token, the
- * admin page, the erasure of a deleted page's sites.
+ * upload, a copied page's fork: the tenant's site quota (in the INSERT itself, db/sites.ts), a name
+ * no other site of the tenant holds, and the `site.create` audit record, always all three. And where
+ * it ends, whoever ends it — an API token, the admin page, the erasure of a deleted page's sites.
+ *
+ * A name someone chose (`publish --site team-dashboard`, `?name=`) that is taken is refused with
+ * NAME_TAKEN: publishing into an existing site is a different act, and guessing would put bytes
+ * where the caller did not mean them. A name the product made up (a macro's "Mini-site on page 123",
+ * a fork's copy of its source's name, "Untitled site") gets the first free ` (n)` instead: those
+ * doors must not fail because of a name nobody typed.
  */
 
 import { newSiteId, type SiteId, siteTag } from "@mini-sites/core";
 import { ApiError } from "../app/errors.ts";
 import { audit } from "../audit/log.ts";
-import { deleteSiteRow, insertSite, type NotFoundHandling, type Site } from "../db/sites.ts";
+import {
+  deleteSiteRow,
+  freeSiteName,
+  insertSite,
+  type NotFoundHandling,
+  SITE_NAME_ATTEMPTS,
+  type Site,
+} from "../db/sites.ts";
 import type { ControlEnv } from "../env.ts";
 import type { PublishConfig } from "./config.ts";
 import type { Publisher } from "./pipeline.ts";
@@ -21,6 +34,8 @@ export interface NewSiteSettings {
   /** For audit: where the site came from (`publish`, `macro`, `fork`) and, for a fork, its source. */
   readonly origin: "publish" | "macro" | "fork";
   readonly forkedFrom?: SiteId;
+  /** `fail`: the caller chose the name (NAME_TAKEN if taken). `suffix`: made up, so `name (n)` is fine. */
+  readonly onNameTaken: "fail" | "suffix";
 }
 
 /** Tries at a fresh random id (ids are 64-bit random: a second try is already paranoia). */
@@ -33,6 +48,14 @@ export function quotaSitesError(config: PublishConfig): ApiError {
   );
 }
 
+export function nameTakenError(name: string): ApiError {
+  return new ApiError(
+    "NAME_TAKEN",
+    `This tenant already has a site named "${name}": publish to it by that name, or choose another name.`,
+    { extra: { detail: { name } } },
+  );
+}
+
 export async function createTenantSite(
   env: ControlEnv,
   config: PublishConfig,
@@ -40,18 +63,26 @@ export async function createTenantSite(
   settings: NewSiteSettings,
   options: { id?: SiteId; now: number },
 ): Promise<Site> {
-  for (let attempt = 0; attempt < ID_ATTEMPTS; attempt++) {
+  for (let attempt = 0; attempt < ID_ATTEMPTS + SITE_NAME_ATTEMPTS; attempt++) {
     const id = options.id ?? newSiteId();
+    const name =
+      settings.onNameTaken === "suffix"
+        ? await freeSiteName(env.DB, publisher.tenant, settings.name)
+        : settings.name;
     const result = await insertSite(
       env.DB,
       publisher.tenant,
       id,
-      { name: settings.name, notFoundHandling: settings.notFoundHandling },
+      { name, notFoundHandling: settings.notFoundHandling },
       options.now,
       { maxSites: config.maxSitesPerTenant },
     );
     if ("refused" in result) {
       if (result.refused === "quota") throw quotaSitesError(config);
+      if (result.refused === "name-taken") {
+        if (settings.onNameTaken === "fail") throw nameTakenError(settings.name);
+        continue;
+      }
       if (options.id !== undefined) throw new ApiError("UNAVAILABLE", "A site id collided; publish again.");
       continue;
     }
@@ -61,14 +92,14 @@ export async function createTenantSite(
       action: "site.create",
       target: target(result.site.id),
       detail: {
-        name: settings.name,
+        name: result.site.name,
         origin: settings.origin,
         ...(settings.forkedFrom === undefined ? {} : { forkedFrom: settings.forkedFrom }),
       },
     });
     return result.site;
   }
-  throw new ApiError("UNAVAILABLE", "No free site id; try again.");
+  throw new ApiError("UNAVAILABLE", "No free site id or name; try again.");
 }
 
 export interface SiteDeletion {

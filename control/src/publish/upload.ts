@@ -6,6 +6,13 @@
  * Memory: a zip or HTML body is cut into fixed-size parts of an R2 multipart upload (R2 wants every
  * part but the last the same size, ≥ 5 MiB), so at most one part is held; a folder upload holds one
  * file at a time (multipart.ts). The core then reads one entry at a time.
+ *
+ * Upload only what the server lacks (DESIGN §3, "only changed files are uploaded"): a folder upload
+ * may carry a `manifest` field listing EVERY file of the bundle with its asset hash, and send as parts
+ * only the files the site's archive lacks (`POST /v1/sites/{site}/files/missing` says which). The
+ * rest are read from that site's own archive by hash — never another site's or tenant's — and the
+ * whole bundle is then checked and scanned exactly like a full upload: a file taken from the archive
+ * is re-read, re-hashed and re-scanned, so naming a hash proves nothing and skips no rule.
  */
 
 import {
@@ -13,6 +20,7 @@ import {
   bundleError,
   type CheckReport,
   checkBundle,
+  DEFAULT_LIMITS,
   hexEncode,
   type InputFile,
   type ManifestEntry,
@@ -20,18 +28,36 @@ import {
   type SiteId,
   type TenantShortId,
 } from "@mini-sites/core";
+import { z } from "zod";
 import { ApiError } from "../app/errors.ts";
+import { MAX_FILE_LIST_BYTES } from "../app/limits.ts";
 import type { R2Bucket, R2MultipartUpload } from "../env.ts";
 import type { PublishConfig } from "./config.ts";
 import { bundleRejected } from "./errors.ts";
 import { boundaryOf, MultipartError, readMultipart } from "./multipart.ts";
-import { fileKey, manifestKey, r2Source, uploadFileKey, uploadKey } from "./r2.ts";
+import { archivedFileSizes, fileKey, manifestKey, r2Source, uploadFileKey, uploadKey } from "./r2.ts";
 
 /** R2 multipart part size: above R2's 5 MiB minimum, small enough that one part in memory is cheap. */
 export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
 
 /** Form fields that are not files (everything else with a body is a file of the bundle). */
-export const FORM_FIELDS = ["message", "name", "notFoundHandling"] as const;
+export const FORM_FIELDS = ["message", "name", "notFoundHandling", "manifest"] as const;
+
+/** An asset hash as core/src/bundle/hash.ts makes it. */
+export const ASSET_HASH = /^[0-9a-f]{32}$/;
+
+/** One file of a bundle named by its asset hash: a `manifest` entry, or a `files/missing` question. */
+export const ManifestFileSchema = z
+  .object({
+    path: z.string().min(1).max(DEFAULT_LIMITS.maxPathBytes),
+    hash: z.string().regex(ASSET_HASH, "must be an asset hash: 32 lowercase hex characters"),
+    size: z.number().int().min(0),
+  })
+  .strict();
+export type ManifestFile = z.infer<typeof ManifestFileSchema>;
+
+/** At most this many missing files are named in a FILES_MISSING answer (the count says the rest). */
+const MISSING_LISTED = 100;
 type FormField = (typeof FORM_FIELDS)[number];
 
 export interface ReceivedUpload {
@@ -111,7 +137,8 @@ export function newUploadId(): string {
 /**
  * Receives the body of `POST /v1/sites/{site}/versions` into R2. Zip: `application/zip` (or
  * `application/x-zip-compressed`, `application/octet-stream`); one HTML file: `text/html`
- * (`htmlName` names it); a folder: `multipart/form-data`, one part per file.
+ * (`htmlName` names it); a folder: `multipart/form-data`, one part per file, and with a `manifest`
+ * the files left out are taken from `site`'s archive (undefined for a new site: it has none).
  */
 export async function receiveUpload(
   bucket: R2Bucket,
@@ -119,6 +146,7 @@ export async function receiveUpload(
   request: Request,
   config: PublishConfig,
   htmlName = "index.html",
+  site?: SiteId,
 ): Promise<ReceivedUpload> {
   const body = request.body;
   if (body === null)
@@ -134,7 +162,7 @@ export async function receiveUpload(
     const boundary = boundaryOf(request.headers.get("content-type") ?? "");
     if (boundary === undefined)
       throw new ApiError("INVALID_REQUEST", "multipart/form-data without a boundary.");
-    return receiveForm(bucket, tenant, uploadId, body, boundary, config);
+    return receiveForm(bucket, tenant, uploadId, body, boundary, config, site);
   }
   const kind =
     mediaType === "text/html"
@@ -166,6 +194,7 @@ async function receiveForm(
   body: ReadableStream<Uint8Array>,
   boundary: string,
   config: PublishConfig,
+  site: SiteId | undefined,
 ): Promise<ReceivedUpload> {
   const files: InputFile[] = [];
   const keys: string[] = [];
@@ -177,6 +206,11 @@ async function receiveForm(
       total += part.bytes.length;
       if (total > config.maxUploadBytes) throw tooLarge(config.maxUploadBytes);
       if (part.filename === undefined && (FORM_FIELDS as readonly string[]).includes(part.name)) {
+        if (part.name === "manifest" && part.bytes.length > MAX_FILE_LIST_BYTES)
+          throw new ApiError(
+            "INVALID_REQUEST",
+            `The manifest is larger than ${MAX_FILE_LIST_BYTES} bytes; a bundle has at most ${config.bundle.maxFiles} files.`,
+          );
         fields[part.name as FormField] = new TextDecoder().decode(part.bytes);
         continue;
       }
@@ -206,6 +240,14 @@ async function receiveForm(
         },
       });
     }
+    if (fields.manifest !== undefined) {
+      const listed = parseManifest(fields.manifest, config);
+      return {
+        input: { kind: "files", files: await completeFromArchive(bucket, tenant, site, listed, files) },
+        fields,
+        keys,
+      };
+    }
   } catch (error) {
     await bucket.delete(keys).catch(() => {});
     if (error instanceof MultipartError) {
@@ -226,6 +268,89 @@ async function receiveForm(
     throw error;
   }
   return { input: { kind: "files", files }, fields, keys };
+}
+
+function parseManifest(text: string, config: PublishConfig): ManifestFile[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ApiError("INVALID_REQUEST", "The manifest field is not valid JSON.", [
+      { path: "form.manifest", message: "Malformed JSON" },
+    ]);
+  }
+  const parsed = z.array(ManifestFileSchema).safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = ["form.manifest", ...(issue?.path ?? []).map(String)].join(".");
+    throw new ApiError(
+      "INVALID_REQUEST",
+      `${where}: ${issue?.message ?? "not a list of {path, hash, size}"}`,
+      [{ path: where, message: issue?.message ?? "invalid" }],
+    );
+  }
+  if (parsed.data.length > config.bundle.maxFiles)
+    throw bundleRejected(
+      [bundleError("TOO_MANY_FILES", "", `A mini-site may have at most ${config.bundle.maxFiles} files.`)],
+      [],
+    );
+  return parsed.data;
+}
+
+/**
+ * The bundle a manifest describes: each listed file from its part when one was sent, else from the
+ * site's archive by hash. Every sent part must be listed (a part the manifest does not name would be
+ * a file the caller did not mean to publish). A listed file that was neither sent nor archived is
+ * FILES_MISSING, before anything is checked or staged: never a partial bundle.
+ */
+async function completeFromArchive(
+  bucket: R2Bucket,
+  tenant: TenantShortId,
+  site: SiteId | undefined,
+  listed: readonly ManifestFile[],
+  sent: readonly InputFile[],
+): Promise<InputFile[]> {
+  const sentPaths = new Set(sent.map((file) => file.path));
+  const listedPaths = new Set(listed.map((entry) => entry.path));
+  const stray = sent.find((file) => !listedPaths.has(file.path));
+  if (stray !== undefined)
+    throw new ApiError(
+      "INVALID_REQUEST",
+      `"${stray.path}" was sent but is not in the manifest; the manifest lists every file of the bundle.`,
+    );
+  const wanted = listed.filter((entry) => !sentPaths.has(entry.path));
+  const archived =
+    wanted.length === 0 || site === undefined
+      ? new Map<string, number>()
+      : await archivedFileSizes(bucket, tenant, site);
+  const missing = wanted.filter((entry) => archived.get(entry.hash) !== entry.size);
+  if (missing.length > 0)
+    throw new ApiError(
+      "FILES_MISSING",
+      `${missing.length} file${missing.length === 1 ? " is" : "s are"} in the manifest but neither sent nor stored for this site (first: ${missing[0]?.path}); send ${missing.length === 1 ? "it" : "them"} and publish again.`,
+      {
+        extra: {
+          detail: {
+            count: missing.length,
+            missing: missing.slice(0, MISSING_LISTED).map(({ path, hash }) => ({ path, hash })),
+          },
+        },
+      },
+    );
+  // Every sent part as sent (the core sees duplicates among them), then the listed files left out.
+  const fromArchive = wanted.map(
+    (entry): InputFile => ({
+      path: entry.path,
+      size: entry.size,
+      read: async () => {
+        const object = await bucket.get(fileKey(tenant, site as SiteId, entry.hash));
+        if (object === null)
+          throw new ApiError("FILES_MISSING", `${entry.path} is no longer stored; publish again.`);
+        return new Uint8Array(await object.arrayBuffer());
+      },
+    }),
+  );
+  return [...sent, ...fromArchive];
 }
 
 /** Runs the one pipeline (DESIGN §3: read → validate → secret-scan) over the staged upload. */

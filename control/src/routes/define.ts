@@ -70,7 +70,8 @@ export function defineRoute<R extends RouteConfig>(config: R, ...codes: ApiError
     if (policy.object !== "none" && policy.object !== "macro") refusals.push("NOT_FOUND");
     refusals.push("INTERNAL");
   }
-  if (policy.body === "json") refusals.push("INVALID_REQUEST", "BODY_TOO_LARGE");
+  if (policy.body === "json" || policy.body === "fileList")
+    refusals.push("INVALID_REQUEST", "BODY_TOO_LARGE");
   const description = [config.description, describePolicy(policy)].filter(Boolean).join("\n\n");
   return createRoute({
     ...config,

@@ -168,7 +168,13 @@ export function registerMacroBindingRoutes(
       c.env,
       config,
       publisher,
-      { name: source.name, notFoundHandling: source.notFoundHandling, origin: "fork", forkedFrom: source.id },
+      {
+        name: source.name,
+        notFoundHandling: source.notFoundHandling,
+        origin: "fork",
+        forkedFrom: source.id,
+        onNameTaken: "suffix",
+      },
       { now: now() },
     );
     const bound = await bindMacro(c.env.DB, tenant.id, macro.key, fork.id, actor, now());

@@ -182,7 +182,11 @@ export function registerMacroUploadRoutes(
         c.env,
         config,
         { tenant: tenant.id, actor },
-        { name: name ?? `Mini-site on ${macro.content.type} ${macro.content.id}`, origin: "macro" },
+        {
+          name: name ?? `Mini-site on ${macro.content.type} ${macro.content.id}`,
+          origin: "macro",
+          onNameTaken: "suffix",
+        },
         { now: now() },
       );
       const bound = await bindMacro(c.env.DB, tenant.id, macro.key, site.id, actor, now());

@@ -3,27 +3,34 @@
  * route and which site it acts on is the route policy's (policy/table.ts): a handler here reads the
  * tenant and the site from `access`, already checked, and never looks a client-supplied id up itself.
  *
+ *   POST /v1/sites/{site}/files/missing {files}  which files (by hash) the site lacks    200 {missing}
  *   POST /v1/sites/{site}/versions             publish (site `new` creates a site)    202 {jobId, version, siteId, statusUrl}
  *   GET  /v1/jobs/{job}                        a job's state                            200 {state, step, progress, error}
  *   POST /v1/sites/{site}/rollback {version}   instant flip, or re-provision then flip  200 | 202
  *
  * The upload body streams to R2 (publish/upload.ts): its schema below documents it but is not a zod
  * schema, so nothing buffers it for validation.
+ *
+ * A new site's name: one the caller chose (`?name=`, or the form's `name` field) must be free in the
+ * tenant, else 409 NAME_TAKEN — checked before the body is read when it comes in the query; without
+ * one the site is "Untitled site", numbered when that is taken (publish/sites.ts).
  */
 
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { type AppContext, type AppEnv, accessOf, jobOf, siteOf, tenantOf } from "../app/context.ts";
 import { ApiError } from "../app/errors.ts";
-import { NOT_FOUND_HANDLING, type NotFoundHandling } from "../db/sites.ts";
+import { getSiteByName, NOT_FOUND_HANDLING, type NotFoundHandling } from "../db/sites.ts";
 import { MAX_VERSION_MESSAGE_LENGTH } from "../db/versions.ts";
 import { readPublishConfig } from "../publish/config.ts";
 import { admit, DEFAULT_SITE_NAME, stageUpload } from "../publish/pipeline.ts";
+import { archivedFileSizes } from "../publish/r2.ts";
 import { rollbackSite } from "../publish/rollback.ts";
 import type { PublishDeps } from "../publish/services.ts";
+import { nameTakenError } from "../publish/sites.ts";
 import type { Job } from "../publish/store.ts";
-import { receiveUpload } from "../publish/upload.ts";
+import { ManifestFileSchema, receiveUpload } from "../publish/upload.ts";
 import { defineRoute } from "./define.ts";
-import { JobParams, PublishQuery, RollbackBody, SiteParams } from "./schemas.ts";
+import { JobParams, PublishQuery, RollbackBody, SiteNameSchema, SiteParams } from "./schemas.ts";
 
 export const MESSAGE_HEADER = "x-mini-sites-message";
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -106,6 +113,32 @@ const publishRoute = defineRoute(
   "UNAVAILABLE",
 );
 
+const FileListBody = z
+  .object({ files: z.array(ManifestFileSchema) })
+  .strict()
+  .openapi("FileList", {
+    description:
+      "Files of a bundle by asset hash (SHA-256 over the extension, a NUL and the bytes, first 32 hex characters: core/src/bundle/hash.ts).",
+  });
+
+const MissingFilesSchema = z
+  .object({
+    missing: z.array(z.string()).openapi({
+      description: "Hashes of the listed files the site's archive lacks, each once, in the order asked.",
+    }),
+  })
+  .openapi("MissingFiles");
+
+const missingFilesRoute = defineRoute({
+  method: "post",
+  path: "/v1/sites/{site}/files/missing",
+  summary:
+    "Which of a bundle's files the site does not store yet: send only those, with a manifest of all, in the publish",
+  tags: ["publish"],
+  request: { params: SiteParams, body: { ...json(FileListBody), required: true } },
+  responses: { 200: { description: "The hashes to send", ...json(MissingFilesSchema) } },
+});
+
 const jobRoute = defineRoute({
   method: "get",
   path: "/v1/jobs/{job}",
@@ -161,6 +194,18 @@ function textOrUndefined(value: string | undefined | null): string | undefined {
   return value === undefined || value === null || value === "" ? undefined : value;
 }
 
+/** A site name from the query or the form: trimmed; INVALID_REQUEST when it cannot be one. */
+function siteNameOf(value: string | undefined, where: string): string | undefined {
+  const text = textOrUndefined(value);
+  if (text === undefined) return undefined;
+  const parsed = SiteNameSchema.safeParse(text);
+  if (!parsed.success) {
+    const message = parsed.error.issues[0]?.message ?? "not a site name";
+    throw new ApiError("INVALID_REQUEST", `${where}: ${message}`, [{ path: where, message }]);
+  }
+  return parsed.data;
+}
+
 export function registerPublishRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDeps = {}): void {
   const clock = deps.now ?? Date.now;
 
@@ -175,6 +220,10 @@ export function registerPublishRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDep
     const key = textOrUndefined(c.req.header("idempotency-key"));
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
       throw new ApiError("INVALID_REQUEST", "Idempotency-Key must be 1–255 visible ASCII characters.");
+    const queryName = siteNameOf(c.req.query("name"), "query.name");
+    // A chosen name that is taken costs the caller no upload.
+    if (site === undefined && queryName !== undefined && (await getSiteByName(env.DB, tenant.id, queryName)))
+      throw nameTakenError(queryName);
     const replay = await admit(env, config, publisher, { site, idempotencyKey: key }, clock());
     if (replay !== undefined) return c.json(acceptedJson(replay.job, { replayed: true }), 202);
 
@@ -184,6 +233,7 @@ export function registerPublishRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDep
       c.req.raw,
       config,
       c.req.query("filename") ?? "index.html",
+      site?.id,
     );
     try {
       const message =
@@ -195,10 +245,7 @@ export function registerPublishRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDep
           "INVALID_REQUEST",
           `The version message is longer than ${MAX_VERSION_MESSAGE_LENGTH} characters.`,
         );
-      const name = (textOrUndefined(c.req.query("name")) ?? upload.fields.name ?? DEFAULT_SITE_NAME).slice(
-        0,
-        200,
-      );
+      const chosenName = queryName ?? siteNameOf(upload.fields.name, "form.name");
       const handling =
         textOrUndefined(c.req.query("notFoundHandling")) ?? upload.fields.notFoundHandling ?? "none";
       if (!(NOT_FOUND_HANDLING as readonly string[]).includes(handling))
@@ -212,7 +259,11 @@ export function registerPublishRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDep
         publisher,
         {
           site,
-          newSite: { name, notFoundHandling: handling as NotFoundHandling },
+          newSite: {
+            name: chosenName ?? DEFAULT_SITE_NAME,
+            notFoundHandling: handling as NotFoundHandling,
+            onNameTaken: chosenName === undefined ? "suffix" : "fail",
+          },
           upload,
           message,
           idempotencyKey: key,
@@ -234,6 +285,20 @@ export function registerPublishRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDep
     } finally {
       await env.BUNDLES.delete([...upload.keys]).catch(() => undefined);
     }
+  });
+
+  app.openapi(missingFilesRoute, async (c) => {
+    const { files } = c.req.valid("json");
+    const config = readPublishConfig(c.env);
+    if (files.length > config.bundle.maxFiles)
+      throw new ApiError(
+        "INVALID_REQUEST",
+        `A bundle has at most ${config.bundle.maxFiles} files; this list has ${files.length}.`,
+      );
+    const archived = await archivedFileSizes(c.env.BUNDLES, tenantOf(c).id, siteOf(c).id);
+    const missing = new Set<string>();
+    for (const file of files) if (archived.get(file.hash) !== file.size) missing.add(file.hash);
+    return c.json({ missing: [...missing] }, 200);
   });
 
   app.openapi(jobRoute, (c: AppContext) => c.json(jobJson(jobOf(c)), 200));

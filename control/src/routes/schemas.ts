@@ -7,7 +7,7 @@ import { z } from "@hono/zod-openapi";
 import { MAX_SITE_VERSION, parseSiteId, SITE_ID_LENGTH } from "@mini-sites/core";
 import { API_ERROR_CODES, API_ERRORS, type ApiErrorCode } from "../app/errors.ts";
 import { MAX_CURSOR_LENGTH } from "../db/cursor.ts";
-import { NOT_FOUND_HANDLING } from "../db/sites.ts";
+import { MAX_SITE_NAME_LENGTH, NOT_FOUND_HANDLING } from "../db/sites.ts";
 import { MAX_VERSION_MESSAGE_LENGTH, VERSION_STATUSES } from "../db/versions.ts";
 
 /** Largest page a listing returns; the default is smaller so a first page is quick. */
@@ -62,6 +62,31 @@ export const PageQuery = z.object({
     }),
 });
 
+/**
+ * A site's name as a caller gives it: trimmed, 1–200 characters, no control characters (it is shown
+ * in terminals and the Confluence UI). Unique in the tenant, ignoring case (migration 0003).
+ */
+export const SiteNameSchema = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(MAX_SITE_NAME_LENGTH, `must be at most ${MAX_SITE_NAME_LENGTH} characters`)
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
+  .refine((name) => !/[\u0000-\u001f\u007f]/.test(name), "must not contain control characters");
+
+/** `GET /v1/sites`: a page of sites, or with `name` the one site of that name (or none). */
+export const SiteListQuery = PageQuery.extend({
+  name: z
+    .string()
+    .min(1)
+    .max(MAX_SITE_NAME_LENGTH)
+    .optional()
+    .openapi({
+      param: { name: "name", in: "query" },
+      description: "Only the site of this name (ignoring case): a list of one, or empty.",
+    }),
+});
+
 const Timestamp = z.string().openapi({ description: "RFC 3339, UTC", example: "2026-11-20T10:00:00.000Z" });
 
 export const SiteSchema = z
@@ -112,6 +137,19 @@ export const PublishQuery = z.object({
     .max(MAX_VERSION_MESSAGE_LENGTH)
     .optional()
     .openapi({ param: { name: "message", in: "query" } }),
+  name: z
+    .string()
+    .max(MAX_SITE_NAME_LENGTH)
+    .optional()
+    .openapi({
+      param: { name: "name", in: "query" },
+      description:
+        "A new site's name (site `new`): unique in the tenant ignoring case, else 409 NAME_TAKEN. Without one: `Untitled site`, numbered.",
+    }),
+  notFoundHandling: z
+    .enum(NOT_FOUND_HANDLING)
+    .optional()
+    .openapi({ param: { name: "notFoundHandling", in: "query" } }),
 });
 
 export const JobParams = z.object({

@@ -10,7 +10,7 @@ import { isSiteVersion } from "@mini-sites/core";
 import { type AppContext, type AppEnv, accessOf, siteOf, tenantOf } from "../app/context.ts";
 import { ApiError } from "../app/errors.ts";
 import { audit } from "../audit/log.ts";
-import { InvalidCursor, listSites, type Site, setSiteEnabled } from "../db/sites.ts";
+import { getSiteByName, InvalidCursor, listSites, type Site, setSiteEnabled } from "../db/sites.ts";
 import { getVersion, listVersions, type Version } from "../db/versions.ts";
 import { zipStream } from "../publish/download.ts";
 import { readManifest } from "../publish/r2.ts";
@@ -19,6 +19,7 @@ import { deleteTenantSite } from "../publish/sites.ts";
 import { defineRoute } from "./define.ts";
 import {
   PageQuery,
+  SiteListQuery,
   SiteListSchema,
   SiteParams,
   SiteSchema,
@@ -92,9 +93,9 @@ const listSitesRoute = defineRoute(
   {
     method: "get",
     path: "/v1/sites",
-    summary: "List the tenant's sites, newest first",
+    summary: "List the tenant's sites, newest first; `name` finds one site by its name",
     tags: ["sites"],
-    request: { query: PageQuery },
+    request: { query: SiteListQuery },
     responses: { 200: { description: "One page of sites", ...json(SiteListSchema) } },
   },
   "INVALID_REQUEST",
@@ -194,7 +195,11 @@ export function registerSiteRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDeps =
   const clock = deps.now ?? Date.now;
 
   app.openapi(listSitesRoute, async (c) => {
-    const { limit, cursor } = c.req.valid("query");
+    const { limit, cursor, name } = c.req.valid("query");
+    if (name !== undefined) {
+      const site = await getSiteByName(c.env.DB, tenantOf(c).id, name.trim());
+      return c.json({ sites: site === undefined ? [] : [siteJson(site)], nextCursor: null }, 200);
+    }
     const page = await withCursor(() => listSites(c.env.DB, tenantOf(c).id, { limit, cursor }));
     return c.json({ sites: page.items.map(siteJson), nextCursor: page.nextCursor }, 200);
   });

@@ -17,7 +17,7 @@
  */
 
 import type { TenantShortId } from "@mini-sites/core";
-import { FORGE_MODULE_KEYS } from "@mini-sites/core";
+import { assetHash, FORGE_MODULE_KEYS } from "@mini-sites/core";
 import { strToU8, zipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -380,6 +380,7 @@ function bodyFor(method: string, path: string): { body?: string | Uint8Array; ty
   if (path.endsWith("/chunks/{n}")) return { body: new Uint8Array(3), type: "application/octet-stream" };
   const json: Record<string, unknown> = {
     "/v1/sites/{site}/rollback": { version: 1 },
+    "/v1/sites/{site}/files/missing": { files: [] },
     "/v1/sites/{site}": { enabled: false },
     "/v1/tokens": { label: "stolen", scopes: ["tokens:manage"] },
     "/v1/macro/bind": { siteId: victim.boundSite },
@@ -538,6 +539,39 @@ describe("upload tickets", () => {
       });
       expect([404, 403]).toContain(put.status);
     }
+  });
+});
+
+describe("publishing by hash", () => {
+  it("never takes another tenant's file by its hash, and does not say whether another tenant has it", async () => {
+    const html = "<h1>cli site</h1>";
+    const file = {
+      path: "index.html",
+      hash: await assetHash("index.html", strToU8(html)),
+      size: html.length,
+    };
+    const attacker = { authorization: `Bearer ${attackerToken}` };
+    const own = await world.send("POST", "/v1/sites/new/versions", {
+      body: zipOf({ "index.html": "<p>attacker's own</p>" }),
+      headers: { ...attacker, "content-type": "application/zip" },
+    });
+    const ownSite = ((await own.json()) as { siteId: string }).siteId;
+    const asked = await world.send("POST", `/v1/sites/${ownSite}/files/missing`, {
+      body: JSON.stringify({ files: [file] }),
+      headers: { ...attacker, "content-type": "application/json" },
+    });
+    expect(await asked.json()).toEqual({ missing: [file.hash] });
+    const form = new FormData();
+    form.append("manifest", JSON.stringify([file]));
+    const request = new Request("http://x/", { method: "POST", body: form });
+    const response = await world.send("POST", `/v1/sites/${ownSite}/versions`, {
+      body: new Uint8Array(await request.arrayBuffer()),
+      headers: { ...attacker, "content-type": request.headers.get("content-type") as string },
+    });
+    expect(response.status).toBe(409);
+    const text = await response.text();
+    expect(JSON.parse(text)).toMatchObject({ error: { code: "FILES_MISSING" } });
+    expect(text).not.toContain("cli site");
   });
 });
 
