@@ -1,55 +1,52 @@
 #!/usr/bin/env node
-// Runs the CLI from one esbuild bundle in cli/dist, rebuilt here whenever a source file under cli/src
-// or core/src is newer than it. Loading the TypeScript sources directly through Node's type stripping
-// works too (the fallback below) but costs ~120 ms at every start; a CLI that agents and CI call in
-// loops should start in ~50 ms. The bundle is a cache, never committed, so it cannot go stale in git.
-import { mkdirSync, readdirSync, renameSync, statSync } from "node:fs";
+// Runs the CLI from its esbuild bundle in ../dist. In the repository (../src exists) the bundle is a
+// cache, rebuilt by ../build.ts whenever a source under cli/ or core/src is newer than it: loading
+// the TypeScript sources through Node's type stripping costs ~120 ms at every start, and agents and
+// CI call the CLI in loops. Installed from npm, dist is all there is.
+import { existsSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const cliRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bundle = join(cliRoot, "dist/mini-sites.mjs");
-const sourceDirs = [join(cliRoot, "src"), join(cliRoot, "../core/src")];
 
-function newestSource() {
-  let newest = 0;
-  for (const dir of sourceDirs) {
-    for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-      if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-    }
-  }
-  return newest;
-}
-
-async function loadMain() {
+async function ensureBuilt() {
+  if (!existsSync(join(cliRoot, "src"))) return;
+  const { buildCli, newestSource } = await import("../build.ts");
   const built = statSync(bundle, { throwIfNoEntry: false });
-  if (built === undefined || built.mtimeMs < newestSource()) {
-    try {
-      const esbuild = await import("esbuild");
-      mkdirSync(dirname(bundle), { recursive: true });
-      // Built aside, then renamed: a CLI started at the same moment never imports a half-written file.
-      const partial = `${bundle}.${process.pid}.tmp.mjs`;
-      await esbuild.build({
-        entryPoints: [join(cliRoot, "src/main.ts")],
-        bundle: true,
-        platform: "node",
-        format: "esm",
-        target: "node22",
-        outfile: partial,
-        logLevel: "silent",
-      });
-      renameSync(partial, bundle);
-    } catch {
-      return import("../src/main.ts");
-    }
+  if (built !== undefined && built.mtimeMs >= (await newestSource())) return;
+  // Built aside, then moved in place: a CLI started at the same moment never imports a half-written
+  // bundle (at worst it finds no dist for an instant and builds its own).
+  const partial = join(cliRoot, `dist.${process.pid}.tmp`);
+  const stale = join(cliRoot, `dist.${process.pid}.old`);
+  await buildCli({ outdir: partial });
+  try {
+    if (existsSync(join(cliRoot, "dist"))) renameSync(join(cliRoot, "dist"), stale);
+    renameSync(partial, join(cliRoot, "dist"));
+  } catch {
+    // Another CLI moved its fresh build in at the same moment: use that one.
   }
-  return import(pathToFileURL(bundle).href);
+  rmSync(partial, { recursive: true, force: true });
+  rmSync(stale, { recursive: true, force: true });
 }
 
-const { main } = await loadMain();
+await ensureBuilt();
+const { main } = await import(pathToFileURL(bundle).href);
+
+// Ctrl-C: the first one cancels what is in flight (an upload leaves nothing behind on the server)
+// and lets the command say so; a second one exits at once.
+const interrupted = new AbortController();
+process.once("SIGINT", () => {
+  interrupted.abort();
+  process.once("SIGINT", () => process.exit(130));
+});
+
 process.exitCode = await main(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
+  stdin: process.stdin,
   env: process.env,
   cwd: process.cwd(),
+  signal: interrupted.signal,
+  entry: realpathSync(fileURLToPath(import.meta.url)),
 });

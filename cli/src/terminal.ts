@@ -4,10 +4,29 @@ export interface Terminal {
   readonly stderr: Writable;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /** Where prompts read answers (login's token, delete's confirmation); absent in tests and pipes. */
+  readonly stdin?: Readable;
+  /**
+   * Aborted on Ctrl-C (bin/mini-sites.js): an upload in flight is cancelled so the server keeps
+   * nothing of it, and a command that only follows a job stops following.
+   */
+  readonly signal?: AbortSignal;
+  /** The script that started the CLI (bin/mini-sites.js), for `mcp --print-config`. */
+  readonly entry?: string;
+}
+
+export interface Readable extends AsyncIterable<Buffer | string> {
+  readonly isTTY?: boolean;
+  setRawMode?(mode: boolean): unknown;
+  on(event: "data", listener: (chunk: Buffer | string) => void): unknown;
+  off(event: "data", listener: (chunk: Buffer | string) => void): unknown;
+  resume?(): unknown;
+  pause?(): unknown;
 }
 
 export interface Writable {
-  write(chunk: string): unknown;
+  /** Text, or bytes (`download -o -`). */
+  write(chunk: string | Uint8Array): unknown;
   readonly isTTY?: boolean;
 }
 
@@ -15,14 +34,16 @@ export interface Style {
   bold(text: string): string;
   red(text: string): string;
   green(text: string): string;
+  yellow(text: string): string;
   dim(text: string): string;
 }
 
-const plain: Style = { bold: (t) => t, red: (t) => t, green: (t) => t, dim: (t) => t };
+const plain: Style = { bold: (t) => t, red: (t) => t, green: (t) => t, yellow: (t) => t, dim: (t) => t };
 const ansi: Style = {
   bold: (t) => `\x1b[1m${t}\x1b[22m`,
   red: (t) => `\x1b[31m${t}\x1b[39m`,
   green: (t) => `\x1b[32m${t}\x1b[39m`,
+  yellow: (t) => `\x1b[33m${t}\x1b[39m`,
   dim: (t) => `\x1b[2m${t}\x1b[22m`,
 };
 
@@ -65,4 +86,21 @@ export class ProgressLine {
     if (this.#drawn) this.#out.write("\r\x1b[2K");
     this.#drawn = false;
   }
+}
+
+/** A bar of `width` cells for a fraction in [0, 1]: `█████░░░░░`. */
+export function bar(fraction: number, width = 24): string {
+  const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
+  return `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
+}
+
+/** A plain-text table: columns padded to their widest cell, the header dimmed. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[], style: Style): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return `${[style.dim(line(header)), ...rows.map(line)].join("\n")}\n`;
 }

@@ -9,7 +9,6 @@
  */
 
 import { createHmac } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseTenantShortId, type TenantShortId } from "@mini-sites/core";
@@ -18,16 +17,18 @@ import { createApiToken } from "../../control/src/auth/api-tokens.ts";
 import { SCOPES } from "../../control/src/auth/principal.ts";
 import { D1ApiTokenStore } from "../../control/src/db/api-tokens.ts";
 import type { D1Database } from "../../control/src/db/d1.ts";
-import { applyMigrations, parseMigrations } from "../../control/src/db/migrations.ts";
+import { applyMigrations } from "../../control/src/db/migrations.ts";
 import { ensureTenant } from "../../control/src/db/tenants.ts";
 import { DEFAULT_PUBLISH_CONFIG } from "../../control/src/publish/config.ts";
 import { bundleWorker } from "./bundle-worker.ts";
 import { DEV_FORGE_INSTALLATION } from "./forge/index.ts";
+import { readMigrationFiles } from "./migration-files.ts";
 import { requestVia } from "./loopback-http.ts";
 import { COMPATIBILITY_DATE } from "./user-workers.ts";
 
+export { readMigrationFiles };
+
 export const CONTROL_ENTRY = fileURLToPath(new URL("../../control/src/index.ts", import.meta.url));
-const MIGRATIONS_DIR = fileURLToPath(new URL("../../control/migrations/", import.meta.url));
 const WORKFLOW_NAME = "provision-version";
 /** Headers that described the loopback hop, not the response (the body is re-sent whole). */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length"]);
@@ -144,15 +145,6 @@ export async function startControl(options: ControlOptions): Promise<Control> {
     await miniflare.dispose();
     throw error;
   }
-}
-
-export async function readMigrationFiles() {
-  const names = (await readdir(MIGRATIONS_DIR)).filter((name) => name.endsWith(".sql")).sort();
-  return parseMigrations(
-    await Promise.all(
-      names.map(async (name) => ({ name, sql: await readFile(join(MIGRATIONS_DIR, name), "utf8") })),
-    ),
-  );
 }
 
 /** The tenant of the dev Forge installation: the one the dev console's FITs and dev.json's token act for. */
