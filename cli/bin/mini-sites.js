@@ -12,7 +12,15 @@ const bundle = join(cliRoot, "dist/mini-sites.mjs");
 
 async function ensureBuilt() {
   if (!existsSync(join(cliRoot, "src"))) return;
-  const { buildCli, newestSource } = await import("../build.ts");
+  let builder;
+  try {
+    builder = await import("../build.ts");
+  } catch (error) {
+    // A Node without type stripping (20) in the repository: use the bundle as it is, if there is one.
+    if (existsSync(bundle)) return;
+    throw error;
+  }
+  const { buildCli, newestSource } = builder;
   const built = statSync(bundle, { throwIfNoEntry: false });
   if (built !== undefined && built.mtimeMs >= (await newestSource())) return;
   // Built aside, then moved in place: a CLI started at the same moment never imports a half-written

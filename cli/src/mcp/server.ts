@@ -3,8 +3,10 @@
  * with. Each tool is the CLI's own code path (publish.ts, sites.ts, the core's checkBundle), so an
  * agent gets exactly the verdicts a person gets, as values it can act on:
  *
- * - every result has `structuredContent` (declared by an output schema) and a short text for
- *   clients that show only text;
+ * - every result has `structuredContent` in one envelope its output schema declares — `{ok: true,
+ *   …data}` or `{ok: false, error: {code, message, advice, problems?, secrets?}}` — and a short text
+ *   for clients that show only text (one envelope because clients validate the structured content
+ *   of error results against the output schema too: the SDK's own Client does);
  * - a refusal is `isError` with the typed code (the server's, from control/src/app/errors.ts, or
  *   BUNDLE_REJECTED from the local check), and for a bundle each problem with its file, line for a
  *   secret, and what to change — an agent that generated the bundle can fix it and try again;
@@ -102,6 +104,24 @@ const SecretSchema = z.object({
   fix: z.string(),
 });
 
+const ToolErrorSchema = z.object({
+  code: z.string().describe("A typed code: the control API's (NAME_TAKEN, RATE_LIMITED…), BUNDLE_REJECTED, UNREACHABLE, NOT_LOGGED_IN…"),
+  message: z.string(),
+  advice: z.string().describe("What to do about it"),
+  problems: z.array(ProblemSchema).optional(),
+  secrets: z.array(SecretSchema).optional(),
+});
+
+/** `{ok: true, …fields}` or `{ok: false, error}`: the output schema of every tool. */
+function envelope<Shape extends Record<string, z.ZodType>>(shape: Shape) {
+  const optional = Object.fromEntries(Object.entries(shape).map(([key, schema]) => [key, schema.optional()]));
+  return {
+    ok: z.boolean().describe("false when the tool refused or failed: see `error`"),
+    ...(optional as { [K in keyof Shape]: z.ZodOptional<Shape[K]> }),
+    error: ToolErrorSchema.optional(),
+  };
+}
+
 const PublishOutput = {
   site: z.string(),
   siteId: z.string(),
@@ -114,7 +134,7 @@ const PublishOutput = {
 };
 
 const ValidateOutput = {
-  ok: z.boolean(),
+  publishable: z.boolean().describe("Whether a publish would accept the bundle"),
   files: z.number(),
   bytes: z.number(),
   bundleHash: z.string(),
@@ -161,7 +181,7 @@ export function createMcpServer(deps: McpDeps): McpServer {
           .optional()
           .describe("For a new site: what unknown paths get (index.html for a single-page app, or 404.html)"),
       },
-      outputSchema: PublishOutput,
+      outputSchema: envelope(PublishOutput),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async (args, extra) =>
@@ -205,7 +225,7 @@ export function createMcpServer(deps: McpDeps): McpServer {
       description:
         "Run the publish checks (structure, limits, secret scan) on a bundle here, without uploading it: `ok`, and every problem with its file (and line, for a secret) and what to change.",
       inputSchema: bundleShape,
-      outputSchema: ValidateOutput,
+      outputSchema: envelope(ValidateOutput),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async (args) =>
@@ -232,11 +252,11 @@ export function createMcpServer(deps: McpDeps): McpServer {
       title: "List sites",
       description: "The tenant's sites, newest first: name, id, live version, enabled.",
       inputSchema: {},
-      outputSchema: {
+      outputSchema: envelope({
         sites: z.array(
           z.object({ name: z.string(), id: z.string(), liveVersion: z.number().nullable(), enabled: z.boolean(), updatedAt: z.string() }),
         ),
-      },
+      }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async (_args, extra) =>
@@ -258,7 +278,7 @@ export function createMcpServer(deps: McpDeps): McpServer {
       title: "List a site's versions",
       description: "A site's versions, newest first, with status (live, failed…), message and size.",
       inputSchema: { site: SiteRef },
-      outputSchema: {
+      outputSchema: envelope({
         site: z.string(),
         siteId: z.string(),
         versions: z.array(
@@ -273,7 +293,7 @@ export function createMcpServer(deps: McpDeps): McpServer {
             createdAt: z.string(),
           }),
         ),
-      },
+      }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async (args, extra) =>
@@ -308,7 +328,7 @@ export function createMcpServer(deps: McpDeps): McpServer {
       description:
         "Make an earlier version of a site live again (instant when its Worker is kept, else re-provisioned from the archive; waits until live). Only versions that went live can be rolled back to.",
       inputSchema: { site: SiteRef, version: z.number().int().min(1).describe("The version number to make live") },
-      outputSchema: { site: z.string(), siteId: z.string(), version: z.number(), status: z.literal("live") },
+      outputSchema: envelope({ site: z.string(), siteId: z.string(), version: z.number(), status: z.literal("live") }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async (args, extra) =>
@@ -342,7 +362,13 @@ export function createMcpServer(deps: McpDeps): McpServer {
       description:
         "A URL that shows a site's live version in a browser, with a short-lived grant (expiresAt). Share it only with people who may see the site.",
       inputSchema: { site: SiteRef },
-      outputSchema: { site: z.string(), siteId: z.string(), url: z.string(), version: z.number(), expiresAt: z.string() },
+      outputSchema: envelope({
+        site: z.string(),
+        siteId: z.string(),
+        url: z.string(),
+        version: z.number(),
+        expiresAt: z.string(),
+      }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async (args, extra) =>
@@ -365,7 +391,7 @@ export function createMcpServer(deps: McpDeps): McpServer {
       description:
         "Delete a site and every version of it. Cannot be undone. `confirm` must repeat the site's exact name, as a person would type it to confirm.",
       inputSchema: { site: SiteRef, confirm: z.string().describe("The site's exact name, to confirm") },
-      outputSchema: { site: z.string(), siteId: z.string(), deleted: z.literal(true) },
+      outputSchema: envelope({ site: z.string(), siteId: z.string(), deleted: z.literal(true) }),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
     async (args, extra) =>
@@ -391,16 +417,12 @@ async function guard(run: () => Promise<CallToolResult>): Promise<CallToolResult
     return await run();
   } catch (error) {
     if (error instanceof BundleRefused) {
-      const structured = { code: "BUNDLE_REJECTED", ...validationOf(error.report) };
-      return {
-        isError: true,
-        structuredContent: {
-          ...structured,
-          message: "The bundle was refused here, before anything was uploaded.",
-          advice: "Change what each problem's `fix` says, then publish again.",
-        },
-        content: [{ type: "text", text: `BUNDLE_REJECTED: nothing was uploaded. ${problemsText(error.report)}` }],
-      };
+      const { problems, secrets } = validationOf(error.report);
+      return failure("BUNDLE_REJECTED", `The bundle was refused here, before anything was uploaded: ${problemsText(error.report)}`, {
+        problems,
+        secrets,
+        advice: "Change what each problem's `fix` says, then publish again.",
+      });
     }
     if (error instanceof ApiFailure && error.code === "BUNDLE_REJECTED") {
       const problems = (error.body.errors ?? []).map(problemOf);
@@ -435,14 +457,18 @@ function adviceFor(code: string): string {
 }
 
 function ok(structured: Record<string, unknown>, text: string): CallToolResult {
-  return { structuredContent: structured, content: [{ type: "text", text }] };
+  return { structuredContent: { ok: true, ...structured }, content: [{ type: "text", text }] };
 }
 
-function failure(code: string, message: string, extra: Record<string, unknown> = {}): CallToolResult {
+function failure(
+  code: string,
+  message: string,
+  extra: { advice: string; problems?: unknown[]; secrets?: unknown[] },
+): CallToolResult {
   return {
     isError: true,
-    structuredContent: { code, message, ...extra },
-    content: [{ type: "text", text: `${code}: ${message}${typeof extra.advice === "string" ? ` ${extra.advice}` : ""}` }],
+    structuredContent: { ok: false, error: { code, message, ...extra } },
+    content: [{ type: "text", text: `${code}: ${message} ${extra.advice}` }],
   };
 }
 
@@ -472,7 +498,7 @@ function secretOf(finding: Finding) {
 
 function validationOf(report: CheckReport) {
   return {
-    ok: report.ok,
+    publishable: report.ok,
     files: report.files.length,
     bytes: report.bytes,
     bundleHash: report.bundleHash,
