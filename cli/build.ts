@@ -56,7 +56,10 @@ async function embedDevStack(): Promise<Plugin> {
       }));
       b.onResolve({ filter: /^\.\/(bundle-worker|migration-files)\.ts$/ }, (args) =>
         args.importer.includes(`${join("dev", "src")}`)
-          ? { path: args.path.includes("migration") ? "migration-files" : "bundle-worker", namespace: "embedded" }
+          ? {
+              path: args.path.includes("migration") ? "migration-files" : "bundle-worker",
+              namespace: "embedded",
+            }
           : undefined,
       );
       b.onLoad({ filter: /.*/, namespace: "embedded" }, (args) => ({
@@ -106,7 +109,9 @@ export async function buildCli(options: { pack?: boolean; outdir?: string } = {}
     chunkNames: "chunks/[name]-[hash]",
     external: EXTERNAL,
     // Bundled CommonJS dependencies (the MCP SDK's ajv, commander) call require() for Node built-ins.
-    banner: { js: 'import { createRequire as __msCreateRequire } from "node:module"; const require = __msCreateRequire(import.meta.url);' },
+    banner: {
+      js: 'import { createRequire as __msCreateRequire } from "node:module"; const require = __msCreateRequire(import.meta.url);',
+    },
     legalComments: "linked",
     logLevel: "silent",
     plugins: [options.pack ? await embedDevStack() : devStackFromSource()],
@@ -133,5 +138,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const pack = process.argv.includes("--pack");
   await buildCli({ pack });
   const size = (await readFile(join(DIST, ENTRY_FILE))).length;
-  process.stdout.write(`built ${join(DIST, ENTRY_FILE)} (${Math.round(size / 1024)} KiB${pack ? ", packed" : ""})\n`);
+  process.stdout.write(
+    `built ${join(DIST, ENTRY_FILE)} (${Math.round(size / 1024)} KiB${pack ? ", packed" : ""})\n`,
+  );
 }

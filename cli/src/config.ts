@@ -112,7 +112,9 @@ export function normalizeUrl(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new ConfigError(`"${url}" is not a URL: give the control API's address, e.g. https://mini-sites.example.com.`);
+    throw new ConfigError(
+      `"${url}" is not a URL: give the control API's address, e.g. https://mini-sites.example.com.`,
+    );
   }
   if (parsed.protocol !== "https:" && parsed.protocol !== "http:")
     throw new ConfigError(`"${url}" is not an http(s) URL.`);

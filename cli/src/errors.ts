@@ -19,7 +19,10 @@ export const EXIT_USAGE = 2;
 export const EXIT_CANCELLED = 130;
 
 /** What to do about a typed code from the control API. */
-export function advice(code: string, context: { url?: string; retryAfter?: number | undefined } = {}): string {
+export function advice(
+  code: string,
+  context: { url?: string; retryAfter?: number | undefined } = {},
+): string {
   if (code.startsWith("AUTH_"))
     return `The server${context.url ? ` at ${context.url}` : ""} refused the API token: run \`mini-sites login\` to sign in again.`;
   switch (code) {
@@ -100,7 +103,13 @@ export function describe(error: unknown, command: string, url?: string): Describ
         code: "BUNDLE_REJECTED",
         message,
         errors: errors.map(({ code, path, message }) => ({ code, path, message })),
-        findings: findings.map(({ rule, path, line, column, match }) => ({ rule, path, line, column, match })),
+        findings: findings.map(({ rule, path, line, column, match }) => ({
+          rule,
+          path,
+          line,
+          column,
+          match,
+        })),
       },
     };
   }
@@ -124,12 +133,14 @@ export function describe(error: unknown, command: string, url?: string): Describ
       "UNREACHABLE",
       `${error.message}. Check the URL (\`mini-sites login --url URL\`, or MINI_SITES_URL), or start the local stack (\`npm run dev\` / \`mini-sites dev\`).`,
     );
-  if (error instanceof JobFailed) return plain(EXIT_FAILED, error.job.error?.code ?? "JOB_FAILED", error.message);
+  if (error instanceof JobFailed)
+    return plain(EXIT_FAILED, error.job.error?.code ?? "JOB_FAILED", error.message);
   if (error instanceof NoSuchSite) return plain(EXIT_FAILED, "NOT_FOUND", error.message);
   if (error instanceof NotLoggedIn) return plain(EXIT_FAILED, "NOT_LOGGED_IN", error.message);
   if (error instanceof ConfigError)
     return plain(EXIT_FAILED, "CONFIG", error.message, `${prefix}: ${error.message}`);
-  if (error instanceof UsageError) return plain(EXIT_USAGE, "USAGE", error.message, `${prefix}: ${error.message}`);
+  if (error instanceof UsageError)
+    return plain(EXIT_USAGE, "USAGE", error.message, `${prefix}: ${error.message}`);
   if (error instanceof Cancelled)
     return plain(EXIT_CANCELLED, "CANCELLED", error.message === "cancelled" ? "Cancelled." : error.message);
   const message = error instanceof Error ? error.message : String(error);
@@ -160,7 +171,9 @@ export function refusalLines(
     if (error.code === "SECRET_DETECTED")
       for (const f of findings)
         if (f.path === error.path && f.severity !== "warn")
-          lines.push(`      ${String(f.path)}:${String(f.line)}:${String(f.column)}  ${String(f.rule)}  ${String(f.match)}`);
+          lines.push(
+            `      ${String(f.path)}:${String(f.line)}:${String(f.column)}  ${String(f.rule)}  ${String(f.match)}`,
+          );
   }
   return lines;
 }

@@ -40,7 +40,9 @@ export function formBody(
 ): FormBody {
   const boundary = `mini-sites-${randomBytes(12).toString("hex")}`;
   const fieldParts = fields.map(([name, value]) =>
-    encoder.encode(`--${boundary}\r\nContent-Disposition: form-data; name=${quoted(name)}\r\n\r\n${value}\r\n`),
+    encoder.encode(
+      `--${boundary}\r\nContent-Disposition: form-data; name=${quoted(name)}\r\n\r\n${value}\r\n`,
+    ),
   );
   const fileHeader = (path: string) =>
     encoder.encode(
@@ -66,7 +68,8 @@ export function formBody(
         yield file.bytes.subarray(at, Math.min(file.bytes.length, at + SLICE_BYTES));
       yield crlf;
     }
-    if (pending.size > 0) throw new Error("files of the bundle vanished while it was being sent; publish again");
+    if (pending.size > 0)
+      throw new Error("files of the bundle vanished while it was being sent; publish again");
     yield closing;
   }
 

@@ -22,8 +22,6 @@ import type { Terminal } from "./terminal.ts";
 import { VERSION } from "./version.ts";
 
 export { EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./errors.ts";
-/** Kept for callers of the first CLI: a refused bundle is a failure like any other. */
-export const EXIT_REJECTED = 1;
 
 export async function main(argv: readonly string[], term: Terminal): Promise<number> {
   // Not commander's `.version()`: its --version would also catch `download --version N`.
@@ -69,7 +67,10 @@ export function buildProgram(term: Terminal, state: { exitCode: number }): Comma
     .description(
       "Host interactive mini-sites inside Confluence pages: publish a folder, a zip or one .html file from the terminal, CI or an AI agent (MCP).",
     )
-    .option("--profile <name>", "use this saved login (default: the last one `login` saved; env MINI_SITES_PROFILE)")
+    .option(
+      "--profile <name>",
+      "use this saved login (default: the last one `login` saved; env MINI_SITES_PROFILE)",
+    )
     .option("--debug", "show each HTTP request and, on failure, the stack trace")
     .addHelpText(
       "after",

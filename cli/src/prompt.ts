@@ -11,7 +11,11 @@ export function canAsk(term: Terminal): boolean {
   return term.stdin?.isTTY === true;
 }
 
-export async function ask(term: Terminal, question: string, options: { secret?: boolean } = {}): Promise<string> {
+export async function ask(
+  term: Terminal,
+  question: string,
+  options: { secret?: boolean } = {},
+): Promise<string> {
   const stdin = term.stdin;
   if (stdin === undefined) throw new Error("no terminal to ask");
   term.stderr.write(question);

@@ -160,7 +160,11 @@ export async function publishBundle(
   for (let attempt = 0; accepted === undefined; attempt++) {
     // 4. Only what the server lacks (a new site has nothing yet).
     const missing =
-      site === undefined ? undefined : attempt === 0 ? await missingHashes(api, site, report, signal) : undefined;
+      site === undefined
+        ? undefined
+        : attempt === 0
+          ? await missingHashes(api, site, report, signal)
+          : undefined;
     const toSend = missing === undefined ? report.files : report.files.filter((f) => missing.has(f.hash));
     try {
       accepted = await upload(api, input, report, toSend, {
@@ -261,11 +265,18 @@ async function missingHashes(
 }
 
 /** A preview grant for the live version; undefined when this token may not mint one (no sites:read). */
-export async function previewUrl(api: ApiClient, siteId: string, signal?: AbortSignal): Promise<ViewUrl | undefined> {
+export async function previewUrl(
+  api: ApiClient,
+  siteId: string,
+  signal?: AbortSignal,
+): Promise<ViewUrl | undefined> {
   try {
     return await api.json<ViewUrl>("POST", `/v1/sites/${siteId}/view-url`, { signal });
   } catch (error) {
-    if (error instanceof ApiFailure && ["INSUFFICIENT_SCOPE", "NOT_LIVE", "SITE_DISABLED"].includes(error.code))
+    if (
+      error instanceof ApiFailure &&
+      ["INSUFFICIENT_SCOPE", "NOT_LIVE", "SITE_DISABLED"].includes(error.code)
+    )
       return undefined;
     throw error;
   }
@@ -293,7 +304,10 @@ async function upload(
   if (request.notFoundHandling !== undefined) fields.push(["notFoundHandling", request.notFoundHandling]);
   // Only an existing site has an archive to fill the manifest from.
   if (request.site !== undefined)
-    fields.push(["manifest", JSON.stringify(report.files.map(({ path, hash, size }) => ({ path, hash, size })))]);
+    fields.push([
+      "manifest",
+      JSON.stringify(report.files.map(({ path, hash, size }) => ({ path, hash, size }))),
+    ]);
   const wanted = new Set(toSend.map((f) => f.path));
   let bytesSent = 0;
   const body = formBody(

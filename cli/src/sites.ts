@@ -16,7 +16,11 @@ export class NoSuchSite extends Error {
   }
 }
 
-export async function findSite(api: ApiClient, nameOrId: string, signal?: AbortSignal): Promise<Site | undefined> {
+export async function findSite(
+  api: ApiClient,
+  nameOrId: string,
+  signal?: AbortSignal,
+): Promise<Site | undefined> {
   if (parseSiteId(nameOrId) !== undefined) {
     try {
       return await api.json<Site>("GET", `/v1/sites/${nameOrId}`, { signal });

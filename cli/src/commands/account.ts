@@ -43,52 +43,71 @@ Examples:
   echo "$TOKEN" | mini-sites login --url https://… --token - --profile prod`,
     )
     .action(
-      action(runner, "login", async (ctx, opts: { url?: string; token?: string; dev?: boolean; data?: string }) => {
-        const term = ctx.term;
-        const config = await loadConfig(term.env);
-        let url: string | undefined = opts.url;
-        let token: string | undefined = opts.token;
-        let name = ctx.options.profile ?? (opts.dev ? DEV_PROFILE : DEFAULT_PROFILE);
-        let source = "";
-        if (opts.dev) {
-          if (opts.url !== undefined || opts.token !== undefined)
-            throw new UsageError("--dev takes the URL and token from the dev stack: leave out --url and --token.");
-          const found = await findDevInfo(term.cwd, opts.data);
-          url = found.info.controlUrl;
-          token = found.info.apiToken;
-          source = ` (from ${found.path})`;
-        } else {
-          if (opts.data !== undefined) throw new UsageError("--data goes with --dev.");
-          const existing = config.profiles[profileName(term.env, config, ctx.options.profile)];
-          url ??= existing?.url;
-          if (url === undefined) {
-            if (!canAsk(term)) throw new UsageError("give the control API's URL with --url.");
-            url = await ask(term, "Control API URL: ");
+      action(
+        runner,
+        "login",
+        async (ctx, opts: { url?: string; token?: string; dev?: boolean; data?: string }) => {
+          const term = ctx.term;
+          const config = await loadConfig(term.env);
+          let url: string | undefined = opts.url;
+          let token: string | undefined = opts.token;
+          let name = ctx.options.profile ?? (opts.dev ? DEV_PROFILE : DEFAULT_PROFILE);
+          let source = "";
+          if (opts.dev) {
+            if (opts.url !== undefined || opts.token !== undefined)
+              throw new UsageError(
+                "--dev takes the URL and token from the dev stack: leave out --url and --token.",
+              );
+            const found = await findDevInfo(term.cwd, opts.data);
+            url = found.info.controlUrl;
+            token = found.info.apiToken;
+            source = ` (from ${found.path})`;
+          } else {
+            if (opts.data !== undefined) throw new UsageError("--data goes with --dev.");
+            const existing = config.profiles[profileName(term.env, config, ctx.options.profile)];
+            url ??= existing?.url;
+            if (url === undefined) {
+              if (!canAsk(term)) throw new UsageError("give the control API's URL with --url.");
+              url = await ask(term, "Control API URL: ");
+            }
+            if (token === "-") token = await readAll(term);
+            if (token === undefined) {
+              if (!canAsk(term))
+                throw new UsageError(
+                  "give the API token with --token (or `--token -` to read it from stdin).",
+                );
+              token = await ask(term, "API token (ms_…, not shown): ", { secret: true });
+            }
+            if (token === "") throw new UsageError("the API token is empty.");
+            name = ctx.options.profile ?? DEFAULT_PROFILE;
           }
-          if (token === "-") token = await readAll(term);
-          if (token === undefined) {
-            if (!canAsk(term)) throw new UsageError("give the API token with --token (or `--token -` to read it from stdin).");
-            token = await ask(term, "API token (ms_…, not shown): ", { secret: true });
-          }
-          if (token === "") throw new UsageError("the API token is empty.");
-          name = ctx.options.profile ?? DEFAULT_PROFILE;
-        }
-        const base = normalizeUrl(url);
-        const who = await new ApiClient(base, token, {
-          signal: term.signal,
-          userAgent: `mini-sites-cli/${VERSION}`,
-        }).json<WhoAmI>("GET", "/v1/whoami");
-        const path = await saveConfig(term.env, {
-          ...config,
-          current: name,
-          profiles: { ...config.profiles, [name]: { url: base, token } },
-        });
-        ctx.print({ profile: name, url: base, tenant: who.tenant.id, token: who.token, scopes: who.scopes, config: path }, () => {
-          const label = who.token === null ? "" : ` with token "${who.token.label}"`;
-          return `${ctx.style.green("✓")} Logged in to ${base}${source} as tenant ${who.tenant.id}${label} (${who.scopes.join(", ")}).\n  Saved as profile "${name}" in ${path}.\n`;
-        });
-        return 0;
-      }),
+          const base = normalizeUrl(url);
+          const who = await new ApiClient(base, token, {
+            signal: term.signal,
+            userAgent: `mini-sites-cli/${VERSION}`,
+          }).json<WhoAmI>("GET", "/v1/whoami");
+          const path = await saveConfig(term.env, {
+            ...config,
+            current: name,
+            profiles: { ...config.profiles, [name]: { url: base, token } },
+          });
+          ctx.print(
+            {
+              profile: name,
+              url: base,
+              tenant: who.tenant.id,
+              token: who.token,
+              scopes: who.scopes,
+              config: path,
+            },
+            () => {
+              const label = who.token === null ? "" : ` with token "${who.token.label}"`;
+              return `${ctx.style.green("✓")} Logged in to ${base}${source} as tenant ${who.tenant.id}${label} (${who.scopes.join(", ")}).\n  Saved as profile "${name}" in ${path}.\n`;
+            },
+          );
+          return 0;
+        },
+      ),
     );
 
   program
@@ -102,7 +121,8 @@ Examples:
         const existed = name in config.profiles;
         const { [name]: _removed, ...profiles } = config.profiles;
         const current = config.current === name ? Object.keys(profiles)[0] : config.current;
-        if (existed) await saveConfig(ctx.term.env, { ...(current === undefined ? {} : { current }), profiles });
+        if (existed)
+          await saveConfig(ctx.term.env, { ...(current === undefined ? {} : { current }), profiles });
         ctx.print({ profile: name, removed: existed }, () =>
           existed
             ? `Logged out: profile "${name}" removed from ${configPath(ctx.term.env)}.${current === undefined ? "" : ` Now using "${current}".`}\n`
@@ -120,7 +140,9 @@ Examples:
       action(runner, "whoami", async (ctx) => {
         const connection = await ctx.connection();
         const who = await (await ctx.api()).json<WhoAmI>("GET", "/v1/whoami");
-        const where = connection.fromEnv ? "MINI_SITES_URL / MINI_SITES_TOKEN" : `profile "${connection.profile}"`;
+        const where = connection.fromEnv
+          ? "MINI_SITES_URL / MINI_SITES_TOKEN"
+          : `profile "${connection.profile}"`;
         ctx.print({ url: connection.url, profile: connection.profile ?? null, ...who }, () =>
           [
             `Control API  ${connection.url}  (${where})`,

@@ -50,7 +50,9 @@ export function registerLocalCommands(program: Command, runner: Runner): void {
 
   program
     .command("dev")
-    .description("run the whole system on this machine (control, gateway, sites, Cloudflare and Confluence stand-ins)")
+    .description(
+      "run the whole system on this machine (control, gateway, sites, Cloudflare and Confluence stand-ins)",
+    )
     .option("--port <n>", "base port: the services use it and the next six", integer(0), 8787)
     .option("--data <dir>", "folder for everything the stack keeps", ".data")
     .option("--grant-ttl <seconds>", "lifetime of minted grants", integer(1), 600)

@@ -27,7 +27,9 @@ from its environment.`,
       action(runner, "mcp", async (ctx, flags: { printConfig?: boolean }) => {
         const term = ctx.term;
         if (flags.printConfig) {
-          term.stdout.write(`${JSON.stringify(clientConfig(term.entry, term.env, ctx.options.profile), null, 2)}\n`);
+          term.stdout.write(
+            `${JSON.stringify(clientConfig(term.entry, term.env, ctx.options.profile), null, 2)}\n`,
+          );
           return 0;
         }
         const [{ StdioServerTransport }, { createMcpServer }] = await Promise.all([

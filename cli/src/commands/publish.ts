@@ -49,7 +49,9 @@ export function registerPublishCommand(program: Command, runner: Runner): void {
         "404Page",
       ),
     )
-    .addOption(new Option("--404-page", "a new site answers unknown paths with its 404.html").conflicts("spa"))
+    .addOption(
+      new Option("--404-page", "a new site answers unknown paths with its 404.html").conflicts("spa"),
+    )
     .option("--no-wait", "return once the version is queued instead of waiting until it is live")
     .option("--no-progress", "no progress bar, even on a terminal")
     .option("--json", 'print {"site","siteId","version","status","url"} and nothing else on stdout')
@@ -68,7 +70,9 @@ Examples:
   mini-sites publish ./dist --site team-dashboard -m "Q3 numbers"
   mini-sites publish report.html --json`,
     )
-    .action(action(runner, "publish", (ctx, path: string, flags: PublishFlags) => publishAction(ctx, path, flags)));
+    .action(
+      action(runner, "publish", (ctx, path: string, flags: PublishFlags) => publishAction(ctx, path, flags)),
+    );
 }
 
 async function publishAction(ctx: Ctx, path: string, flags: PublishFlags): Promise<number> {
@@ -85,12 +89,16 @@ async function publishAction(ctx: Ctx, path: string, flags: PublishFlags): Promi
   const onEvent = (event: PublishEvent) => {
     switch (event.kind) {
       case "check":
-        progress.update(`Checking   ${bar(fraction(event.progress.bytesDone, event.progress.bytesTotal))} ${describeProgress(event.progress).trim()}`);
+        progress.update(
+          `Checking   ${bar(fraction(event.progress.bytesDone, event.progress.bytesTotal))} ${describeProgress(event.progress).trim()}`,
+        );
         break;
       case "checked":
         progress.clear();
         if (milestones && event.report.ok)
-          ctx.note(`Checked ${path}: ${event.report.files.length} files, ${formatBytes(event.report.bytes)}.`);
+          ctx.note(
+            `Checked ${path}: ${event.report.files.length} files, ${formatBytes(event.report.bytes)}.`,
+          );
         break;
       case "upload":
         if (at.phase !== "upload") {
@@ -141,19 +149,30 @@ async function publishAction(ctx: Ctx, path: string, flags: PublishFlags): Promi
     await opened.close();
   }
   ctx.print(
-    { site: result.site, siteId: result.siteId, version: result.version, status: result.status, url: result.url },
+    {
+      site: result.site,
+      siteId: result.siteId,
+      version: result.version,
+      status: result.status,
+      url: result.url,
+    },
     () => {
       const lines: string[] = [];
       const name = style.bold(result.site);
       if (result.status === "unchanged")
-        lines.push(`${style.green("✓")} ${name} v${result.version} already has this content: nothing was published.`);
+        lines.push(
+          `${style.green("✓")} ${name} v${result.version} already has this content: nothing was published.`,
+        );
       else if (result.status === "queued")
         lines.push(
           `${style.green("✓")} ${name} v${result.version} is queued (job ${result.jobId}): \`mini-sites versions ${result.site}\` shows when it is live.`,
         );
       else lines.push(`${style.green("✓")} ${name} v${result.version} is live.`);
       if (result.url !== null)
-        lines.push(`  Preview  ${result.url}`, style.dim(`           (a grant, valid until ${result.expiresAt})`));
+        lines.push(
+          `  Preview  ${result.url}`,
+          style.dim(`           (a grant, valid until ${result.expiresAt})`),
+        );
       if (result.status !== "unchanged")
         lines.push(
           `  Sent     ${result.filesSent} of ${result.files} files (${formatBytes(result.bytesSent)})${result.filesSent < result.files ? `; the server had the other ${result.files - result.filesSent}` : ""}.`,
@@ -161,7 +180,9 @@ async function publishAction(ctx: Ctx, path: string, flags: PublishFlags): Promi
       lines.push(style.dim(`  Site id  ${result.siteId}`));
       if (result.externalHosts.length > 0)
         lines.push(
-          style.dim(`  Loads from ${result.externalHosts.join(", ")} (the site's Content-Security-Policy must allow them)`),
+          style.dim(
+            `  Loads from ${result.externalHosts.join(", ")} (the site's Content-Security-Policy must allow them)`,
+          ),
         );
       return `${lines.join("\n")}\n`;
     },

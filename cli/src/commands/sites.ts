@@ -12,8 +12,8 @@ import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import {
   type Accepted,
-  allPages,
   ApiFailure,
+  allPages,
   Cancelled,
   followJob,
   type Site,
@@ -65,7 +65,12 @@ export function registerSiteCommands(program: Command, runner: Runner): void {
       action(runner, "versions", async (ctx, nameOrId: string) => {
         const api = await ctx.api();
         const site = await resolveSite(api, nameOrId, ctx.term.signal);
-        const versions = await allPages<Version>(api, `/v1/sites/${site.id}/versions`, "versions", ctx.term.signal);
+        const versions = await allPages<Version>(
+          api,
+          `/v1/sites/${site.id}/versions`,
+          "versions",
+          ctx.term.signal,
+        );
         ctx.print({ site: site.name, siteId: site.id, versions }, () =>
           versions.length === 0
             ? `${site.name} has no versions yet.\n`
@@ -95,29 +100,35 @@ export function registerSiteCommands(program: Command, runner: Runner): void {
     .option("--no-wait", "return once a re-provisioning job is queued")
     .option("--json", 'print {"site","siteId","version","status"}')
     .action(
-      action(runner, "rollback", async (ctx, nameOrId: string, versionText: string, flags: { wait: boolean }) => {
-        const number = Number(versionText.replace(/^v/i, ""));
-        if (!Number.isInteger(number) || number < 1)
-          throw new UsageError(`"${versionText}" is not a version number (try \`mini-sites versions\`).`);
-        const api = await ctx.api();
-        const site = await resolveSite(api, nameOrId, ctx.term.signal);
-        const response = await api.fetch("POST", `/v1/sites/${site.id}/rollback`, { json: { version: number } });
-        const body = (await response.json()) as Accepted & { instant?: boolean };
-        let status: "live" | "queued" = "live";
-        if (response.status === 202) {
-          if (flags.wait) {
-            ctx.note(`Version ${number}'s Worker was pruned: provisioning it again from the archive…`);
-            const job = await followJob(api, body.jobId, () => {}, ctx.term.signal);
-            if (job.state === "failed") throw new JobFailed(job);
-          } else status = "queued";
-        }
-        ctx.print({ site: site.name, siteId: site.id, version: number, status }, () =>
-          status === "live"
-            ? `${ctx.style.green("✓")} ${site.name} is back on v${number}${body.instant ? " (instant: its Worker was kept)" : ""}.\n`
-            : `${ctx.style.green("✓")} Rollback of ${site.name} to v${number} is queued (job ${body.jobId}).\n`,
-        );
-        return 0;
-      }),
+      action(
+        runner,
+        "rollback",
+        async (ctx, nameOrId: string, versionText: string, flags: { wait: boolean }) => {
+          const number = Number(versionText.replace(/^v/i, ""));
+          if (!Number.isInteger(number) || number < 1)
+            throw new UsageError(`"${versionText}" is not a version number (try \`mini-sites versions\`).`);
+          const api = await ctx.api();
+          const site = await resolveSite(api, nameOrId, ctx.term.signal);
+          const response = await api.fetch("POST", `/v1/sites/${site.id}/rollback`, {
+            json: { version: number },
+          });
+          const body = (await response.json()) as Accepted & { instant?: boolean };
+          let status: "live" | "queued" = "live";
+          if (response.status === 202) {
+            if (flags.wait) {
+              ctx.note(`Version ${number}'s Worker was pruned: provisioning it again from the archive…`);
+              const job = await followJob(api, body.jobId, () => {}, ctx.term.signal);
+              if (job.state === "failed") throw new JobFailed(job);
+            } else status = "queued";
+          }
+          ctx.print({ site: site.name, siteId: site.id, version: number, status }, () =>
+            status === "live"
+              ? `${ctx.style.green("✓")} ${site.name} is back on v${number}${body.instant ? " (instant: its Worker was kept)" : ""}.\n`
+              : `${ctx.style.green("✓")} Rollback of ${site.name} to v${number} is queued (job ${body.jobId}).\n`,
+          );
+          return 0;
+        },
+      ),
     );
 
   program
@@ -135,9 +146,13 @@ export function registerSiteCommands(program: Command, runner: Runner): void {
         async (ctx, nameOrId: string, flags: { version?: string; output?: string; force?: boolean }) => {
           const api = await ctx.api();
           const site = await resolveSite(api, nameOrId, ctx.term.signal);
-          const number = flags.version === undefined ? site.liveVersion : Number(flags.version.replace(/^v/i, ""));
+          const number =
+            flags.version === undefined ? site.liveVersion : Number(flags.version.replace(/^v/i, ""));
           if (number === null)
-            throw new ApiFailure(409, { code: "NOT_LIVE", message: `${site.name} has no live version: give --version.` });
+            throw new ApiFailure(409, {
+              code: "NOT_LIVE",
+              message: `${site.name} has no live version: give --version.`,
+            });
           if (!Number.isInteger(number) || number < 1)
             throw new UsageError(`"${flags.version}" is not a version number.`);
           const toStdout = flags.output === "-";
@@ -148,7 +163,9 @@ export function registerSiteCommands(program: Command, runner: Runner): void {
             headers: { accept: "application/zip" },
           });
           if (response.body === null) throw new Error("the server sent no bytes");
-          const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>);
+          const body = Readable.fromWeb(
+            response.body as import("node:stream/web").ReadableStream<Uint8Array>,
+          );
           if (toStdout) {
             for await (const chunk of body) ctx.term.stdout.write(chunk as Uint8Array);
             return 0;
@@ -166,8 +183,10 @@ export function registerSiteCommands(program: Command, runner: Runner): void {
             await rm(partial, { force: true });
             throw error;
           }
-          ctx.print({ site: site.name, siteId: site.id, version: number, file, bytes }, () =>
-            `${ctx.style.green("✓")} Wrote ${site.name} v${number} to ${file} (${formatBytes(bytes)}).\n`,
+          ctx.print(
+            { site: site.name, siteId: site.id, version: number, file, bytes },
+            () =>
+              `${ctx.style.green("✓")} Wrote ${site.name} v${number} to ${file} (${formatBytes(bytes)}).\n`,
           );
           return 0;
         },
@@ -192,8 +211,9 @@ export function registerSiteCommands(program: Command, runner: Runner): void {
           const api = await ctx.api();
           const site = await resolveSite(api, nameOrId, ctx.term.signal);
           await api.json("POST", `/v1/sites/${site.id}/${verb}`);
-          ctx.print({ site: site.name, siteId: site.id, enabled }, () =>
-            `${ctx.style.green("✓")} ${site.name} is ${enabled ? "enabled" : "disabled"}.\n`,
+          ctx.print(
+            { site: site.name, siteId: site.id, enabled },
+            () => `${ctx.style.green("✓")} ${site.name} is ${enabled ? "enabled" : "disabled"}.\n`,
           );
           return 0;
         }),
@@ -211,7 +231,9 @@ export function registerSiteCommands(program: Command, runner: Runner): void {
         const site = await resolveSite(api, nameOrId, ctx.term.signal);
         if (flags.yes !== true) {
           if (!canAsk(ctx.term))
-            throw new UsageError(`refusing to delete "${site.name}" without --yes: there is no terminal to ask.`);
+            throw new UsageError(
+              `refusing to delete "${site.name}" without --yes: there is no terminal to ask.`,
+            );
           const answer = await ask(
             ctx.term,
             `Delete site "${site.name}" (${site.id}) and every version of it? This cannot be undone.\nType the site's name to confirm: `,
@@ -238,9 +260,12 @@ export function registerSiteCommands(program: Command, runner: Runner): void {
         const api = await ctx.api();
         const site = await resolveSite(api, nameOrId, ctx.term.signal);
         const view = await api.json<ViewUrl>("POST", `/v1/sites/${site.id}/view-url`);
-        const opened = !ctx.json && flags.print !== true && ctx.term.stdout.isTTY === true && openInBrowser(view.url);
-        ctx.print({ url: view.url, expiresAt: view.expiresAt }, () =>
-          `${view.url}\n${ctx.style.dim(`(v${view.version}; the grant expires at ${view.expiresAt}${opened ? "; opened in your browser" : ""})`)}\n`,
+        const opened =
+          !ctx.json && flags.print !== true && ctx.term.stdout.isTTY === true && openInBrowser(view.url);
+        ctx.print(
+          { url: view.url, expiresAt: view.expiresAt },
+          () =>
+            `${view.url}\n${ctx.style.dim(`(v${view.version}; the grant expires at ${view.expiresAt}${opened ? "; opened in your browser" : ""})`)}\n`,
         );
         return 0;
       }),

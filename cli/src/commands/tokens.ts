@@ -5,7 +5,7 @@
  */
 
 import { type Command, Option } from "commander";
-import { allPages, type ApiToken } from "../api.ts";
+import { type ApiToken, allPages } from "../api.ts";
 import { table } from "../terminal.ts";
 import { action, type Runner } from "./runner.ts";
 
@@ -13,7 +13,9 @@ import { action, type Runner } from "./runner.ts";
 export const SCOPES = ["sites:read", "sites:write", "tokens:manage", "tenant:admin"] as const;
 
 export function registerTokenCommands(program: Command, runner: Runner): void {
-  const tokens = program.command("tokens").description("create, list and revoke API tokens (needs tokens:manage)");
+  const tokens = program
+    .command("tokens")
+    .description("create, list and revoke API tokens (needs tokens:manage)");
 
   tokens
     .command("create")
@@ -41,7 +43,9 @@ export function registerTokenCommands(program: Command, runner: Runner): void {
             "",
             `  ${created.token}`,
             "",
-            ctx.style.dim("Copy it now: it is not stored and cannot be shown again. Use it as MINI_SITES_TOKEN, or"),
+            ctx.style.dim(
+              "Copy it now: it is not stored and cannot be shown again. Use it as MINI_SITES_TOKEN, or",
+            ),
             ctx.style.dim("`mini-sites login --token -` with it on stdin."),
             "",
           ].join("\n"),

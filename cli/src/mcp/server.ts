@@ -16,12 +16,12 @@
  * Annotations say which tools only read and which destroy, so clients can ask before `delete_site`.
  */
 
+import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
+import { type BundleInput, type CheckReport, checkBundle, type InputFile } from "@mini-sites/core";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { type BundleInput, type CheckReport, checkBundle, type InputFile } from "@mini-sites/core";
 import { z } from "zod";
-import { stat } from "node:fs/promises";
 import {
   type ApiClient,
   ApiFailure,
@@ -65,11 +65,19 @@ const FIXES: Record<string, string> = {
 };
 
 const FileInput = z.union([
-  z.object({ path: z.string().min(1).describe("Path in the site, e.g. `index.html`, `assets/app.js`"), text: z.string().describe("UTF-8 content") }).strict(),
+  z
+    .object({
+      path: z.string().min(1).describe("Path in the site, e.g. `index.html`, `assets/app.js`"),
+      text: z.string().describe("UTF-8 content"),
+    })
+    .strict(),
   z
     .object({
       path: z.string().min(1).describe("Path in the site"),
-      base64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "must be base64").describe("Binary content, base64"),
+      base64: z
+        .string()
+        .regex(/^[A-Za-z0-9+/]*={0,2}$/, "must be base64")
+        .describe("Binary content, base64"),
     })
     .strict(),
 ]);
@@ -105,7 +113,11 @@ const SecretSchema = z.object({
 });
 
 const ToolErrorSchema = z.object({
-  code: z.string().describe("A typed code: the control API's (NAME_TAKEN, RATE_LIMITED…), BUNDLE_REJECTED, UNREACHABLE, NOT_LOGGED_IN…"),
+  code: z
+    .string()
+    .describe(
+      "A typed code: the control API's (NAME_TAKEN, RATE_LIMITED…), BUNDLE_REJECTED, UNREACHABLE, NOT_LOGGED_IN…",
+    ),
   message: z.string(),
   advice: z.string().describe("What to do about it"),
   problems: z.array(ProblemSchema).optional(),
@@ -174,7 +186,9 @@ export function createMcpServer(deps: McpDeps): McpServer {
           .min(1)
           .max(200)
           .optional()
-          .describe("The site's name (or id). Default: the folder's or file's name, or `site` for inline files"),
+          .describe(
+            "The site's name (or id). Default: the folder's or file's name, or `site` for inline files",
+          ),
         message: z.string().max(1000).optional().describe("A note for this version"),
         notFoundHandling: z
           .enum(["single-page-application", "404-page", "none"])
@@ -182,7 +196,12 @@ export function createMcpServer(deps: McpDeps): McpServer {
           .describe("For a new site: what unknown paths get (index.html for a single-page app, or 404.html)"),
       },
       outputSchema: envelope(PublishOutput),
-      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: false,
+      },
     },
     async (args, extra) =>
       guard(async () => {
@@ -254,20 +273,42 @@ export function createMcpServer(deps: McpDeps): McpServer {
       inputSchema: {},
       outputSchema: envelope({
         sites: z.array(
-          z.object({ name: z.string(), id: z.string(), liveVersion: z.number().nullable(), enabled: z.boolean(), updatedAt: z.string() }),
+          z.object({
+            name: z.string(),
+            id: z.string(),
+            liveVersion: z.number().nullable(),
+            enabled: z.boolean(),
+            updatedAt: z.string(),
+          }),
         ),
       }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async (_args, extra) =>
       guard(async () => {
-        const sites = await allPages<Site>(await deps.api(), "/v1/sites", "sites", (extra as unknown as Extra).signal);
-        const list = sites.map(({ name, id, liveVersion, enabled, updatedAt }) => ({ name, id, liveVersion, enabled, updatedAt }));
+        const sites = await allPages<Site>(
+          await deps.api(),
+          "/v1/sites",
+          "sites",
+          (extra as unknown as Extra).signal,
+        );
+        const list = sites.map(({ name, id, liveVersion, enabled, updatedAt }) => ({
+          name,
+          id,
+          liveVersion,
+          enabled,
+          updatedAt,
+        }));
         return ok(
           { sites: list },
           list.length === 0
             ? "No sites yet."
-            : list.map((s) => `${s.name} (${s.id}) ${s.liveVersion === null ? "not live" : `v${s.liveVersion} live`}${s.enabled ? "" : ", disabled"}`).join("\n"),
+            : list
+                .map(
+                  (s) =>
+                    `${s.name} (${s.id}) ${s.liveVersion === null ? "not live" : `v${s.liveVersion} live`}${s.enabled ? "" : ", disabled"}`,
+                )
+                .join("\n"),
         );
       }),
   );
@@ -301,22 +342,23 @@ export function createMcpServer(deps: McpDeps): McpServer {
         const api = await deps.api();
         const signal = (extra as unknown as Extra).signal;
         const site = await resolveSite(api, args.site, signal);
-        const versions = (await allPages<Version>(api, `/v1/sites/${site.id}/versions`, "versions", signal)).map(
-          ({ number, status, live, failureCode, message, sizeBytes, fileCount, createdAt }) => ({
-            number,
-            status,
-            live,
-            failureCode,
-            message,
-            sizeBytes,
-            fileCount,
-            createdAt,
-          }),
-        );
+        const versions = (
+          await allPages<Version>(api, `/v1/sites/${site.id}/versions`, "versions", signal)
+        ).map(({ number, status, live, failureCode, message, sizeBytes, fileCount, createdAt }) => ({
+          number,
+          status,
+          live,
+          failureCode,
+          message,
+          sizeBytes,
+          fileCount,
+          createdAt,
+        }));
         return ok(
           { site: site.name, siteId: site.id, versions },
-          versions.map((v) => `v${v.number} ${v.live ? "live" : v.status}${v.message ? ` — ${v.message}` : ""}`).join("\n") ||
-            `${site.name} has no versions yet.`,
+          versions
+            .map((v) => `v${v.number} ${v.live ? "live" : v.status}${v.message ? ` — ${v.message}` : ""}`)
+            .join("\n") || `${site.name} has no versions yet.`,
         );
       }),
   );
@@ -327,9 +369,22 @@ export function createMcpServer(deps: McpDeps): McpServer {
       title: "Roll a site back",
       description:
         "Make an earlier version of a site live again (instant when its Worker is kept, else re-provisioned from the archive; waits until live). Only versions that went live can be rolled back to.",
-      inputSchema: { site: SiteRef, version: z.number().int().min(1).describe("The version number to make live") },
-      outputSchema: envelope({ site: z.string(), siteId: z.string(), version: z.number(), status: z.literal("live") }),
-      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      inputSchema: {
+        site: SiteRef,
+        version: z.number().int().min(1).describe("The version number to make live"),
+      },
+      outputSchema: envelope({
+        site: z.string(),
+        siteId: z.string(),
+        version: z.number(),
+        status: z.literal("live"),
+      }),
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: false,
+      },
     },
     async (args, extra) =>
       guard(async () => {
@@ -378,7 +433,13 @@ export function createMcpServer(deps: McpDeps): McpServer {
         const site = await resolveSite(api, args.site, signal);
         const view = await api.json<ViewUrl>("POST", `/v1/sites/${site.id}/view-url`, { signal });
         return ok(
-          { site: site.name, siteId: site.id, url: view.url, version: view.version, expiresAt: view.expiresAt },
+          {
+            site: site.name,
+            siteId: site.id,
+            url: view.url,
+            version: view.version,
+            expiresAt: view.expiresAt,
+          },
           `${view.url} (v${view.version}, valid until ${view.expiresAt})`,
         );
       }),
@@ -392,7 +453,12 @@ export function createMcpServer(deps: McpDeps): McpServer {
         "Delete a site and every version of it. Cannot be undone. `confirm` must repeat the site's exact name, as a person would type it to confirm.",
       inputSchema: { site: SiteRef, confirm: z.string().describe("The site's exact name, to confirm") },
       outputSchema: envelope({ site: z.string(), siteId: z.string(), deleted: z.literal(true) }),
-      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: true,
+        idempotentHint: false,
+        openWorldHint: false,
+      },
     },
     async (args, extra) =>
       guard(async () => {
@@ -400,11 +466,18 @@ export function createMcpServer(deps: McpDeps): McpServer {
         const signal = (extra as unknown as Extra).signal;
         const site = await resolveSite(api, args.site, signal);
         if (args.confirm !== site.name)
-          return failure("NOT_CONFIRMED", `Not deleted: confirm is "${args.confirm}", the site is named "${site.name}".`, {
-            advice: "Ask the user, then call again with confirm set to the site's exact name.",
-          });
+          return failure(
+            "NOT_CONFIRMED",
+            `Not deleted: confirm is "${args.confirm}", the site is named "${site.name}".`,
+            {
+              advice: "Ask the user, then call again with confirm set to the site's exact name.",
+            },
+          );
         await api.json("DELETE", `/v1/sites/${site.id}`, { signal });
-        return ok({ site: site.name, siteId: site.id, deleted: true as const }, `Deleted ${site.name} (${site.id}).`);
+        return ok(
+          { site: site.name, siteId: site.id, deleted: true as const },
+          `Deleted ${site.name} (${site.id}).`,
+        );
       }),
   );
 
@@ -418,11 +491,15 @@ async function guard(run: () => Promise<CallToolResult>): Promise<CallToolResult
   } catch (error) {
     if (error instanceof BundleRefused) {
       const { problems, secrets } = validationOf(error.report);
-      return failure("BUNDLE_REJECTED", `The bundle was refused here, before anything was uploaded: ${problemsText(error.report)}`, {
-        problems,
-        secrets,
-        advice: "Change what each problem's `fix` says, then publish again.",
-      });
+      return failure(
+        "BUNDLE_REJECTED",
+        `The bundle was refused here, before anything was uploaded: ${problemsText(error.report)}`,
+        {
+          problems,
+          secrets,
+          advice: "Change what each problem's `fix` says, then publish again.",
+        },
+      );
     }
     if (error instanceof ApiFailure && error.code === "BUNDLE_REJECTED") {
       const problems = (error.body.errors ?? []).map(problemOf);
@@ -482,7 +559,12 @@ interface Finding {
 }
 
 function problemOf(error: { readonly code: string; readonly path: string; readonly message: string }) {
-  return { code: error.code, path: error.path, message: error.message, fix: FIXES[error.code] ?? "See the message." };
+  return {
+    code: error.code,
+    path: error.path,
+    message: error.message,
+    fix: FIXES[error.code] ?? "See the message.",
+  };
 }
 
 function secretOf(finding: Finding) {
@@ -521,7 +603,10 @@ function problemsText(report: CheckReport): string {
 
 /** The bundle an agent named: a path on this machine, or files inline. */
 async function bundleOf(
-  args: { path?: string | undefined; files?: ({ path: string; text: string } | { path: string; base64: string })[] | undefined },
+  args: {
+    path?: string | undefined;
+    files?: ({ path: string; text: string } | { path: string; base64: string })[] | undefined;
+  },
   cwd: string,
 ): Promise<{ input: BundleInput; name: string; close(): Promise<void> }> {
   if ((args.path === undefined) === (args.files === undefined))
@@ -533,7 +618,10 @@ async function bundleOf(
     return { input: opened.input, name: defaultSiteName(full, isFolder), close: () => opened.close() };
   }
   const files: InputFile[] = (args.files ?? []).map((file) => {
-    const bytes = "text" in file ? new TextEncoder().encode(file.text) : new Uint8Array(Buffer.from(file.base64, "base64"));
+    const bytes =
+      "text" in file
+        ? new TextEncoder().encode(file.text)
+        : new Uint8Array(Buffer.from(file.base64, "base64"));
     return { path: file.path, size: bytes.length, read: async () => bytes };
   });
   return { input: { kind: "files", files }, name: "site", close: async () => {} };
@@ -550,16 +638,29 @@ function progressReporter(extra: Extra): (event: PublishEvent) => void {
     if (value <= last) return;
     last = value;
     void extra
-      .sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: value, total: 100, message } })
+      .sendNotification({
+        method: "notifications/progress",
+        params: { progressToken: token, progress: value, total: 100, message },
+      })
       .catch(() => {});
   };
   return (event) => {
     if (event.kind === "check")
-      send(10 * ratio(event.progress.bytesDone, event.progress.bytesTotal), `checking ${event.progress.filesDone}/${event.progress.filesTotal} files`);
+      send(
+        10 * ratio(event.progress.bytesDone, event.progress.bytesTotal),
+        `checking ${event.progress.filesDone}/${event.progress.filesTotal} files`,
+      );
     else if (event.kind === "checked") send(10, `checked ${event.report.files.length} files`);
     else if (event.kind === "upload")
-      send(10 + 50 * ratio(event.bytesSent, event.bytesTotal), `uploading ${event.files} files (${event.filesKept} already on the server)`);
-    else send(60 + 40 * event.job.progress, `version ${event.job.version}: ${event.job.step ?? event.job.state}`);
+      send(
+        10 + 50 * ratio(event.bytesSent, event.bytesTotal),
+        `uploading ${event.files} files (${event.filesKept} already on the server)`,
+      );
+    else
+      send(
+        60 + 40 * event.job.progress,
+        `version ${event.job.version}: ${event.job.step ?? event.job.state}`,
+      );
   };
 }
 
