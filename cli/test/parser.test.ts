@@ -90,10 +90,7 @@ describe("usage errors", () => {
       ["publsh", "./dist"],
       "mini-sites: unknown command 'publsh' — did you mean publish? (see `mini-sites --help`)",
     ],
-    [
-      ["publish", "./dist", "--sight", "x"],
-      "mini-sites: unknown option '--sight' (see `mini-sites --help`)",
-    ],
+    [["publish", "./dist", "--sight", "x"], "mini-sites: unknown option '--sight' (see `mini-sites --help`)"],
     [["publish"], "mini-sites: missing required argument 'path' (see `mini-sites --help`)"],
     [
       ["sites", "extra"],
