@@ -1,12 +1,12 @@
 /**
- * Builds the `mini-sites` command into cli/dist with esbuild: one ES module per entry plus lazily
- * loaded chunks (the MCP SDK, the dev stack), so `mini-sites sites` starts without loading either.
+ * Builds the `mini-sites` command with esbuild: one ES module per entry plus lazily loaded chunks
+ * (the MCP SDK, the dev stack), so `mini-sites sites` starts without loading either.
  *
  * Two uses:
- * - in the repository, bin/mini-sites.js rebuilds dist whenever a source is newer (a cache); the
+ * - in the repository, bin/mini-sites.js rebuilds cli/.build whenever a source is newer (a cache); the
  *   dev stack is then not bundled: `mini-sites dev` imports dev/src/run.ts itself, so it runs the
  *   repository's current stack exactly as `npm run dev` does;
- * - `npm pack` (the `prepack` script) builds the publishable package with `--pack`: the dev stack
+ * - `npm pack` (the `prepack` script) builds cli/dist, the publishable package, with `--pack`: the dev stack
  *   bundled in, with its Workers (dispatch, control) and the D1 migrations built now and embedded,
  *   so `mini-sites dev` needs nothing from this repository. Miniflare, which brings the workerd
  *   binary, stays an (optional) dependency: a native runtime cannot be bundled.
@@ -138,7 +138,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const pack = process.argv.includes("--pack");
   await buildCli({ pack });
   const size = (await readFile(join(DIST, ENTRY_FILE))).length;
-  process.stdout.write(
+  // stderr: `npm pack --json` prints its JSON on stdout, after what prepack printed.
+  process.stderr.write(
     `built ${join(DIST, ENTRY_FILE)} (${Math.round(size / 1024)} KiB${pack ? ", packed" : ""})\n`,
   );
 }

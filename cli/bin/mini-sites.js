@@ -1,17 +1,20 @@
 #!/usr/bin/env node
-// Runs the CLI from its esbuild bundle in ../dist. In the repository (../src exists) the bundle is a
-// cache, rebuilt by ../build.ts whenever a source under cli/ or core/src is newer than it: loading
-// the TypeScript sources through Node's type stripping costs ~120 ms at every start, and agents and
-// CI call the CLI in loops. Installed from npm, dist is all there is.
+// Runs the CLI from its esbuild bundle. Installed from npm, that is ../dist. In the repository
+// (../src exists) it is ../.build, a cache rebuilt by ../build.ts whenever a source under cli/ or
+// core/src is newer: loading the TypeScript sources through Node's type stripping costs ~120 ms at
+// every start, and agents and CI call the CLI in loops. (`npm pack` builds dist apart from it, so
+// packing never pulls the bundle from under a CLI that is running.)
 import { existsSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const cliRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
-const bundle = join(cliRoot, "dist/mini-sites.mjs");
+const inRepository = existsSync(join(cliRoot, "src"));
+const bundleDir = join(cliRoot, inRepository ? ".build" : "dist");
+const bundle = join(bundleDir, "mini-sites.mjs");
 
 async function ensureBuilt() {
-  if (!existsSync(join(cliRoot, "src"))) return;
+  if (!inRepository) return;
   let builder;
   try {
     builder = await import("../build.ts");
@@ -25,12 +28,12 @@ async function ensureBuilt() {
   if (built !== undefined && built.mtimeMs >= (await newestSource())) return;
   // Built aside, then moved in place: a CLI started at the same moment never imports a half-written
   // bundle (at worst it finds no dist for an instant and builds its own).
-  const partial = join(cliRoot, `dist.${process.pid}.tmp`);
-  const stale = join(cliRoot, `dist.${process.pid}.old`);
+  const partial = `${bundleDir}.${process.pid}.tmp`;
+  const stale = `${bundleDir}.${process.pid}.old`;
   await buildCli({ outdir: partial });
   try {
-    if (existsSync(join(cliRoot, "dist"))) renameSync(join(cliRoot, "dist"), stale);
-    renameSync(partial, join(cliRoot, "dist"));
+    if (existsSync(bundleDir)) renameSync(bundleDir, stale);
+    renameSync(partial, bundleDir);
   } catch {
     // Another CLI moved its fresh build in at the same moment: use that one.
   }
@@ -40,6 +43,13 @@ async function ensureBuilt() {
 
 await ensureBuilt();
 const { main } = await import(pathToFileURL(bundle).href);
+
+// A reader that went away (`mini-sites sites | head`) is not an error of ours.
+for (const stream of [process.stdout, process.stderr])
+  stream.on("error", (error) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
 
 // Ctrl-C: the first one cancels what is in flight (an upload leaves nothing behind on the server)
 // and lets the command say so; a second one exits at once.

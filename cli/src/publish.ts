@@ -113,7 +113,7 @@ export class JobFailed extends Error {
 }
 
 /** Folders that name what built them, not the site: `~/team-dashboard/dist` is "team-dashboard". */
-const OUTPUT_FOLDERS = new Set(["dist", "build", "out", "output", "public", "site", "www", "_site", "html"]);
+const OUTPUT_FOLDERS = new Set(["dist", "build", "out", "output", "public", "www", "_site"]);
 
 /**
  * The name a site gets from what is published: the folder's name (its parent's, for a build output

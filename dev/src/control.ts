@@ -22,8 +22,8 @@ import { ensureTenant } from "../../control/src/db/tenants.ts";
 import { DEFAULT_PUBLISH_CONFIG } from "../../control/src/publish/config.ts";
 import { bundleWorker } from "./bundle-worker.ts";
 import { DEV_FORGE_INSTALLATION } from "./forge/index.ts";
-import { readMigrationFiles } from "./migration-files.ts";
 import { requestVia } from "./loopback-http.ts";
+import { readMigrationFiles } from "./migration-files.ts";
 import { COMPATIBILITY_DATE } from "./user-workers.ts";
 
 export { readMigrationFiles };

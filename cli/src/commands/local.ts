@@ -12,6 +12,8 @@ import { action, type Runner } from "./runner.ts";
 
 /** The dev stack's runtime (Miniflare 5, workerd) needs this Node major; the rest of the CLI runs on 20. */
 export const DEV_MIN_NODE_MAJOR = 22;
+/** The runtime `mini-sites dev` is tested with: cli/package.json's optional dependency. */
+export const MINIFLARE_VERSION = "5.20261102.0-beta";
 
 function integer(min: number) {
   return (value: string) => {
@@ -76,7 +78,17 @@ reads (run it from the same folder, or give --data). Needs Node ${DEV_MIN_NODE_M
             return 1;
           }
           // Loaded only here: the runtime is large, and no other command needs it.
-          const { runDevStack } = await import("../../../dev/src/run.ts");
+          let stack: typeof import("../../../dev/src/run.ts");
+          try {
+            stack = await import("../../../dev/src/run.ts");
+          } catch (error) {
+            if ((error as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw error;
+            ctx.note(
+              `mini-sites dev: the local Workers runtime (miniflare, an optional dependency) is not installed: reinstall without --omit=optional, or \`npm install -g miniflare@${MINIFLARE_VERSION}\`.`,
+            );
+            return 1;
+          }
+          const { runDevStack } = stack;
           await runDevStack(
             {
               port: flags.port,
