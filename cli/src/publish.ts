@@ -106,7 +106,7 @@ export class JobFailed extends Error {
   readonly job: Job;
   constructor(job: Job) {
     super(
-      `Version ${job.version} failed at ${job.step ?? "a step"} (${job.error?.code ?? "UNKNOWN"}): ${job.error?.message ?? "no reason given"}. The previous live version still serves.`,
+      `Version ${job.version} failed at ${job.step ?? "a step"}: ${(job.error?.message ?? "no reason given").replace(/\.+$/, "")}. The previous live version still serves.`,
     );
     this.job = job;
   }
