@@ -31,6 +31,12 @@ async function ensureBuilt() {
   const partial = `${bundleDir}.${process.pid}.tmp`;
   const stale = `${bundleDir}.${process.pid}.old`;
   await buildCli({ outdir: partial });
+  const meanwhile = statSync(bundle, { throwIfNoEntry: false });
+  if (meanwhile !== undefined && meanwhile.mtimeMs >= (await newestSource())) {
+    // Another CLI put a fresh build in place while this one built: keep it, it may be in use.
+    rmSync(partial, { recursive: true, force: true });
+    return;
+  }
   try {
     if (existsSync(bundleDir)) renameSync(bundleDir, stale);
     renameSync(partial, bundleDir);
