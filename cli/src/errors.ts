@@ -55,6 +55,8 @@ export function advice(
       return "Fix what is listed, then publish again (`mini-sites validate` checks without publishing).";
     case "INVALID_REQUEST":
       return "The server refused the request as sent: check the values given.";
+    case "LICENSE_INACTIVE":
+      return "The app's license for this Confluence site is not active: publishing and previews resume when an admin renews it (listing and management still work).";
     case "TENANT_PURGING":
       return "This tenant is being removed (the app was uninstalled): nothing can be published.";
     case "UNAVAILABLE":
