@@ -18,13 +18,11 @@
 
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { type BundleInput, type CheckReport, checkBundle, type InputFile } from "@mini-sites/core";
+import { type BundleInput, checkBundle, type InputFile } from "@mini-sites/core";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import {
   type ApiClient,
-  ApiFailure,
   allPages,
   followJob,
   type Job,
@@ -32,11 +30,20 @@ import {
   type Version,
   type ViewUrl,
 } from "../api.ts";
-import { advice, describe } from "../errors.ts";
 import { openBundleInput, UsageError } from "../input.ts";
-import { BundleRefused, defaultSiteName, type PublishEvent, publishBundle } from "../publish.ts";
+import { defaultSiteName, type PublishEvent, publishBundle } from "../publish.ts";
 import { resolveSite } from "../sites.ts";
 import { VERSION } from "../version.ts";
+import {
+  envelope,
+  failure,
+  guard,
+  ok,
+  ProblemSchema,
+  problemsText,
+  SecretSchema,
+  validationOf,
+} from "./results.ts";
 
 export interface McpDeps {
   /** The control API (the saved login or MINI_SITES_URL/TOKEN); throws NotLoggedIn. */
@@ -44,25 +51,6 @@ export interface McpDeps {
   /** Relative folder paths are taken from here. */
   readonly cwd: string;
 }
-
-/** What to change, per core rule (DESIGN §5), in words an agent can act on. */
-const FIXES: Record<string, string> = {
-  MISSING_INDEX_HTML: "Add an index.html at the bundle's root (or publish one self-contained .html file).",
-  PATH_TRAVERSAL: "Use paths inside the bundle: no `..` segments.",
-  ABSOLUTE_PATH: "Use relative paths with forward slashes: no leading `/`, drive letter or `\\`.",
-  INVALID_PATH: "Rename the file: no control characters, and within the length limit.",
-  SYMLINK: "Replace the symbolic link with the file it points to.",
-  DUPLICATE_PATH: "Rename one of the files: two paths differ only in letter case.",
-  TOO_MANY_FILES: "Leave out files the site does not serve (source maps, sources, raw assets).",
-  FILE_TOO_LARGE: "Shrink or split the file (Cloudflare serves at most 25 MiB per file).",
-  BUNDLE_TOO_LARGE: "Leave out what the site does not serve, or compress media.",
-  ZIP_BOMB: "Re-create the zip with a standard tool from the real files.",
-  INVALID_ZIP: "Re-create the zip with a standard tool, or publish the folder instead.",
-  UNSUPPORTED_FILE_TYPE: "Remove server-side code (e.g. _worker.js, .php): only static files are hosted.",
-  RESERVED_PATH: "Move the files out of __ms/: that path is reserved for the gateway.",
-  SECRET_DETECTED:
-    "Remove the secret from the file and rotate it (anyone who can view the page could read it); if the page needs data, have it fetch from a server the viewer signs in to instead of embedding a key.",
-};
 
 const FileInput = z.union([
   z
@@ -96,43 +84,6 @@ const bundleShape = {
 };
 
 const SiteRef = z.string().min(1).describe("The site's name or id");
-
-const ProblemSchema = z.object({
-  code: z.string(),
-  path: z.string(),
-  message: z.string(),
-  fix: z.string(),
-});
-const SecretSchema = z.object({
-  rule: z.string(),
-  path: z.string(),
-  line: z.number(),
-  column: z.number(),
-  match: z.string().describe("Redacted: never the secret itself"),
-  fix: z.string(),
-});
-
-const ToolErrorSchema = z.object({
-  code: z
-    .string()
-    .describe(
-      "A typed code: the control API's (NAME_TAKEN, RATE_LIMITED…), BUNDLE_REJECTED, UNREACHABLE, NOT_LOGGED_IN…",
-    ),
-  message: z.string(),
-  advice: z.string().describe("What to do about it"),
-  problems: z.array(ProblemSchema).optional(),
-  secrets: z.array(SecretSchema).optional(),
-});
-
-/** `{ok: true, …fields}` or `{ok: false, error}`: the output schema of every tool. */
-function envelope<Shape extends Record<string, z.ZodType>>(shape: Shape) {
-  const optional = Object.fromEntries(Object.entries(shape).map(([key, schema]) => [key, schema.optional()]));
-  return {
-    ok: z.boolean().describe("false when the tool refused or failed: see `error`"),
-    ...(optional as { [K in keyof Shape]: z.ZodOptional<Shape[K]> }),
-    error: ToolErrorSchema.optional(),
-  };
-}
 
 const PublishOutput = {
   site: z.string(),
@@ -482,123 +433,6 @@ export function createMcpServer(deps: McpDeps): McpServer {
   );
 
   return server;
-}
-
-/** A tool body whose every failure becomes a typed tool error rather than a protocol error. */
-async function guard(run: () => Promise<CallToolResult>): Promise<CallToolResult> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof BundleRefused) {
-      const { problems, secrets } = validationOf(error.report);
-      return failure(
-        "BUNDLE_REJECTED",
-        `The bundle was refused here, before anything was uploaded: ${problemsText(error.report)}`,
-        {
-          problems,
-          secrets,
-          advice: "Change what each problem's `fix` says, then publish again.",
-        },
-      );
-    }
-    if (error instanceof ApiFailure && error.code === "BUNDLE_REJECTED") {
-      const problems = (error.body.errors ?? []).map(problemOf);
-      const secrets = ((error.body.findings ?? []) as unknown as Finding[]).map(secretOf);
-      return failure(error.code, error.message, {
-        problems,
-        secrets,
-        advice: "Change what each problem's `fix` says, then publish again.",
-      });
-    }
-    const described = describe(error, "mcp");
-    const code = described.code;
-    return failure(code, described.json.message, {
-      advice: error instanceof ApiFailure ? advice(code, { retryAfter: error.retryAfter }) : adviceFor(code),
-    });
-  }
-}
-
-function adviceFor(code: string): string {
-  switch (code) {
-    case "NOT_LOGGED_IN":
-      return "Run `mini-sites login` (or `mini-sites login --dev`) in a terminal, or set MINI_SITES_URL and MINI_SITES_TOKEN in this server's environment.";
-    case "UNREACHABLE":
-      return "The control API did not answer: check MINI_SITES_URL or the saved login, or start the local stack (`mini-sites dev`).";
-    case "NOT_FOUND":
-      return "Call list_sites for the sites that exist.";
-    case "USAGE":
-      return "Check the arguments: give `path` or `files`, and a path that exists.";
-    default:
-      return "See the message.";
-  }
-}
-
-function ok(structured: Record<string, unknown>, text: string): CallToolResult {
-  return { structuredContent: { ok: true, ...structured }, content: [{ type: "text", text }] };
-}
-
-function failure(
-  code: string,
-  message: string,
-  extra: { advice: string; problems?: unknown[]; secrets?: unknown[] },
-): CallToolResult {
-  return {
-    isError: true,
-    structuredContent: { ok: false, error: { code, message, ...extra } },
-    content: [{ type: "text", text: `${code}: ${message} ${extra.advice}` }],
-  };
-}
-
-interface Finding {
-  readonly rule: string;
-  readonly path: string;
-  readonly line: number;
-  readonly column: number;
-  readonly match: string;
-  readonly severity?: string;
-}
-
-function problemOf(error: { readonly code: string; readonly path: string; readonly message: string }) {
-  return {
-    code: error.code,
-    path: error.path,
-    message: error.message,
-    fix: FIXES[error.code] ?? "See the message.",
-  };
-}
-
-function secretOf(finding: Finding) {
-  return {
-    rule: finding.rule,
-    path: finding.path,
-    line: finding.line,
-    column: finding.column,
-    match: finding.match,
-    fix: `Remove the ${finding.rule} value at ${finding.path}:${finding.line}:${finding.column} and rotate it; load data from a server at run time instead of embedding a credential.`,
-  };
-}
-
-function validationOf(report: CheckReport) {
-  return {
-    publishable: report.ok,
-    files: report.files.length,
-    bytes: report.bytes,
-    bundleHash: report.bundleHash,
-    problems: report.errors.map(problemOf),
-    // Only findings that refuse a publish are secrets to remove; warnings are the scanner's notes.
-    secrets: (report.findings as readonly Finding[]).filter((f) => f.severity !== "warn").map(secretOf),
-    externalHosts: [...report.externalHosts],
-  };
-}
-
-function problemsText(report: CheckReport): string {
-  const secrets = (report.findings as readonly Finding[]).filter((f) => f.severity !== "warn");
-  return [
-    ...report.errors
-      .filter((e) => e.code !== "SECRET_DETECTED")
-      .map((e) => `${e.code} ${e.path || "(bundle)"}: ${FIXES[e.code] ?? e.message}`),
-    ...secrets.map((f) => `SECRET_DETECTED ${f.path}:${f.line} (${f.rule}): remove it and rotate it.`),
-  ].join(" ");
 }
 
 /** The bundle an agent named: a path on this machine, or files inline. */
