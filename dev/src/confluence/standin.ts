@@ -9,6 +9,10 @@
  *                                                   targetType:"application"}, …]} (v1 "Get current user";
  *                                                   `administer application` = Confluence administrator)
  *
+ * Every path may also be asked under `/ex/confluence/{cloudId}` — how Forge's `app.apiBaseUrl` names a
+ * site (`https://api.atlassian.com/ex/confluence/<cloudId>`); content that belongs to another site
+ * then answers 404, so two local Confluence sites (two tenants) never see each other's pages.
+ *
  * As Confluence does: a missing or unknown bearer token is 401; content that does not exist — or that
  * the user may not even read (a restricted page) — is 404, because Confluence does not confirm the
  * existence of content a user cannot see; a user who may read but not edit gets `read` only.
@@ -30,6 +34,10 @@ export interface StandInContent {
   readonly id: string;
   readonly type: StandInContentType;
   readonly title?: string;
+  /** The site (cloudId) the content lives on; unset: answered under every site. */
+  readonly cloudId?: string;
+  /** Trashed or deleted content answers 404 to everyone, as Confluence's v2 API does for it. */
+  readonly status?: "current" | "trashed" | "deleted";
 }
 
 /** The sample users: what each may do on ordinary (unrestricted) content. */
@@ -93,6 +101,10 @@ export interface ConfluenceStandIn {
   setPermission(user: string, contentId: string, operations: readonly StandInOperation[] | undefined): void;
   /** Adds (or replaces) a piece of content, e.g. the copy of a page. */
   addContent(content: StandInContent): void;
+  /** What `user` may do on `contentId` (overrides and restrictions applied; status ignored). */
+  operationsOf(user: string, contentId: string): readonly StandInOperation[];
+  /** Trashes, restores or deletes content (trashed and deleted content answers 404). */
+  setStatus(contentId: string, status: "current" | "trashed" | "deleted"): void;
   /** Makes `user` a Confluence administrator, or takes it back. */
   setAdmin(user: string, admin: boolean): void;
   setFault(fault: ConfluenceFault): void;
@@ -103,6 +115,8 @@ export interface ConfluenceStandIn {
 
 const OPERATIONS_PATH = /^\/wiki\/api\/v2\/(pages|blogposts)\/([^/]+)\/operations$/;
 const CURRENT_USER_PATH = "/wiki/rest/api/user/current";
+/** Forge's per-site API base: `/ex/confluence/<cloudId>` before the product path. */
+const SITE_PREFIX = /^\/ex\/confluence\/([0-9a-zA-Z-]{1,64})(\/.*)$/;
 
 function send(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
@@ -135,7 +149,10 @@ export async function startConfluenceStandIn(
   }
 
   function handle(request: IncomingMessage, response: ServerResponse): void {
-    const path = new URL(request.url ?? "/", "http://127.0.0.1").pathname;
+    const fullPath = new URL(request.url ?? "/", "http://127.0.0.1").pathname;
+    const site = SITE_PREFIX.exec(fullPath);
+    const cloudId = site?.[1];
+    const path = site?.[2] ?? fullPath;
     const match = OPERATIONS_PATH.exec(path);
     if (match === null && path !== CURRENT_USER_PATH) {
       send(response, 404, errorBody(404, "Not Found", "No such endpoint in the Confluence stand-in."));
@@ -181,7 +198,9 @@ export async function startConfluenceStandIn(
     const item = content.get(id);
     const operations = operationsOf(user, id);
     // Content of another type, unknown content, and content the user may not read all look the same.
-    if (item === undefined || item.type !== type || !operations.includes("read")) {
+    const elsewhere = cloudId !== undefined && item?.cloudId !== undefined && item.cloudId !== cloudId;
+    const gone = item?.status === "trashed" || item?.status === "deleted";
+    if (item === undefined || elsewhere || gone || item.type !== type || !operations.includes("read")) {
       send(response, 404, errorBody(404, "Not Found", `No ${type} with id ${id} was found.`));
       return;
     }
@@ -218,6 +237,11 @@ export async function startConfluenceStandIn(
     },
     addContent(item) {
       content.set(item.id, item);
+    },
+    operationsOf,
+    setStatus(contentId, status) {
+      const item = content.get(contentId);
+      if (item !== undefined) content.set(contentId, { ...item, status });
     },
     setAdmin(user, admin) {
       if (admin) admins.add(user);

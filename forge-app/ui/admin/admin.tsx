@@ -1,0 +1,455 @@
+/**
+ * The admin page (`confluence:globalSettings`): the tenant's sites (state, versions, size; disable,
+ * enable, delete), the sites' CSP allow-lists, quotas and usage, API tokens (created — shown once —,
+ * listed, revoked) and the audit log with its verification. Every call carries the admin page's FIT;
+ * the control Worker lets it through only for a user Confluence calls an administrator, and never
+ * hands it a grant or a site's bytes (docs/security.md §4). Each section loads on its own, so one
+ * unavailable endpoint shows its own typed error and the rest of the page still works.
+ */
+
+import { useCallback, useEffect, useState } from "react";
+import { callControl, describeError } from "../shared/api.ts";
+import { formatBytes, formatTime } from "../shared/format.ts";
+import type { VersionItem } from "../shared/macro.ts";
+import { Button, StateMessage } from "../shared/ui.tsx";
+
+interface Site {
+  readonly id: string;
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly liveVersion: number | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+interface Token {
+  readonly id: string;
+  readonly displayPrefix: string;
+  readonly label: string;
+  readonly scopes: readonly string[];
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+  readonly revokedAt: string | null;
+}
+
+interface AuditEntry {
+  readonly seq: number;
+  readonly at: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly target: string;
+}
+
+interface AuditPage {
+  readonly entries: readonly AuditEntry[];
+  readonly verification: { readonly ok: boolean; readonly rows?: number; readonly reason?: string } | null;
+}
+
+interface TenantSettings {
+  readonly cdnAllowList: readonly string[];
+  readonly connectAllowList: readonly string[];
+}
+
+interface TenantUsage {
+  readonly sites: { readonly count: number; readonly max: number };
+  readonly storedBytes: { readonly used: number; readonly max: number };
+  readonly publishes: { readonly inWindow: number; readonly max: number; readonly windowSeconds: number };
+}
+
+const SCOPES = ["sites:read", "sites:write", "tokens:manage", "tenant:admin"] as const;
+
+/** Loads one section; its error is the section's own. */
+function useSection<T>(load: () => Promise<T>) {
+  const [value, setValue] = useState<T | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const reload = useCallback(async () => {
+    try {
+      setValue(await load());
+      setError(undefined);
+    } catch (e) {
+      setError(describeError(e));
+    }
+  }, [load]);
+  useEffect(() => {
+    void reload();
+  }, [reload]);
+  return { value, error, reload };
+}
+
+function Section(props: { readonly id: string; readonly title: string; readonly error?: string; readonly children: React.ReactNode }) {
+  return (
+    <section className="ms-section" data-testid={`section-${props.id}`} aria-labelledby={`h-${props.id}`}>
+      <h2 id={`h-${props.id}`}>{props.title}</h2>
+      {props.error !== undefined ? (
+        <StateMessage testId={`section-${props.id}-error`} title="Not available" tone="danger">
+          <p>{props.error}</p>
+        </StateMessage>
+      ) : (
+        props.children
+      )}
+    </section>
+  );
+}
+
+export function AdminPage() {
+  const whoami = useSection(
+    useCallback(() => callControl<{ tenant: { id: string; cloudId: string }; actor: string }>("GET", "/v1/whoami"), []),
+  );
+  if (whoami.error !== undefined)
+    return (
+      <div className="ms-root">
+        <StateMessage testId="admin-denied" title="Mini-Sites administration" tone="warning">
+          <p>{whoami.error}</p>
+        </StateMessage>
+      </div>
+    );
+  return (
+    <div className="ms-root" data-testid="admin">
+      <h1>Mini-Sites</h1>
+      {whoami.value !== undefined && (
+        <p className="ms-subtle">
+          Tenant <span className="ms-mono">{whoami.value.tenant.id}</span>
+        </p>
+      )}
+      <SitesSection />
+      <AllowListsSection />
+      <UsageSection />
+      <TokensSection />
+      <AuditSection />
+    </div>
+  );
+}
+
+function SitesSection() {
+  const sites = useSection(useCallback(() => callControl<{ sites: Site[] }>("GET", "/v1/sites?limit=100"), []));
+  const [notice, setNotice] = useState<string | undefined>();
+  const act = async (label: string, run: () => Promise<unknown>) => {
+    try {
+      await run();
+      setNotice(label);
+    } catch (error) {
+      setNotice(describeError(error));
+    }
+    await sites.reload();
+  };
+  return (
+    <Section id="sites" title="Sites" error={sites.error}>
+      {notice !== undefined && <p role="status">{notice}</p>}
+      {sites.value?.sites.length === 0 && <p>No sites yet.</p>}
+      <table className="ms-table">
+        <thead>
+          <tr>
+            <th>Site</th>
+            <th>State</th>
+            <th>Live version</th>
+            <th>Size</th>
+            <th>Updated</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {sites.value?.sites.map((site) => (
+            <SiteRow
+              key={site.id}
+              site={site}
+              onToggle={() =>
+                void act(`${site.name} ${site.enabled ? "disabled" : "enabled"}.`, () =>
+                  callControl("POST", `/v1/sites/${site.id}/${site.enabled ? "disable" : "enable"}`),
+                )
+              }
+              onDelete={() => void act(`${site.name} deleted.`, () => callControl("DELETE", `/v1/sites/${site.id}`))}
+            />
+          ))}
+        </tbody>
+      </table>
+    </Section>
+  );
+}
+
+function SiteRow(props: { readonly site: Site; readonly onToggle: () => void; readonly onDelete: () => void }) {
+  const { site } = props;
+  const [versions, setVersions] = useState<readonly VersionItem[] | undefined>();
+  const [open, setOpen] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  useEffect(() => {
+    callControl<{ versions: VersionItem[] }>("GET", `/v1/sites/${site.id}/versions?limit=20`).then(
+      (list) => setVersions(list.versions),
+      () => setVersions([]),
+    );
+  }, [site.id]);
+  const live = versions?.find((v) => v.live);
+  return (
+    <>
+      <tr data-testid={`site-${site.id}`}>
+        <td>
+          {site.name}
+          <br />
+          <span className="ms-mono ms-subtle">{site.id}</span>
+        </td>
+        <td>
+          <span className="ms-lozenge" data-tone={site.enabled ? "success" : "danger"} data-testid="site-state">
+            {site.enabled ? "enabled" : "disabled"}
+          </span>
+        </td>
+        <td>{site.liveVersion ?? "—"}</td>
+        <td>{live === undefined ? "—" : formatBytes(live.sizeBytes)}</td>
+        <td>{formatTime(site.updatedAt)}</td>
+        <td>
+          <div className="ms-row">
+            <Button onClick={() => setOpen(!open)}>{open ? "Hide versions" : `Versions (${versions?.length ?? "…"})`}</Button>
+            <Button appearance={site.enabled ? "danger" : "default"} onClick={props.onToggle} testId="toggle-site">
+              {site.enabled ? "Disable" : "Enable"}
+            </Button>
+            {confirming ? (
+              <Button appearance="danger" onClick={props.onDelete} testId="confirm-delete">
+                Delete for good
+              </Button>
+            ) : (
+              <Button onClick={() => setConfirming(true)}>Delete…</Button>
+            )}
+          </div>
+        </td>
+      </tr>
+      {open && (
+        <tr>
+          <td colSpan={6}>
+            <table className="ms-table">
+              <tbody>
+                {versions?.map((v) => (
+                  <tr key={v.number}>
+                    <td>v{v.number}</td>
+                    <td>{v.status}</td>
+                    <td>{v.fileCount} files</td>
+                    <td>{formatBytes(v.sizeBytes)}</td>
+                    <td>{formatTime(v.createdAt)}</td>
+                    <td className="ms-mono">{v.publishedBy}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </td>
+        </tr>
+      )}
+    </>
+  );
+}
+
+function AllowListsSection() {
+  const settings = useSection(useCallback(() => callControl<TenantSettings>("GET", "/v1/tenant/settings"), []));
+  const [cdn, setCdn] = useState("");
+  const [connect, setConnect] = useState("");
+  const [notice, setNotice] = useState<string | undefined>();
+  useEffect(() => {
+    if (settings.value === undefined) return;
+    setCdn(settings.value.cdnAllowList.join("\n"));
+    setConnect(settings.value.connectAllowList.join("\n"));
+  }, [settings.value]);
+  const lines = (text: string) =>
+    text
+      .split(/\s+/)
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
+  const save = async () => {
+    try {
+      await callControl("PUT", "/v1/tenant/settings", { cdnAllowList: lines(cdn), connectAllowList: lines(connect) });
+      setNotice("Saved. New grants use the new lists.");
+      await settings.reload();
+    } catch (error) {
+      setNotice(describeError(error));
+    }
+  };
+  return (
+    <Section id="allow-lists" title="Allowed websites" error={settings.error}>
+      <p className="ms-subtle">
+        Where sites may load scripts, styles and fonts from (CDN list) and send requests to (network list). One host per
+        line.
+      </p>
+      <div className="ms-row">
+        <label>
+          CDN allow-list
+          <textarea className="ms-input ms-textarea" value={cdn} onChange={(e) => setCdn(e.target.value)} />
+        </label>
+        <label>
+          Network allow-list
+          <textarea className="ms-input ms-textarea" value={connect} onChange={(e) => setConnect(e.target.value)} />
+        </label>
+      </div>
+      <Button appearance="primary" onClick={() => void save()}>
+        Save allow-lists
+      </Button>
+      {notice !== undefined && <p role="status">{notice}</p>}
+    </Section>
+  );
+}
+
+function UsageSection() {
+  const usage = useSection(useCallback(() => callControl<TenantUsage>("GET", "/v1/tenant/usage"), []));
+  const u = usage.value;
+  return (
+    <Section id="usage" title="Usage and quotas" error={usage.error}>
+      {u !== undefined && (
+        <table className="ms-table">
+          <tbody>
+            <tr>
+              <th>Sites</th>
+              <td>
+                {u.sites.count} of {u.sites.max}
+                <progress max={u.sites.max} value={u.sites.count} />
+              </td>
+            </tr>
+            <tr>
+              <th>Stored</th>
+              <td>
+                {formatBytes(u.storedBytes.used)} of {formatBytes(u.storedBytes.max)}
+                <progress max={u.storedBytes.max} value={u.storedBytes.used} />
+              </td>
+            </tr>
+            <tr>
+              <th>Publishes</th>
+              <td>
+                {u.publishes.inWindow} of {u.publishes.max} in the last {Math.round(u.publishes.windowSeconds / 60)} minutes
+              </td>
+            </tr>
+          </tbody>
+        </table>
+      )}
+    </Section>
+  );
+}
+
+function TokensSection() {
+  const tokens = useSection(useCallback(() => callControl<{ tokens: Token[] }>("GET", "/v1/tokens?limit=100"), []));
+  const [label, setLabel] = useState("");
+  const [scopes, setScopes] = useState<readonly string[]>(["sites:read", "sites:write"]);
+  const [created, setCreated] = useState<string | undefined>();
+  const [notice, setNotice] = useState<string | undefined>();
+  const create = async () => {
+    try {
+      const answer = await callControl<{ token: string }>("POST", "/v1/tokens", { label: label.trim(), scopes });
+      setCreated(answer.token);
+      setLabel("");
+      setNotice(undefined);
+      await tokens.reload();
+    } catch (error) {
+      setNotice(describeError(error));
+    }
+  };
+  const revoke = async (id: string) => {
+    try {
+      await callControl("DELETE", `/v1/tokens/${id}`);
+      await tokens.reload();
+    } catch (error) {
+      setNotice(describeError(error));
+    }
+  };
+  return (
+    <Section id="tokens" title="API tokens" error={tokens.error}>
+      <div className="ms-row">
+        <input
+          className="ms-input"
+          placeholder="What is it for? (e.g. CI deploy)"
+          value={label}
+          onChange={(e) => setLabel(e.target.value)}
+          data-testid="token-label"
+        />
+        {SCOPES.map((scope) => (
+          <label key={scope}>
+            <input
+              type="checkbox"
+              checked={scopes.includes(scope)}
+              onChange={(e) => setScopes(e.target.checked ? [...scopes, scope] : scopes.filter((s) => s !== scope))}
+            />{" "}
+            {scope}
+          </label>
+        ))}
+        <Button appearance="primary" disabled={label.trim() === "" || scopes.length === 0} onClick={() => void create()} testId="create-token">
+          Create token
+        </Button>
+      </div>
+      {created !== undefined && (
+        <StateMessage testId="token-created" title="Copy this token now" tone="success">
+          <p>It is shown only once; it cannot be shown again.</p>
+          <p className="ms-mono" data-testid="token-value">
+            {created}
+          </p>
+          <Button onClick={() => setCreated(undefined)}>Done</Button>
+        </StateMessage>
+      )}
+      {notice !== undefined && <p role="status">{notice}</p>}
+      <table className="ms-table">
+        <thead>
+          <tr>
+            <th>Label</th>
+            <th>Token</th>
+            <th>Scopes</th>
+            <th>Created</th>
+            <th>Last used</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {tokens.value?.tokens.map((token) => (
+            <tr key={token.id} data-testid={`token-${token.id}`}>
+              <td>{token.label}</td>
+              <td className="ms-mono">{token.displayPrefix}…</td>
+              <td>{token.scopes.join(", ")}</td>
+              <td>{formatTime(token.createdAt)}</td>
+              <td>{formatTime(token.lastUsedAt)}</td>
+              <td>
+                {token.revokedAt === null ? (
+                  <Button onClick={() => void revoke(token.id)}>Revoke</Button>
+                ) : (
+                  <span className="ms-lozenge">revoked</span>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Section>
+  );
+}
+
+function AuditSection() {
+  const audit = useSection(useCallback(() => callControl<AuditPage>("GET", "/v1/audit?limit=50&verify=true"), []));
+  const verification = audit.value?.verification;
+  return (
+    <Section id="audit" title="Audit log" error={audit.error}>
+      {verification != null && (
+        <StateMessage
+          testId="audit-verification"
+          title={verification.ok ? "The audit log verifies" : "The audit log does NOT verify"}
+          tone={verification.ok ? "success" : "danger"}
+        >
+          <p>
+            {verification.ok
+              ? `${verification.rows ?? 0} entries checked: none was changed, removed or reordered.`
+              : (verification.reason ?? "An entry was changed, removed or reordered.")}
+          </p>
+        </StateMessage>
+      )}
+      <table className="ms-table">
+        <thead>
+          <tr>
+            <th>#</th>
+            <th>When</th>
+            <th>Who</th>
+            <th>What</th>
+            <th>On</th>
+          </tr>
+        </thead>
+        <tbody>
+          {audit.value?.entries.map((entry) => (
+            <tr key={entry.seq}>
+              <td>{entry.seq}</td>
+              <td>{formatTime(entry.at)}</td>
+              <td className="ms-mono">{entry.actor}</td>
+              <td>{entry.action}</td>
+              <td className="ms-mono">{entry.target}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Section>
+  );
+}

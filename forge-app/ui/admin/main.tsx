@@ -1,0 +1,4 @@
+import { mount } from "../shared/ui.tsx";
+import { AdminPage } from "./admin.tsx";
+
+mount(<AdminPage />);

@@ -1,0 +1,4 @@
+import { mount } from "../shared/ui.tsx";
+import { Publisher } from "./publisher.tsx";
+
+mount(<Publisher />);
