@@ -51,8 +51,14 @@ Mini-Sites is running.
   Gateway (dispatch Worker)     ${info.dispatchUrl}/.well-known/mini-sites
   Sites                         http://s-<siteId>.${info.sitesDomain}/
   Cloudflare API stand-in       ${info.cloudflareApiUrl}
-  Confluence stand-in           ${info.confluenceUrl}
-  Dev console (view URLs)       ${info.consoleUrl}/sites
+  Confluence stand-in (REST)    ${info.confluenceUrl}
+${
+  info.localConfluence === undefined
+    ? ""
+    : `  Local Confluence (open this)  ${info.localConfluence.sites.acme?.url ?? info.localConfluence.url}/wiki/
+    second tenant               ${info.localConfluence.sites.globex?.url ?? ""}/wiki/
+`
+}  Dev console (view URLs)       ${info.consoleUrl}/sites
 
 Publish a folder (or a zip, or one .html file) and open it, from another terminal:
   ${cli} login --dev

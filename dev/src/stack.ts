@@ -8,6 +8,9 @@
  *   P+4   the control Worker (`controlUrl`): the API, publish pipeline and Workflows
  *   P+5   Confluence stand-in (`confluenceUrl`): the REST endpoints the control Worker calls
  *   P+6   Forge JWKS stand-in: the key set FITs are verified against
+ *   P+7   local Confluence (`localConfluence.url`): pages hosting the app's real Custom UI, the
+ *         Forge host side of the bridge, `acme.localhost:P+7` and `globex.localhost:P+7` (two tenants)
+ *   P+8   the app's Custom UI "CDN": the built resources on an origin of their own
  * With base port 0 every service takes a free port (tests).
  *
  * Everything is kept under the data folder: uploaded assets and scripts (so sites published before a
@@ -31,6 +34,7 @@ import { type DevConsole, startDevConsole } from "./console.ts";
 import { type Control, startControl } from "./control.ts";
 import { Edge } from "./edge.ts";
 import { DEV_FORGE_INSTALLATION, loadOrCreateFitSigner, startForgeJwksServer } from "./forge/index.ts";
+import { startLocalConfluenceStack } from "./confluence/start.ts";
 import type { SiteWorker } from "./user-workers.ts";
 
 export interface DevStackOptions {
@@ -43,6 +47,8 @@ export interface DevStackOptions {
   /** User Workers running at once (the least recently used beyond it are stopped). */
   readonly maxRunning?: number;
   readonly log?: Log;
+  /** Start the local Confluence and the Forge host with the app's Custom UI (default true). */
+  readonly localConfluence?: boolean;
 }
 
 /** `dev.json`: the stable contract between the dev stack and the tools and tests that use it. */
@@ -81,6 +87,16 @@ export interface DevInfo {
   >;
   readonly grantTtlSeconds: number;
   readonly dataDir: string;
+  /** The local Confluence hosting the app (absent when started without it). */
+  readonly localConfluence?: {
+    /** Landing page; each site is at `sites[key]` (`http://<key>.localhost:<port>`). */
+    readonly url: string;
+    readonly sites: Readonly<Record<string, { readonly url: string; readonly cloudId: string; readonly installationId: string }>>;
+    /** The Custom UI's own origin (the gateway's EMBED_ORIGIN). */
+    readonly customUiOrigin: string;
+    /** Dev only: POST {site, user?, frame?} → a FIT with those claims. */
+    readonly fitEndpoint: string;
+  };
 }
 
 export interface DevStack {
@@ -145,9 +161,15 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       DISPATCH_BASE_URL: "",
       APP_PID: DEV_APP_PID,
       APP_PSK: secrets.appPsk,
-      // Local embedders: the Confluence/Forge stand-in and test pages on loopback.
-      EMBED_ANCESTORS: "http://localhost:* http://127.0.0.1:*",
+      // Local embedders: the Confluence/Forge stand-in (`<site>.localhost`) and test pages on loopback.
+      EMBED_ANCESTORS: "http://localhost:* http://127.0.0.1:* http://*.localhost:*",
+      // The Custom UI's origin (the local CDN, port reserved below): the view that takes heights,
+      // links and renewals from the gateway's script.
+      EMBED_ORIGIN: "",
     };
+    const withConfluence = options.localConfluence !== false;
+    const cdnPort = withConfluence ? await reservePort(portAt(8)) : undefined;
+    if (cdnPort !== undefined) dispatchVars.EMBED_ORIGIN = `http://127.0.0.1:${cdnPort.port}`;
     const gateway = await reservePort(gatewayPort);
     // The gateway's own host is plain `localhost`: every client resolves it (Node and curl do not
     // resolve `*.localhost` subdomains), and it can never be mistaken for a site's `s-`/`g-` host.
@@ -175,7 +197,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
 
     const confluence = await startConfluenceStandIn({ port: portAt(5) });
     opened.push(confluence);
-    const forgeJwks = await startForgeJwksServer(await loadOrCreateFitSigner(options.dataDir), {
+    const signer = await loadOrCreateFitSigner(options.dataDir);
+    const forgeJwks = await startForgeJwksServer(signer, {
       port: portAt(6),
     });
     opened.push(forgeJwks);
@@ -207,6 +230,35 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     });
     opened.push(control);
 
+    let localConfluence: DevInfo["localConfluence"];
+    if (cdnPort !== undefined) {
+      await cdnPort.release();
+      const started = await startLocalConfluenceStack({
+        dataDir: options.dataDir,
+        signer,
+        appId: allowedForgeAppIds.split(",")[0]?.trim() ?? DEV_FORGE_INSTALLATION.appId,
+        confluence,
+        controlUrl: control.url.href.replace(/\/$/, ""),
+        sitesFrameOrigin: `http://*.${SITES_DOMAIN}:${gateway.port}`,
+        cdnPort: cdnPort.port,
+        port: portAt(7),
+        log: (line) => log.warn(line),
+      });
+      opened.push(started);
+      const { host } = started;
+      localConfluence = {
+        url: host.url,
+        sites: Object.fromEntries(
+          host.sites.map((site) => [
+            site.key,
+            { url: host.siteUrl(site.key), cloudId: site.cloudId, installationId: site.installationId },
+          ]),
+        ),
+        customUiOrigin: started.cdn.origin,
+        fitEndpoint: `${host.url}/__dev/fit`,
+      };
+    }
+
     const info: DevInfo = {
       dispatchUrl: dispatchVars.DISPATCH_BASE_URL,
       sitesDomain: `${SITES_DOMAIN}:${gateway.port}`,
@@ -235,6 +287,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       ),
       grantTtlSeconds,
       dataDir: options.dataDir,
+      ...(localConfluence === undefined ? {} : { localConfluence }),
     };
     await writeJsonAtomically(join(options.dataDir, "dev.json"), info);
     return { info, edge: running, cloudflareApi, control, close: closeAll };

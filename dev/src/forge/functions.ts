@@ -64,10 +64,13 @@ export class ForgeFunctions {
   /** Every invocation and its outcome, newest last (the host page's event log and tests read it). */
   readonly log: InvocationRecord[] = [];
 
-  private constructor(
-    private readonly options: ForgeFunctionsOptions,
-    private readonly exports: Record<string, unknown>,
-  ) {}
+  private readonly options: ForgeFunctionsOptions;
+  private readonly exports: Record<string, unknown>;
+
+  private constructor(options: ForgeFunctionsOptions, exports: Record<string, unknown>) {
+    this.options = options;
+    this.exports = exports;
+  }
 
   static async load(options: ForgeFunctionsOptions): Promise<ForgeFunctions> {
     const bundled = await build({

@@ -32,7 +32,11 @@ export class LocalKvs {
   private loaded = false;
   private writing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly file: string) {}
+  private readonly file: string;
+
+  constructor(file: string) {
+    this.file = file;
+  }
 
   /** Answers one `@forge/kvs` request the way Forge's store does. */
   async handle(path: string, body: unknown): Promise<Response> {

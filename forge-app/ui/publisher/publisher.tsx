@@ -403,7 +403,9 @@ function CheckSummary(props: { readonly result: CheckResult }) {
       <p>
         {result.files.length} files, {formatBytes(result.bytes)}
       </p>
-      {result.errors.length > 0 && <Problems errors={result.errors} findings={result.findings} />}
+      {result.errors.length > 0 && (
+        <Problems errors={result.errors} findings={result.findings as unknown as Record<string, unknown>[]} />
+      )}
       {result.externalHosts.length > 0 && (
         <StateMessage testId="external-hosts" title="Loads from other websites" tone="warning">
           <p>

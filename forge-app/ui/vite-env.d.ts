@@ -1,0 +1,2 @@
+/** Vite bundles CSS imported from modules; the import has no value. */
+declare module "*.css";
