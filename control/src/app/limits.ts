@@ -42,8 +42,13 @@ export const MAX_UPLOAD_BODY_BYTES = DEFAULT_LIMITS.maxBundleBytes + UPLOAD_OVER
  */
 export const MAX_FILE_LIST_BYTES = DEFAULT_LIMITS.maxFiles * (DEFAULT_LIMITS.maxPathBytes + 128);
 
-/** One chunk of an editor upload is exactly its size (macro/uploads.ts); nothing more is read. */
-export const MAX_CHUNK_BODY_BYTES = UPLOAD_CHUNK_BYTES;
+/**
+ * One chunk of an editor upload is exactly its size (macro/uploads.ts). It may come as one multipart
+ * file part — the only form in which Forge's `requestRemote` carries binary (the bridge sends other
+ * bodies as text) — so the cap leaves room for one part's boundaries and headers, nothing more.
+ */
+export const CHUNK_MULTIPART_OVERHEAD_BYTES = 8 * KiB;
+export const MAX_CHUNK_BODY_BYTES = UPLOAD_CHUNK_BYTES + CHUNK_MULTIPART_OVERHEAD_BYTES;
 
 /** Routes that take no body still get a small cap: a body they ignore must not be streamed for long. */
 export const MAX_NO_BODY_BYTES = 1 * KiB;

@@ -4,7 +4,11 @@
  * one publish pipeline.
  *
  *   POST /v1/macro/upload-ticket {size, name?}   update check on the page → a ticket (site made if unbound)
- *   PUT  /v1/macro/uploads/{ticket}/chunks/{n}   one chunk (the ticket, bound to tenant, page and user)
+ *   PUT  /v1/macro/uploads/{ticket}/chunks/{n}   one chunk (the ticket, bound to tenant, page and user):
+ *                                                raw bytes, or one multipart file part — Forge's bridge
+ *                                                sends a requestRemote body as text unless it is FormData,
+ *                                                whose file parts it carries as base64 and the platform
+ *                                                sends on as multipart/form-data
  *   POST /v1/macro/uploads/{ticket}/complete     assemble and publish; repeated, it answers the same job
  *
  * Abuse bounds, the same as any publish (DESIGN §6.9): issuing a ticket IS a publish attempt — it is
@@ -18,7 +22,9 @@ import type { SiteId } from "@mini-sites/core";
 import { type AppEnv, accessOf, macroOf, tenantOf, ticketOf } from "../app/context.ts";
 import { ApiError } from "../app/errors.ts";
 import { audit } from "../audit/log.ts";
-import { readExactly } from "../http.ts";
+import { MAX_CHUNK_BODY_BYTES } from "../app/limits.ts";
+import { readCapped, readExactly } from "../http.ts";
+import { boundaryOf, MultipartError, readMultipart } from "../publish/multipart.ts";
 import { controlKeys } from "../identity.ts";
 import type { MacroPublisher } from "../macro/publisher.ts";
 import { bindMacro, completeUploadTicket, getUploadTicket, insertUploadTicket } from "../macro/store.ts";
@@ -95,7 +101,12 @@ const chunkRoute = defineRoute(
     request: {
       params: ChunkParams,
       body: {
-        content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+        content: {
+          "application/octet-stream": { schema: { type: "string", format: "binary" } },
+          "multipart/form-data": {
+            schema: { type: "object", properties: { file: { type: "string", format: "binary" } } },
+          },
+        },
         required: true,
       },
     },
@@ -245,7 +256,7 @@ export function registerMacroUploadRoutes(
       await c.req.raw.body?.cancel().catch(() => undefined);
       return c.json({ chunk: n, received: expected }, 200);
     }
-    const bytes = await readExactly(c.req.raw.body, expected);
+    const bytes = await readChunk(c.req.raw, expected);
     if (bytes === undefined)
       throw new ApiError("INVALID_REQUEST", `Chunk ${n} must be exactly ${expected} bytes.`);
     await storeChunk(c.env.BUNDLES, claims, n, bytes);
@@ -279,4 +290,31 @@ export function registerMacroUploadRoutes(
     await completeUploadTicket(c.env.DB, tenant.id, claims.id, accepted);
     return c.json(accepted, 202);
   });
+}
+
+/**
+ * A chunk's bytes: the raw body, or the one file part of a multipart body (what `requestRemote` with
+ * FormData arrives as). Either way it must be exactly `expected` bytes; anything else is undefined.
+ */
+async function readChunk(request: Request, expected: number): Promise<Uint8Array | undefined> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!/^multipart\/form-data/i.test(type)) return readExactly(request.body, expected);
+  const boundary = boundaryOf(type);
+  if (boundary === undefined) return undefined;
+  // The body is read whole first (it is capped at one chunk plus one part's framing by the route's
+  // policy), so a refused shape never leaves the request stream half-read and cancelled.
+  const raw = await readCapped(request.body, MAX_CHUNK_BODY_BYTES);
+  if (raw === undefined) return undefined;
+  let found: Uint8Array | undefined;
+  try {
+    const stream = new Blob([raw as Uint8Array<ArrayBuffer>]).stream();
+    for await (const part of readMultipart(stream, boundary, expected, { maxParts: 1 })) {
+      if (part.filename === undefined) return undefined;
+      found = part.bytes;
+    }
+  } catch (error) {
+    if (error instanceof MultipartError) return undefined;
+    throw error;
+  }
+  return found !== undefined && found.byteLength === expected ? found : undefined;
 }

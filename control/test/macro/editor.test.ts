@@ -247,6 +247,27 @@ describe("upload tickets and chunked uploads", () => {
     expect((await ticketFor("upload-1", 10)).siteId).toBe(ticket.siteId);
   });
 
+  it("takes a chunk as one multipart file part — how requestRemote carries binary — byte for byte, and refuses any other multipart shape", async () => {
+    const bytes = new Uint8Array([0, 255, 128, 10, 13, 0xc3, 0x28]); // not valid UTF-8: text would mangle it
+    const ticket = await ticketFor("upload-multipart", bytes.length);
+    const form = (parts: [string, Blob | string, string?][]) => {
+      const data = new FormData();
+      for (const [name, value, filename] of parts)
+        if (typeof value === "string") data.append(name, value);
+        else data.append(name, value, filename);
+      return data;
+    };
+    const put = (data: FormData) => upload(ticket, "/chunks/1", { localId: "upload-multipart", form: data });
+    expect((await put(form([["file", "not a file part"]]))).status).toBe(400);
+    expect((await put(form([["file", new Blob([bytes.slice(1)]), "chunk-1"]]))).status).toBe(400);
+    expect((await put(form([["file", new Blob([bytes]), "chunk-1"], ["file2", new Blob([bytes]), "x"]]))).status).toBe(400);
+    expect((await put(form([["file", new Blob([bytes]), "chunk-1"]]))).status).toBe(200);
+    expect((await upload(ticket, "/complete", { localId: "upload-multipart" })).status).toBe(202);
+    const published = h.publisher.published.at(-1);
+    const stored = await h.bucket.get(published?.key as string);
+    expect(new Uint8Array(await (stored as { arrayBuffer(): Promise<ArrayBuffer> }).arrayBuffer())).toEqual(bytes);
+  });
+
   it("binds a ticket to its user and page: another user's or another page's FIT gets 404", async () => {
     const ticket = await ticketFor("upload-1", 3);
     const otherUser = await upload(ticket, "/chunks/1", { user: "viewer", rawBody: new Uint8Array(3) });

@@ -77,6 +77,8 @@ export interface CallOptions {
   /** The FIT's `app.environment.type` and `app.license` (a paid app in production). */
   readonly environmentType?: "DEVELOPMENT" | "STAGING" | "PRODUCTION";
   readonly license?: { readonly isActive: boolean };
+  /** A multipart body (what Forge's requestRemote sends for FormData; fetch sets the boundary). */
+  readonly form?: FormData;
   /** Variables changed for this call only (e.g. a key rotation between two calls). */
   readonly env?: Partial<ControlEnv>;
 }
@@ -283,6 +285,7 @@ export async function startHarness(options: { env?: Partial<ControlEnv> } = {}):
       if (token !== null) headers["x-forge-oauth-user"] = token;
       let body: RequestInit["body"];
       if (call.rawBody !== undefined) body = call.rawBody as unknown as RequestInit["body"];
+      else if (call.form !== undefined) body = call.form;
       else if (call.body !== undefined) {
         body = JSON.stringify(call.body);
         headers["content-type"] = "application/json";
