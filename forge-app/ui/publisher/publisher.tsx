@@ -10,7 +10,7 @@
  */
 
 import { requestRemote, view } from "@forge/bridge";
-import { type DragEvent, useCallback, useEffect, useRef, useState } from "react";
+import { type DragEvent, useCallback, useEffect, useState } from "react";
 import { type MacroConfig, readMacroConfig } from "../../src/macro-config.ts";
 import { ControlError, callControl, describeError, errorFrom } from "../shared/api.ts";
 import { checkInWorker } from "../shared/check.ts";
@@ -96,7 +96,8 @@ export function Publisher() {
   const [title, setTitle] = useState("");
   const [description, setDescription] = useState("");
   const [notice, setNotice] = useState<string | undefined>();
-  const folderInput = useRef<HTMLInputElement>(null);
+  // The folder picker attribute is not in React's typings: set on the element when it mounts.
+  const folderInput = useCallback((input: HTMLInputElement | null) => input?.setAttribute("webkitdirectory", ""), []);
 
   const refresh = useCallback(async () => {
     const state = await callControl<MacroState>("GET", "/v1/macro/state");
@@ -119,10 +120,6 @@ export function Publisher() {
     })().catch((error: unknown) => setLoadError(describeError(error)));
   }, [refresh]);
 
-  // The folder picker attribute is not in React's typings; set it on the element.
-  useEffect(() => {
-    folderInput.current?.setAttribute("webkitdirectory", "");
-  }, []);
 
   const check = async (files: readonly { path: string; file: File }[]) => {
     setNotice(undefined);
