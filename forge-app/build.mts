@@ -54,9 +54,12 @@ export async function buildCustomUi(options: { force?: boolean; log?: (line: str
     RESOURCES.map((r) => stat(join(APP_DIR, "static", r, "index.html")).then(() => true, () => false)),
   );
   if (!options.force && previous === hash && complete.every(Boolean)) return { built: false };
-  // Vite and its React plugin are build tools of the app, loaded only when a build is needed.
-  const { build } = await import("vite");
-  const { default: react } = await import("@vitejs/plugin-react");
+  // Vite and its React plugin are build tools of the app, loaded only when a build is needed — by a
+  // computed name, so the dev stack's type check (which imports this file) does not take in Vite's DOM
+  // typings.
+  const tools = ["vite", "@vitejs/plugin-react"];
+  const { build } = (await import(tools[0] as string)) as { build(config: object): Promise<unknown> };
+  const { default: react } = (await import(tools[1] as string)) as { default(): object };
   for (const resource of RESOURCES) {
     log(`building Custom UI resource "${resource}"…`);
     await build({

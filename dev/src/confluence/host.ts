@@ -482,15 +482,38 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
   async function handleLanding(request: IncomingMessage, response: ServerResponse) {
     const url = new URL(request.url ?? "/", `http://localhost:${port}`);
     if (url.pathname === DEV_FIT_PATH && request.method === "POST") {
-      // Dev only: a FIT with chosen claims, for tests and tools (never part of anything that ships).
+      // Dev only: a FIT with chosen claims — any user on any macro, whether or not Confluence would
+      // let them see it — for tests and tools (never part of anything that ships).
       const body = await readJson(request);
       const site = siteByKey(String(body.site ?? "acme"));
       if (site === undefined) throw new HttpError(400, "No such site.");
       const user = body.user === undefined ? undefined : String(body.user);
-      const frame = (body.frame ?? null) as FrameRef | null;
-      const context = frame === null || user === undefined ? null : contextOf(site, user, frame);
-      const fit = await fitFor(site, user, context);
-      return send(response, 200, { fit, userToken: user === undefined ? null : confluence.tokenFor(user), apiBaseUrl: apiBaseUrl(site) });
+      const page = body.pageId === undefined ? undefined : pages.find((p) => p.id === String(body.pageId));
+      const localId = String(body.localId ?? page?.body.find((b) => b.macro !== undefined)?.macro?.localId ?? "");
+      const fit = await signFit(options.signer, {
+        appId: options.appId,
+        installationId: site.installationId,
+        cloudId: site.cloudId,
+        apiBaseUrl: apiBaseUrl(site),
+        ...(user === undefined ? {} : { principal: SAMPLE_ACCOUNT_IDS[user as keyof typeof SAMPLE_ACCOUNT_IDS] ?? user }),
+        context:
+          page === undefined
+            ? body.moduleKey === undefined
+              ? null
+              : { moduleKey: String(body.moduleKey), siteUrl: siteUrl(site.key), extensionType: "confluence:globalSettings" }
+            : {
+                localId,
+                moduleKey: String(body.moduleKey ?? FORGE_MODULE_KEYS.macro),
+                siteUrl: siteUrl(site.key),
+                content: { id: page.id, type: page.type },
+                space: { key: page.spaceKey },
+              },
+      });
+      return send(response, 200, {
+        fit,
+        userToken: user === undefined ? null : confluence.tokenFor(user),
+        apiBaseUrl: apiBaseUrl(site),
+      });
     }
     const links = LOCAL_SITES.map(
       (s) => `<li><a href="${siteUrl(s.key)}/wiki/">${escapeHtml(s.name)}</a> <code>${s.cloudId}</code></li>`,

@@ -21,8 +21,6 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
-import { CSPInjectionService, CSPProcessingService } from "@forge/csp";
-import { load } from "cheerio/slim";
 import { FORGE_APP_DIR, type ForgeManifest } from "./app.ts";
 
 export const BRIDGE_SCRIPT_PATH = "/__forge/bridge.js";
@@ -78,6 +76,15 @@ function cspPermissions(manifest: ForgeManifest) {
   return { ...(permissions.content === undefined ? {} : { content: permissions.content }), external };
 }
 
+/** @forge/csp's classes, loaded untyped: their typings pull the DOM library into the dev stack's check. */
+interface ForgeCsp {
+  CSPProcessingService: new (
+    logger: { info(line: string): void },
+    loader: unknown,
+  ) => { getCspDetails(html: string, permissions: unknown): unknown };
+  CSPInjectionService: new () => { getInjectableCSP(options: Record<string, unknown>): string[] };
+}
+
 async function tokensCss(): Promise<string> {
   const require = createRequire(import.meta.url);
   const themes = ["light", "dark", "spacing", "typography-adg3", "shape"];
@@ -95,12 +102,15 @@ export async function startCustomUiCdn(options: CustomUiCdnOptions): Promise<Cus
   const bridgeSource = await readFile(new URL("./bridge-frame.js", import.meta.url), "utf8");
   const tokens = await tokensCss();
   const permissions = cspPermissions(options.manifest);
-  const processing = new CSPProcessingService({ info: () => {} }, load as never);
-  const injection = new CSPInjectionService();
+  const require = createRequire(import.meta.url);
+  const forgeCsp = require("@forge/csp") as ForgeCsp;
+  const { load } = require("cheerio/slim") as { load: unknown };
+  const processing = new forgeCsp.CSPProcessingService({ info: () => {} }, load);
+  const injection = new forgeCsp.CSPInjectionService();
   let origin = "";
 
   const csp = (html: string, hostOrigin: string | undefined) => {
-    const details = processing.getCspDetails(html, permissions as never);
+    const details = processing.getCspDetails(html, permissions);
     return injection
       .getInjectableCSP({
         existingCSPDetails: details,
