@@ -51,7 +51,12 @@ export async function buildCustomUi(options: { force?: boolean; log?: (line: str
   const stampFile = join(APP_DIR, "static", STAMP);
   const previous = await readFile(stampFile, "utf8").catch(() => "");
   const complete = await Promise.all(
-    RESOURCES.map((r) => stat(join(APP_DIR, "static", r, "index.html")).then(() => true, () => false)),
+    RESOURCES.map((r) =>
+      stat(join(APP_DIR, "static", r, "index.html")).then(
+        () => true,
+        () => false,
+      ),
+    ),
   );
   if (!options.force && previous === hash && complete.every(Boolean)) return { built: false };
   // Vite and its React plugin are build tools of the app, loaded only when a build is needed — by a

@@ -30,11 +30,11 @@ import {
   type SampleUser,
   startConfluenceStandIn,
 } from "./confluence/index.ts";
+import { startLocalConfluenceStack } from "./confluence/start.ts";
 import { type DevConsole, startDevConsole } from "./console.ts";
 import { type Control, startControl } from "./control.ts";
 import { Edge } from "./edge.ts";
 import { DEV_FORGE_INSTALLATION, loadOrCreateFitSigner, startForgeJwksServer } from "./forge/index.ts";
-import { startLocalConfluenceStack } from "./confluence/start.ts";
 import type { SiteWorker } from "./user-workers.ts";
 
 export interface DevStackOptions {
@@ -91,7 +91,9 @@ export interface DevInfo {
   readonly localConfluence?: {
     /** Landing page; each site is at `sites[key]` (`http://<key>.localhost:<port>`). */
     readonly url: string;
-    readonly sites: Readonly<Record<string, { readonly url: string; readonly cloudId: string; readonly installationId: string }>>;
+    readonly sites: Readonly<
+      Record<string, { readonly url: string; readonly cloudId: string; readonly installationId: string }>
+    >;
     /** The Custom UI's own origin (the gateway's EMBED_ORIGIN). */
     readonly customUiOrigin: string;
     /** Dev only: POST {site, user?, frame?} → a FIT with those claims. */

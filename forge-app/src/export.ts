@@ -68,7 +68,11 @@ export function exportAdf(payload: ExportPayload): AdfDoc {
   if (config.description !== undefined) body.push(paragraph(text(config.description)));
   body.push(paragraph(text(EXPORT_EXPLANATION)));
   if (link !== undefined) body.push(paragraph(text(link, [{ type: "link", attrs: { href: link } }])));
-  return { type: "doc", version: 1, content: [{ type: "panel", attrs: { panelType: "info" }, content: body }] };
+  return {
+    type: "doc",
+    version: 1,
+    content: [{ type: "panel", attrs: { panelType: "info" }, content: body }],
+  };
 }
 
 /** Function `export-macro` (the macro's `adfExport`). */

@@ -33,7 +33,8 @@ export function pageEventBody(
   if (!isPageEventType(event.eventType)) return undefined;
   const id = event.content?.id;
   const type = event.content?.type;
-  if ((typeof id !== "string" && typeof id !== "number") || !/^[0-9]{1,20}$/.test(String(id))) return undefined;
+  if ((typeof id !== "string" && typeof id !== "number") || !/^[0-9]{1,20}$/.test(String(id)))
+    return undefined;
   if (type !== "page" && type !== "blogpost") return undefined;
   return { eventType: event.eventType, content: { id: String(id), type } };
 }

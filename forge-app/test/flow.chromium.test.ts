@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BrowserContext, Frame, FrameLocator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startChromium, type RunningChromium } from "../../dispatch/test/support/chromium.ts";
 import { type DevStack, startDevStack } from "../../dev/src/stack.ts";
+import { type RunningChromium, startChromium } from "../../dispatch/test/support/chromium.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const OUTPUT = fileURLToPath(new URL("../test-output/", import.meta.url));
@@ -50,12 +50,18 @@ function siteFrame(page: Page): Promise<Frame> {
   return (async () => {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      const frame = page.frames().find((f) => /^http:\/\/s-[a-z0-9]+\.localhost:/.test(f.url()) && !f.url().includes("/__ms/"));
+      const frame = page
+        .frames()
+        .find((f) => /^http:\/\/s-[a-z0-9]+\.localhost:/.test(f.url()) && !f.url().includes("/__ms/"));
       if (frame !== undefined) {
         try {
-          await frame.waitForFunction(() => document.getElementById("data")?.textContent !== "loading", undefined, {
-            timeout: 5_000,
-          });
+          await frame.waitForFunction(
+            'document.getElementById("data")?.textContent !== "loading"',
+            undefined,
+            {
+              timeout: 5_000,
+            },
+          );
           return frame;
         } catch {
           // navigated on (enter → check → entry page): look again
@@ -63,7 +69,12 @@ function siteFrame(page: Page): Promise<Frame> {
       }
       await page.waitForTimeout(100);
     }
-    throw new Error(`no site frame; frames: ${page.frames().map((f) => f.url()).join(", ")}`);
+    throw new Error(
+      `no site frame; frames: ${page
+        .frames()
+        .map((f) => f.url())
+        .join(", ")}`,
+    );
   })();
 }
 
@@ -126,7 +137,11 @@ describe("the Mini-Sites macro in the local Confluence", () => {
       const { fit, userToken } = (await minted.json()) as { fit: string; userToken: string };
       return fetch(`${stack.info.controlUrl}/v1/macro/serve-url`, {
         method: "POST",
-        headers: { authorization: `Bearer ${fit}`, "x-forge-oauth-user": userToken, "content-type": "application/json" },
+        headers: {
+          authorization: `Bearer ${fit}`,
+          "x-forge-oauth-user": userToken,
+          "content-type": "application/json",
+        },
         body: "{}",
       });
     };
@@ -149,7 +164,10 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     // Written here, not kept in the tree: the repository's own secret scan would (rightly) flag it.
     const key = ["AKIA", "Z7Q3VXYW4N5P2RLM"].join("");
     const leaky = join(dataDir, "leaky.html");
-    await writeFile(leaky, `<!doctype html><title>Leaky</title>\n<script>\nconst region = "eu-west-1";\nconst accessKeyId = "${key}";\n</script>\n`);
+    await writeFile(
+      leaky,
+      `<!doctype html><title>Leaky</title>\n<script>\nconst region = "eu-west-1";\nconst accessKeyId = "${key}";\n</script>\n`,
+    );
     await config.getByTestId("file-input").setInputFiles(leaky);
     const finding = config.getByTestId("secret-finding").first();
     await finding.waitFor({ timeout: 30_000 });
@@ -159,4 +177,3 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     await page.close();
   }, 120_000);
 });
-

@@ -62,7 +62,9 @@ describe("forge-app/manifest.yml", () => {
   });
 
   it("subscribes to exactly DESIGN §8's events, and the page-event function handles each", async () => {
-    const manifest = parse(await readFile(MANIFEST, "utf8")) as { modules: { trigger: { events: string[] }[] } };
+    const manifest = parse(await readFile(MANIFEST, "utf8")) as {
+      modules: { trigger: { events: string[] }[] };
+    };
     const events = manifest.modules.trigger.flatMap((t) => t.events);
     for (const event of events) expect(DESIGN_EVENTS).toContain(event);
     expect([...events].sort()).toEqual([...DESIGN_EVENTS].sort());
@@ -74,7 +76,9 @@ describe("forge-app/manifest.yml", () => {
       modules: Record<string, { key: string }[]>;
     };
     expect(manifest.modules.macro?.map((m) => m.key)).toEqual([FORGE_MODULE_KEYS.macro]);
-    expect(manifest.modules["confluence:globalSettings"]?.map((m) => m.key)).toEqual([FORGE_MODULE_KEYS.admin]);
+    expect(manifest.modules["confluence:globalSettings"]?.map((m) => m.key)).toEqual([
+      FORGE_MODULE_KEYS.admin,
+    ]);
   });
 
   it("passes @forge/lint's client-side linters (without the PermissionLinter, which needs the network)", async () => {
@@ -95,7 +99,13 @@ describe("forge-app/manifest.yml", () => {
     const linters = (await lint.getClientSideLintersOnly(manifest, "development", logger, flags)).filter(
       (linter) => linter.constructor.name !== "PermissionLinter",
     );
-    const files = ["src/index.ts", "src/control.ts", "src/lifecycle.ts", "src/page-events.ts", "src/export.ts"];
+    const files = [
+      "src/index.ts",
+      "src/control.ts",
+      "src/lifecycle.ts",
+      "src/page-events.ts",
+      "src/export.ts",
+    ];
     const results = await lint.lint(files, manifest, "development", logger, flags, {
       linter: { mode: "client-side" },
       linters,

@@ -21,10 +21,9 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { SiteId } from "@mini-sites/core";
 import { type AppEnv, accessOf, macroOf, tenantOf, ticketOf } from "../app/context.ts";
 import { ApiError } from "../app/errors.ts";
-import { audit } from "../audit/log.ts";
 import { MAX_CHUNK_BODY_BYTES } from "../app/limits.ts";
+import { audit } from "../audit/log.ts";
 import { readCapped, readExactly } from "../http.ts";
-import { boundaryOf, MultipartError, readMultipart } from "../publish/multipart.ts";
 import { controlKeys } from "../identity.ts";
 import type { MacroPublisher } from "../macro/publisher.ts";
 import { bindMacro, completeUploadTicket, getUploadTicket, insertUploadTicket } from "../macro/store.ts";
@@ -40,6 +39,7 @@ import {
   uploadPrefix,
 } from "../macro/uploads.ts";
 import { readPublishConfig } from "../publish/config.ts";
+import { boundaryOf, MultipartError, readMultipart } from "../publish/multipart.ts";
 import { rateLimit } from "../publish/pipeline.ts";
 import { createTenantSite } from "../publish/sites.ts";
 import { storedBytes } from "../publish/store.ts";

@@ -260,12 +260,23 @@ describe("upload tickets and chunked uploads", () => {
     const put = (data: FormData) => upload(ticket, "/chunks/1", { localId: "upload-multipart", form: data });
     expect((await put(form([["file", "not a file part"]]))).status).toBe(400);
     expect((await put(form([["file", new Blob([bytes.slice(1)]), "chunk-1"]]))).status).toBe(400);
-    expect((await put(form([["file", new Blob([bytes]), "chunk-1"], ["file2", new Blob([bytes]), "x"]]))).status).toBe(400);
+    expect(
+      (
+        await put(
+          form([
+            ["file", new Blob([bytes]), "chunk-1"],
+            ["file2", new Blob([bytes]), "x"],
+          ]),
+        )
+      ).status,
+    ).toBe(400);
     expect((await put(form([["file", new Blob([bytes]), "chunk-1"]]))).status).toBe(200);
     expect((await upload(ticket, "/complete", { localId: "upload-multipart" })).status).toBe(202);
     const published = h.publisher.published.at(-1);
     const stored = await h.bucket.get(published?.key as string);
-    expect(new Uint8Array(await (stored as { arrayBuffer(): Promise<ArrayBuffer> }).arrayBuffer())).toEqual(bytes);
+    expect(new Uint8Array(await (stored as { arrayBuffer(): Promise<ArrayBuffer> }).arrayBuffer())).toEqual(
+      bytes,
+    );
   });
 
   it("binds a ticket to its user and page: another user's or another page's FIT gets 404", async () => {

@@ -42,7 +42,8 @@ function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : value);
+    else if (value !== undefined && value !== null && value !== false)
+      node.setAttribute(key, value === true ? "" : value);
   }
   for (const child of children.flat()) if (child !== null && child !== undefined) node.append(child);
   return node;
@@ -60,7 +61,10 @@ async function post(path, body) {
 }
 
 function themeState() {
-  return { colorMode: theme, dataTheme: `dark:dark light:light spacing:spacing typography:typography-adg3 shape:shape` };
+  return {
+    colorMode: theme,
+    dataTheme: `dark:dark light:light spacing:spacing typography:typography-adg3 shape:shape`,
+  };
 }
 
 /** A frame of the app's Custom UI: the resource's URL from the local CDN, registered for messages. */
@@ -87,13 +91,18 @@ function send(id, message) {
 
 async function answer(id, data) {
   const frame = frames.get(id);
-  const reply = (ok, value) => send(id, { type: "reply", id: data.id, ok, ...(ok ? { value } : { error: value }) });
+  const reply = (ok, value) =>
+    send(id, { type: "reply", id: data.id, ok, ...(ok ? { value } : { error: value }) });
   try {
     switch (data.name) {
       case "getContext":
       case "invoke":
       case "fetchRemote": {
-        const result = await post("/__host/bridge", { frame: { ...frame.ref, theme }, name: data.name, payload: data.payload });
+        const result = await post("/__host/bridge", {
+          frame: { ...frame.ref, theme },
+          name: data.name,
+          payload: data.payload,
+        });
         return reply(true, result.value);
       }
       case "enableTheming":
@@ -115,17 +124,24 @@ async function answer(id, data) {
       }
       case "navigate": {
         const target = data.payload?.url ?? data.payload;
-        window.__navigations = [...(window.__navigations ?? []), { url: String(target), type: data.payload?.type }];
+        window.__navigations = [
+          ...(window.__navigations ?? []),
+          { url: String(target), type: data.payload?.type },
+        ];
         if (data.payload?.type === "new-tab") window.open(String(target), "_blank", "noopener");
         else location.assign(String(target));
         return reply(true, null);
       }
       case "openModal": {
-        openModal(data.payload?.resource ?? frame.element.dataset.resource, { ...frame.ref, modal: data.payload?.context ?? {} }, {
-          title: data.payload?.title ?? "",
-          opener: id,
-          onClose: data.payload?.onClose?.__callback,
-        });
+        openModal(
+          data.payload?.resource ?? frame.element.dataset.resource,
+          { ...frame.ref, modal: data.payload?.context ?? {} },
+          {
+            title: data.payload?.title ?? "",
+            opener: id,
+            onClose: data.payload?.onClose?.__callback,
+          },
+        );
         return reply(true, true);
       }
       case "on": {
@@ -168,7 +184,12 @@ function openModal(resource, ref, { title, opener, onClose }) {
     el(
       "div",
       { class: "dialog", role: "dialog" },
-      el("header", {}, el("strong", {}, title), el("button", { onclick: () => closeModal(modal?.frameId) }, "Close")),
+      el(
+        "header",
+        {},
+        el("strong", {}, title),
+        el("button", { onclick: () => closeModal(modal?.frameId) }, "Close"),
+      ),
       frame,
     ),
   );
@@ -179,25 +200,36 @@ function closeModal(frameId, payload) {
   if (modal === null || modal.frameId !== frameId) return false;
   modal.element.remove();
   frames.delete(modal.frameId);
-  if (modal.opener && modal.onClose) send(modal.opener, { type: "callback", callbackId: modal.onClose, args: [payload] });
+  if (modal.opener && modal.onClose)
+    send(modal.opener, { type: "callback", callbackId: modal.onClose, args: [payload] });
   modal = null;
   return true;
 }
 
 function macroFrame(block) {
-  const ref = { module: "macro", pageId: boot.page.id, localId: block.macro.localId, isEditing: boot.mode === "edit" };
+  const ref = {
+    module: "macro",
+    pageId: boot.page.id,
+    localId: block.macro.localId,
+    isEditing: boot.mode === "edit",
+  };
   return appFrame("view", ref);
 }
 
 function reloadMacro(localId) {
   const holder = document.querySelector(`[data-local-id="${localId}"] .macro-frame`);
   if (!holder) return location.reload();
-  for (const [id, frame] of frames) if (frame.ref.module === "macro" && frame.ref.localId === localId) frames.delete(id);
+  for (const [id, frame] of frames)
+    if (frame.ref.module === "macro" && frame.ref.localId === localId) frames.delete(id);
   holder.replaceChildren(macroFrame({ macro: { localId } }));
 }
 
 function openConfig(localId) {
-  openModal("publisher", { module: "config", pageId: boot.page.id, localId }, { title: "Publish a mini-site" });
+  openModal(
+    "publisher",
+    { module: "config", pageId: boot.page.id, localId },
+    { title: "Publish a mini-site" },
+  );
 }
 
 async function pageAction(action, body) {
@@ -245,7 +277,9 @@ function topBar() {
     {},
     el("span", { class: "brand" }, `Confluence (local) · ${boot.site.name}`),
     ...sites,
-    boot.admin ? el("a", { href: "/wiki/admin/mini-sites", "data-testid": "admin-link" }, "Mini-Sites admin") : null,
+    boot.admin
+      ? el("a", { href: "/wiki/admin/mini-sites", "data-testid": "admin-link" }, "Mini-Sites admin")
+      : null,
     themeButton,
     users,
   );
@@ -267,7 +301,10 @@ function sideNav() {
     boot.pages.map((p) =>
       el(
         "a",
-        { href: `/wiki/spaces/${p.spaceKey}/pages/${p.id}`, "aria-current": boot.page?.id === p.id ? "page" : false },
+        {
+          href: `/wiki/spaces/${p.spaceKey}/pages/${p.id}`,
+          "aria-current": boot.page?.id === p.id ? "page" : false,
+        },
         `${p.type === "blogpost" ? "✎ " : ""}${p.title}${p.status === "trashed" ? " (trashed)" : ""}`,
       ),
     ),
@@ -282,31 +319,66 @@ function pageView() {
     if (page.status === "current") {
       actions.push(
         editing
-          ? el("button", { "data-testid": "close-editor", onclick: () => location.assign(location.pathname) }, "Close editor")
-          : el("button", { "data-testid": "edit-page", onclick: () => location.assign(`${location.pathname}?mode=edit`) }, "Edit"),
+          ? el(
+              "button",
+              { "data-testid": "close-editor", onclick: () => location.assign(location.pathname) },
+              "Close editor",
+            )
+          : el(
+              "button",
+              {
+                "data-testid": "edit-page",
+                onclick: () => location.assign(`${location.pathname}?mode=edit`),
+              },
+              "Edit",
+            ),
         el("button", { "data-testid": "copy-page", onclick: () => pageAction("copy") }, "Copy"),
         el("button", { "data-testid": "trash-page", onclick: () => pageAction("trash") }, "Move to trash"),
       );
     } else {
       actions.push(
         el("button", { "data-testid": "restore-page", onclick: () => pageAction("restore") }, "Restore"),
-        el("button", { "data-testid": "delete-page", onclick: () => pageAction("delete") }, "Delete for good"),
+        el(
+          "button",
+          { "data-testid": "delete-page", onclick: () => pageAction("delete") },
+          "Delete for good",
+        ),
       );
     }
   }
-  actions.push(el("a", { href: `/wiki/spaces/${page.spaceKey}/pdfexport/${page.id}`, "data-testid": "export-page" }, "Export to PDF"));
-  if (editing) actions.push(el("button", { "data-testid": "insert-macro", onclick: () => pageAction("insert-macro") }, "Insert Mini-site"));
-  const body = page.status !== "current"
-    ? [el("p", { class: "banner", "data-testid": "trashed-banner" }, "This page is in the trash.")]
-    : page.body.map((block) => {
-        if (block.text !== undefined) return el("p", {}, block.text);
-        return el(
-          "div",
-          { class: "macro", "data-local-id": block.macro.localId, "data-testid": "macro" },
-          editing ? el("button", { "data-testid": "edit-macro", onclick: () => openConfig(block.macro.localId) }, "Edit Mini-site") : null,
-          el("div", { class: "macro-frame" }, macroFrame(block)),
-        );
-      });
+  actions.push(
+    el(
+      "a",
+      { href: `/wiki/spaces/${page.spaceKey}/pdfexport/${page.id}`, "data-testid": "export-page" },
+      "Export to PDF",
+    ),
+  );
+  if (editing)
+    actions.push(
+      el(
+        "button",
+        { "data-testid": "insert-macro", onclick: () => pageAction("insert-macro") },
+        "Insert Mini-site",
+      ),
+    );
+  const body =
+    page.status !== "current"
+      ? [el("p", { class: "banner", "data-testid": "trashed-banner" }, "This page is in the trash.")]
+      : page.body.map((block) => {
+          if (block.text !== undefined) return el("p", {}, block.text);
+          return el(
+            "div",
+            { class: "macro", "data-local-id": block.macro.localId, "data-testid": "macro" },
+            editing
+              ? el(
+                  "button",
+                  { "data-testid": "edit-macro", onclick: () => openConfig(block.macro.localId) },
+                  "Edit Mini-site",
+                )
+              : null,
+            el("div", { class: "macro-frame" }, macroFrame(block)),
+          );
+        });
   return el(
     "main",
     { class: editing ? "editing" : "" },
@@ -337,7 +409,14 @@ function render() {
   app.append(topBar());
   if (boot.view === "page") app.append(el("div", { class: "layout" }, sideNav(), pageView()));
   else if (boot.view === "admin")
-    app.append(el("div", { class: "layout" }, sideNav(), el("main", { class: "admin" }, appFrame("admin", { module: "admin" }))));
+    app.append(
+      el(
+        "div",
+        { class: "layout" },
+        sideNav(),
+        el("main", { class: "admin" }, appFrame("admin", { module: "admin" })),
+      ),
+    );
   else if (boot.view === "export")
     app.append(
       el(
@@ -348,7 +427,15 @@ function render() {
         boot.export.map(adfToHtml),
       ),
     );
-  else app.append(el("main", {}, el("h1", {}, "Page not found"), el("p", {}, "It does not exist, or you may not see it.")));
+  else
+    app.append(
+      el(
+        "main",
+        {},
+        el("h1", {}, "Page not found"),
+        el("p", {}, "It does not exist, or you may not see it."),
+      ),
+    );
   applyTheme();
   const configFor = new URLSearchParams(location.search).get("config");
   if (configFor && boot.mode === "edit") openConfig(configFor);

@@ -106,8 +106,7 @@ function send(response: ServerResponse, status: number, body: unknown, type = "a
   response.end(type === "application/json" ? JSON.stringify(body) : String(body));
 }
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export async function startLocalConfluence(options: LocalConfluenceOptions): Promise<LocalConfluence> {
   const { confluence, manifest } = options;
@@ -136,7 +135,13 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
   const register = (page: LocalPage) => {
     const site = siteByKey(page.site);
     if (site === undefined) return;
-    confluence.addContent({ id: page.id, type: page.type, title: page.title, cloudId: site.cloudId, status: page.status });
+    confluence.addContent({
+      id: page.id,
+      type: page.type,
+      title: page.title,
+      cloudId: site.cloudId,
+      status: page.status,
+    });
     for (const [user, operations] of Object.entries(site.users)) {
       const allowed = page.restrictedTo === undefined || page.restrictedTo.includes(user);
       confluence.setPermission(user, page.id, allowed ? operations : []);
@@ -164,7 +169,13 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       timezone: "UTC",
       environmentType: "DEVELOPMENT",
       environmentId: "00000000-0000-4000-8000-000000000001",
-      theme: { colorMode: theme, dark: "dark", light: "light", spacing: "spacing", typography: "typography-adg3" },
+      theme: {
+        colorMode: theme,
+        dark: "dark",
+        light: "light",
+        spacing: "spacing",
+        typography: "typography-adg3",
+      },
     };
     if (frame.module === "admin") {
       if (!SAMPLE_ADMINS.includes(user as never) && !confluenceAdmin(user))
@@ -180,7 +191,8 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     if (!can(user, page, "read") || page.status !== "current") throw new HttpError(404, "No such page.");
     const block = page.body.find((b) => b.macro?.localId === frame.localId);
     if (block?.macro === undefined) throw new HttpError(404, "No such macro on the page.");
-    if (frame.module === "config" && !can(user, page, "update")) throw new HttpError(403, "You can't edit this page.");
+    if (frame.module === "config" && !can(user, page, "update"))
+      throw new HttpError(403, "You can't edit this page.");
     return {
       ...common,
       localId: block.macro.localId,
@@ -197,7 +209,11 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
   }
   const confluenceAdmin = (user: string) => SAMPLE_ADMINS.includes(user as never);
 
-  async function fitFor(site: LocalSite, user: string | undefined, context: ReturnType<typeof contextOf> | null) {
+  async function fitFor(
+    site: LocalSite,
+    user: string | undefined,
+    context: ReturnType<typeof contextOf> | null,
+  ) {
     const page: FitPageContext | null =
       context === null
         ? null
@@ -215,20 +231,29 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       installationId: site.installationId,
       cloudId: site.cloudId,
       apiBaseUrl: apiBaseUrl(site),
-      ...(user === undefined ? {} : { principal: SAMPLE_ACCOUNT_IDS[user as keyof typeof SAMPLE_ACCOUNT_IDS] }),
+      ...(user === undefined
+        ? {}
+        : { principal: SAMPLE_ACCOUNT_IDS[user as keyof typeof SAMPLE_ACCOUNT_IDS] }),
       context: page,
     });
   }
 
   function endpointOf(moduleKey: string) {
     const module =
-      moduleByKey(manifest, "macro", moduleKey) ?? moduleByKey(manifest, "confluence:globalSettings", moduleKey);
+      moduleByKey(manifest, "macro", moduleKey) ??
+      moduleByKey(manifest, "confluence:globalSettings", moduleKey);
     const endpointKey = module?.resolver?.endpoint;
     return endpointKey === undefined ? undefined : remoteOfEndpoint(manifest, endpointKey);
   }
 
   /** The answers of the host-side bridge calls. */
-  async function bridge(site: LocalSite, user: string, frame: FrameRef, name: string, payload: Record<string, unknown>) {
+  async function bridge(
+    site: LocalSite,
+    user: string,
+    frame: FrameRef,
+    name: string,
+    payload: Record<string, unknown>,
+  ) {
     const context = contextOf(site, user, frame);
     if (name === "getContext") return context;
     if (name === "invoke" && payload.invokeType === "ui-remote-fetch") {
@@ -271,15 +296,27 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
         installation(site.key),
         functionKey,
         { call: { functionKey: payload.functionKey, payload: payload.payload }, context },
-        { principal: { accountId: context.accountId }, installContext: `ari:cloud:confluence::site/${site.cloudId}` },
+        {
+          principal: { accountId: context.accountId },
+          installContext: `ari:cloud:confluence::site/${site.cloudId}`,
+        },
       );
     }
     if (name === "fetchRemote") {
       const remote = manifest.remotes?.find((r) => r.key === payload.remoteKey);
       if (remote === undefined || !(remote.operations ?? []).includes("fetch"))
         throw new HttpError(400, `No remote "${String(payload.remoteKey)}" with the fetch operation.`);
-      const init = (payload.fetchRequestInit ?? {}) as { path?: string; method?: string; headers?: [string, string][]; body?: string | null };
-      const headers = new Headers((init.headers ?? []).filter(([key]) => !/^(authorization|x-forge-oauth-user|content-length|host|cookie)$/i.test(key)));
+      const init = (payload.fetchRequestInit ?? {}) as {
+        path?: string;
+        method?: string;
+        headers?: [string, string][];
+        body?: string | null;
+      };
+      const headers = new Headers(
+        (init.headers ?? []).filter(
+          ([key]) => !/^(authorization|x-forge-oauth-user|content-length|host|cookie)$/i.test(key),
+        ),
+      );
       // requestRemote carries a FIT but no user token (Forge: "will not include OAuth tokens").
       headers.set("authorization", `Bearer ${await fitFor(site, user, context)}`);
       let body: string | FormData | undefined = init.body ?? undefined;
@@ -291,7 +328,11 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
           const fileName = parts[`__${key}Name`];
           if (fileName !== undefined) {
             const base64 = value.includes(";base64,") ? (value.split(",")[1] ?? "") : value;
-            form.append(key, new Blob([Buffer.from(base64, "base64")], { type: parts[`__${key}Type`] ?? "" }), fileName);
+            form.append(
+              key,
+              new Blob([Buffer.from(base64, "base64")], { type: parts[`__${key}Type`] ?? "" }),
+              fileName,
+            );
           } else form.append(key, value);
         }
         headers.delete("content-type");
@@ -320,10 +361,17 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       if (!(trigger.events ?? []).includes(eventType) || trigger.function === undefined) continue;
       const functionKey = trigger.function;
       const run = options.functions
-        .invoke(installation(site.key), functionKey, { eventType, ...event, context: { cloudId: site.cloudId, moduleKey: trigger.key } }, {
-          installContext: `ari:cloud:confluence::site/${site.cloudId}`,
-        })
-        .catch((error: unknown) => log(`trigger ${trigger.key} failed for ${eventType}: ${(error as Error).message}`));
+        .invoke(
+          installation(site.key),
+          functionKey,
+          { eventType, ...event, context: { cloudId: site.cloudId, moduleKey: trigger.key } },
+          {
+            installContext: `ari:cloud:confluence::site/${site.cloudId}`,
+          },
+        )
+        .catch((error: unknown) =>
+          log(`trigger ${trigger.key} failed for ${eventType}: ${(error as Error).message}`),
+        );
       pendingEvents = pendingEvents.then(() => run);
     }
   }
@@ -332,11 +380,23 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     return {
       atlassianId: SAMPLE_ACCOUNT_IDS[user as keyof typeof SAMPLE_ACCOUNT_IDS],
       suppressNotifications: false,
-      content: { id: page.id, type: page.type, status: page.status, title: page.title, space: { key: page.spaceKey } },
+      content: {
+        id: page.id,
+        type: page.type,
+        status: page.status,
+        title: page.title,
+        space: { key: page.spaceKey },
+      },
     };
   }
 
-  async function pageAction(site: LocalSite, user: string, page: LocalPage, action: string, body: Record<string, unknown>) {
+  async function pageAction(
+    site: LocalSite,
+    user: string,
+    page: LocalPage,
+    action: string,
+    body: Record<string, unknown>,
+  ) {
     if (!can(user, page, "update")) throw new HttpError(403, "You can't edit this page.");
     switch (action) {
       case "copy": {
@@ -347,7 +407,9 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
           id,
           title: `Copy of ${page.title}`,
           status: "current",
-          body: page.body.map((b) => (b.macro === undefined ? { ...b } : { macro: { ...b.macro, config: { ...b.macro.config } } })),
+          body: page.body.map((b) =>
+            b.macro === undefined ? { ...b } : { macro: { ...b.macro, config: { ...b.macro.config } } },
+          ),
         };
         pages.push(copy);
         register(copy);
@@ -357,8 +419,10 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       case "restore":
       case "delete": {
         const to = action === "trash" ? "trashed" : action === "restore" ? "current" : "deleted";
-        if (action === "restore" && page.status !== "trashed") throw new HttpError(409, "Only a trashed page can be restored.");
-        if (action === "delete" && page.status !== "trashed") throw new HttpError(409, "Trash the page first.");
+        if (action === "restore" && page.status !== "trashed")
+          throw new HttpError(409, "Only a trashed page can be restored.");
+        if (action === "delete" && page.status !== "trashed")
+          throw new HttpError(409, "Trash the page first.");
         page.status = to;
         confluence.setStatus(page.id, to);
         const eventType = `avi:confluence:${action === "trash" ? "trashed" : action === "restore" ? "restored" : "deleted"}:${page.type}`;
@@ -387,7 +451,11 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     const macroModule = moduleByKey(manifest, "macro", FORGE_MODULE_KEYS.macro);
     for (const block of page.body) {
       if (block.macro === undefined || macroModule?.adfExport === undefined) continue;
-      const context = contextOf(site, user, { module: "macro", pageId: page.id, localId: block.macro.localId });
+      const context = contextOf(site, user, {
+        module: "macro",
+        pageId: page.id,
+        localId: block.macro.localId,
+      });
       out.push(
         await options.functions.invoke(installation(site.key), macroModule.adfExport.function, {
           exportType: "pdf",
@@ -425,7 +493,8 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     const url = new URL(request.url ?? "/", siteUrl(site.key));
     const user = userOf(request);
     const path = url.pathname;
-    if (path === "/__host/host-page.js") return send(response, 200, hostPageJs, "text/javascript; charset=utf-8");
+    if (path === "/__host/host-page.js")
+      return send(response, 200, hostPageJs, "text/javascript; charset=utf-8");
     if (path === "/__host/session" && request.method === "POST") {
       const body = await readJson(request);
       const next = String(body.user ?? "");
@@ -435,27 +504,50 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     }
     if (path === "/__host/bridge" && request.method === "POST") {
       const body = await readJson(request);
-      const value = await bridge(site, user, body.frame as FrameRef, String(body.name), (body.payload ?? {}) as Record<string, unknown>);
+      const value = await bridge(
+        site,
+        user,
+        body.frame as FrameRef,
+        String(body.name),
+        (body.payload ?? {}) as Record<string, unknown>,
+      );
       return send(response, 200, { value: value ?? null });
     }
     const action = /^\/__host\/pages\/([0-9]+)\/([a-z-]+)$/.exec(path);
     if (action !== null && request.method === "POST") {
       const page = pageById(site, action[1]);
-      return send(response, 200, await pageAction(site, user, page, action[2] as string, await readJson(request)));
+      return send(
+        response,
+        200,
+        await pageAction(site, user, page, action[2] as string, await readJson(request)),
+      );
     }
     if (path === "/" || path === "/wiki" || path === "/wiki/") {
       const first = pages.find((p) => p.site === site.key && p.status === "current" && can(user, p, "read"));
-      response.writeHead(302, { location: first === undefined ? "/wiki/admin/mini-sites" : `/wiki/spaces/${first.spaceKey}/pages/${first.id}` });
+      response.writeHead(302, {
+        location:
+          first === undefined ? "/wiki/admin/mini-sites" : `/wiki/spaces/${first.spaceKey}/pages/${first.id}`,
+      });
       return response.end();
     }
     if (path === "/wiki/admin/mini-sites")
-      return send(response, 200, shell(site, user, { view: "admin", title: "Mini-Sites administration" }), "text/html; charset=utf-8");
+      return send(
+        response,
+        200,
+        shell(site, user, { view: "admin", title: "Mini-Sites administration" }),
+        "text/html; charset=utf-8",
+      );
     const pageMatch = /^\/wiki\/spaces\/([A-Z]+)\/(pages|pdfexport)\/([0-9]+)$/.exec(path);
     if (pageMatch !== null) {
       const page = pages.find((p) => p.id === pageMatch[3] && p.site === site.key);
       const visible = page !== undefined && page.status !== "deleted" && can(user, page, "read");
       if (!visible)
-        return send(response, 404, shell(site, user, { view: "missing", title: "Page not found" }), "text/html; charset=utf-8");
+        return send(
+          response,
+          404,
+          shell(site, user, { view: "missing", title: "Page not found" }),
+          "text/html; charset=utf-8",
+        );
       const pageData = {
         id: page.id,
         type: page.type,
@@ -470,11 +562,21 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
         return send(
           response,
           200,
-          shell(site, user, { view: "export", title: page.title, page: pageData, export: await exportPage(site, user, page) }),
+          shell(site, user, {
+            view: "export",
+            title: page.title,
+            page: pageData,
+            export: await exportPage(site, user, page),
+          }),
           "text/html; charset=utf-8",
         );
       const mode = url.searchParams.get("mode") === "edit" && pageData.canEdit ? "edit" : "view";
-      return send(response, 200, shell(site, user, { view: "page", mode, title: page.title, page: pageData }), "text/html; charset=utf-8");
+      return send(
+        response,
+        200,
+        shell(site, user, { view: "page", mode, title: page.title, page: pageData }),
+        "text/html; charset=utf-8",
+      );
     }
     return send(response, 404, { error: "No such page in the local Confluence." });
   }
@@ -489,18 +591,26 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       if (site === undefined) throw new HttpError(400, "No such site.");
       const user = body.user === undefined ? undefined : String(body.user);
       const page = body.pageId === undefined ? undefined : pages.find((p) => p.id === String(body.pageId));
-      const localId = String(body.localId ?? page?.body.find((b) => b.macro !== undefined)?.macro?.localId ?? "");
+      const localId = String(
+        body.localId ?? page?.body.find((b) => b.macro !== undefined)?.macro?.localId ?? "",
+      );
       const fit = await signFit(options.signer, {
         appId: options.appId,
         installationId: site.installationId,
         cloudId: site.cloudId,
         apiBaseUrl: apiBaseUrl(site),
-        ...(user === undefined ? {} : { principal: SAMPLE_ACCOUNT_IDS[user as keyof typeof SAMPLE_ACCOUNT_IDS] ?? user }),
+        ...(user === undefined
+          ? {}
+          : { principal: SAMPLE_ACCOUNT_IDS[user as keyof typeof SAMPLE_ACCOUNT_IDS] ?? user }),
         context:
           page === undefined
             ? body.moduleKey === undefined
               ? null
-              : { moduleKey: String(body.moduleKey), siteUrl: siteUrl(site.key), extensionType: "confluence:globalSettings" }
+              : {
+                  moduleKey: String(body.moduleKey),
+                  siteUrl: siteUrl(site.key),
+                  extensionType: "confluence:globalSettings",
+                }
             : {
                 localId,
                 moduleKey: String(body.moduleKey ?? FORGE_MODULE_KEYS.macro),

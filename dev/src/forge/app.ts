@@ -48,7 +48,8 @@ export async function loadManifest(
   const text = await readFile(path, "utf8");
   const declared = (parse(text) as ForgeManifest).environment?.variables ?? [];
   const defaults: Record<string, string> = {};
-  for (const variable of declared) if (typeof variable === "object") defaults[variable.key] = variable.default;
+  for (const variable of declared)
+    if (typeof variable === "object") defaults[variable.key] = variable.default;
   const substituted = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => {
     const value = variables[name] ?? defaults[name];
     if (value === undefined) throw new Error(`manifest.yml uses \${${name}}, which has no value`);

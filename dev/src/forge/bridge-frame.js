@@ -21,7 +21,8 @@
   const callbacks = new Map();
   let nextId = 1;
 
-  const post = (message) => window.parent.postMessage({ __forgeStandIn: true, frameId, ...message }, hostOrigin);
+  const post = (message) =>
+    window.parent.postMessage({ __forgeStandIn: true, frameId, ...message }, hostOrigin);
 
   /** Replaces functions (at any depth) with `{__callback: id}`; the host calls them back by id. */
   const withoutFunctions = (value) => {

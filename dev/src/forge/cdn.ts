@@ -72,7 +72,8 @@ function cspPermissions(manifest: ForgeManifest) {
     if (external[key] !== undefined) external[key] = resolve(external[key]);
   }
   const fetch = external.fetch as { client?: unknown; backend?: unknown } | undefined;
-  if (fetch !== undefined) external.fetch = { ...fetch, client: resolve(fetch.client), backend: resolve(fetch.backend) };
+  if (fetch !== undefined)
+    external.fetch = { ...fetch, client: resolve(fetch.client), backend: resolve(fetch.backend) };
   return { ...(permissions.content === undefined ? {} : { content: permissions.content }), external };
 }
 
@@ -90,7 +91,9 @@ async function tokensCss(): Promise<string> {
   const themes = ["light", "dark", "spacing", "typography-adg3", "shape"];
   const parts: string[] = [];
   for (const theme of themes) {
-    const module = require(`@atlaskit/tokens/dist/cjs/artifacts/themes/atlassian-${theme}.js`) as { default: string };
+    const module = require(`@atlaskit/tokens/dist/cjs/artifacts/themes/atlassian-${theme}.js`) as {
+      default: string;
+    };
     parts.push(module.default);
   }
   return parts.join("\n");
@@ -122,7 +125,13 @@ export async function startCustomUiCdn(options: CustomUiCdnOptions): Promise<Cus
       .join("; ");
   };
 
-  const send = (response: ServerResponse, status: number, type: string, body: string | Buffer, policy?: string) => {
+  const send = (
+    response: ServerResponse,
+    status: number,
+    type: string,
+    body: string | Buffer,
+    policy?: string,
+  ) => {
     response.writeHead(status, {
       "content-type": type,
       "cache-control": "no-store",
@@ -140,7 +149,8 @@ export async function startCustomUiCdn(options: CustomUiCdnOptions): Promise<Cus
     if (url.pathname === TOKENS_CSS_PATH) return send(response, 200, TYPES[".css"] as string, tokens);
     const [, resource, ...rest] = url.pathname.split("/");
     const root = resource === undefined ? undefined : resources.get(resource);
-    if (root === undefined || !root.startsWith(staticDir)) return send(response, 404, "text/plain", "No such resource.");
+    if (root === undefined || !root.startsWith(staticDir))
+      return send(response, 404, "text/plain", "No such resource.");
     const relative = rest.join("/") || "index.html";
     const file = normalize(join(root, relative));
     if (!file.startsWith(root + sep)) return send(response, 404, "text/plain", "No such file.");

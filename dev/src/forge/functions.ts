@@ -33,7 +33,11 @@ export interface ForgeInstallation {
   readonly siteUrl: string;
 }
 
-type ForgeFetch = (descriptor: { type: string; remote?: string }, path: string, init?: RequestInit) => Promise<Response>;
+type ForgeFetch = (
+  descriptor: { type: string; remote?: string },
+  path: string,
+  init?: RequestInit,
+) => Promise<Response>;
 
 interface Invocation {
   readonly installation: ForgeInstallation;
@@ -107,7 +111,12 @@ export class ForgeFunctions {
   }
 
   /** Calls the function module `functionKey` the way Forge does: `handler(payload, context)`. */
-  async invoke(installation: ForgeInstallation, functionKey: string, payload: unknown, context: unknown = {}) {
+  async invoke(
+    installation: ForgeInstallation,
+    functionKey: string,
+    payload: unknown,
+    context: unknown = {},
+  ) {
     const name = handlerOf(this.options.manifest, functionKey);
     const handler = name === undefined ? undefined : this.exports[name];
     if (typeof handler !== "function")
@@ -143,7 +152,12 @@ export class ForgeFunctions {
   }
 
   /** The platform side of `__forge_fetch__` for the invocation in progress. */
-  async platformFetch(invocation: Invocation, descriptor: { type: string; remote?: string }, path: string, init: RequestInit = {}) {
+  async platformFetch(
+    invocation: Invocation,
+    descriptor: { type: string; remote?: string },
+    path: string,
+    init: RequestInit = {},
+  ) {
     if (descriptor.type === "kvs") {
       const body = typeof init.body === "string" ? JSON.parse(init.body) : undefined;
       return this.kvsOf(invocation.installation).handle(path, body);

@@ -52,7 +52,12 @@ export class LocalKvs {
         if (invalid !== undefined) return invalid;
         const found = this.entries.get(keyOf(request.key));
         if (found === undefined) return kvsError(404, "KEY_NOT_FOUND", "The key was not found.");
-        return json(200, { key: request.key, value: found.value, createdAt: found.createdAt, updatedAt: found.updatedAt });
+        return json(200, {
+          key: request.key,
+          value: found.value,
+          createdAt: found.createdAt,
+          updatedAt: found.updatedAt,
+        });
       }
       case "set": {
         const invalid = checkKey(request.key) ?? checkValue(request.value);
@@ -88,7 +93,11 @@ export class LocalKvs {
     const where = Array.isArray(request.where) ? (request.where as Record<string, unknown>[]) : [];
     let prefix = "";
     for (const condition of where) {
-      if (condition.property !== "key" || condition.condition !== "BEGINS_WITH" || typeof condition.values !== "object")
+      if (
+        condition.property !== "key" ||
+        condition.condition !== "BEGINS_WITH" ||
+        typeof condition.values !== "object"
+      )
         return kvsError(400, "INVALID_REQUEST", "The local KVS supports only `where('key', beginsWith(…))`.");
       prefix = String((condition.values as unknown[])[0] ?? "");
     }
@@ -101,7 +110,10 @@ export class LocalKvs {
     const data = page.map((key) => ({ key, value: this.entries.get(key)?.value }));
     const more = keys.length > page.length;
     const last = page.at(-1);
-    return json(200, { data, ...(more && last !== undefined ? { cursor: Buffer.from(last).toString("base64url") } : {}) });
+    return json(200, {
+      data,
+      ...(more && last !== undefined ? { cursor: Buffer.from(last).toString("base64url") } : {}),
+    });
   }
 
   private async batch(name: string, request: Record<string, unknown>): Promise<Response> {
@@ -114,7 +126,8 @@ export class LocalKvs {
         failedKeys.push({ key, error: { code: "INVALID_KEY", message: "Invalid key." } });
         continue;
       }
-      if (name === "batch/set") this.entries.set(key, { value: item.value, createdAt: Date.now(), updatedAt: Date.now() });
+      if (name === "batch/set")
+        this.entries.set(key, { value: item.value, createdAt: Date.now(), updatedAt: Date.now() });
       if (name === "batch/delete") this.entries.delete(key);
       if (name === "batch/get") {
         const found = this.entries.get(key);
@@ -135,7 +148,9 @@ export class LocalKvs {
   async snapshot(): Promise<Record<string, unknown>> {
     await this.load();
     return Object.fromEntries(
-      [...this.entries].filter(([key]) => !key.startsWith("\u0000")).map(([key, stored]) => [key, stored.value]),
+      [...this.entries]
+        .filter(([key]) => !key.startsWith("\u0000"))
+        .map(([key, stored]) => [key, stored.value]),
     );
   }
 
@@ -144,7 +159,8 @@ export class LocalKvs {
     this.loaded = true;
     const text = await readFile(this.file, "utf8").catch(() => undefined);
     if (text === undefined) return;
-    for (const [key, stored] of Object.entries(JSON.parse(text) as Record<string, Stored>)) this.entries.set(key, stored);
+    for (const [key, stored] of Object.entries(JSON.parse(text) as Record<string, Stored>))
+      this.entries.set(key, stored);
   }
 
   private save(): Promise<void> {
@@ -168,8 +184,17 @@ function kvsError(status: number, code: string, message: string): Response {
 }
 
 function checkKey(key: unknown): Response | undefined {
-  if (typeof key !== "string" || key.length === 0 || key.length > KVS_MAX_KEY_LENGTH || !KEY_PATTERN.test(key))
-    return kvsError(400, "INVALID_KEY", `A key is 1–${KVS_MAX_KEY_LENGTH} characters of [a-zA-Z0-9:._-#] and spaces.`);
+  if (
+    typeof key !== "string" ||
+    key.length === 0 ||
+    key.length > KVS_MAX_KEY_LENGTH ||
+    !KEY_PATTERN.test(key)
+  )
+    return kvsError(
+      400,
+      "INVALID_KEY",
+      `A key is 1–${KVS_MAX_KEY_LENGTH} characters of [a-zA-Z0-9:._-#] and spaces.`,
+    );
   return undefined;
 }
 

@@ -76,7 +76,12 @@ function useSection<T>(load: () => Promise<T>) {
   return { value, error, reload };
 }
 
-function Section(props: { readonly id: string; readonly title: string; readonly error?: string; readonly children: React.ReactNode }) {
+function Section(props: {
+  readonly id: string;
+  readonly title: string;
+  readonly error?: string;
+  readonly children: React.ReactNode;
+}) {
   return (
     <section className="ms-section" data-testid={`section-${props.id}`} aria-labelledby={`h-${props.id}`}>
       <h2 id={`h-${props.id}`}>{props.title}</h2>
@@ -93,7 +98,10 @@ function Section(props: { readonly id: string; readonly title: string; readonly 
 
 export function AdminPage() {
   const whoami = useSection(
-    useCallback(() => callControl<{ tenant: { id: string; cloudId: string }; actor: string }>("GET", "/v1/whoami"), []),
+    useCallback(
+      () => callControl<{ tenant: { id: string; cloudId: string }; actor: string }>("GET", "/v1/whoami"),
+      [],
+    ),
   );
   if (whoami.error !== undefined)
     return (
@@ -121,7 +129,9 @@ export function AdminPage() {
 }
 
 function SitesSection() {
-  const sites = useSection(useCallback(() => callControl<{ sites: Site[] }>("GET", "/v1/sites?limit=100"), []));
+  const sites = useSection(
+    useCallback(() => callControl<{ sites: Site[] }>("GET", "/v1/sites?limit=100"), []),
+  );
   const [notice, setNotice] = useState<string | undefined>();
   const act = async (label: string, run: () => Promise<unknown>) => {
     try {
@@ -157,7 +167,9 @@ function SitesSection() {
                   callControl("POST", `/v1/sites/${site.id}/${site.enabled ? "disable" : "enable"}`),
                 )
               }
-              onDelete={() => void act(`${site.name} deleted.`, () => callControl("DELETE", `/v1/sites/${site.id}`))}
+              onDelete={() =>
+                void act(`${site.name} deleted.`, () => callControl("DELETE", `/v1/sites/${site.id}`))
+              }
             />
           ))}
         </tbody>
@@ -166,7 +178,11 @@ function SitesSection() {
   );
 }
 
-function SiteRow(props: { readonly site: Site; readonly onToggle: () => void; readonly onDelete: () => void }) {
+function SiteRow(props: {
+  readonly site: Site;
+  readonly onToggle: () => void;
+  readonly onDelete: () => void;
+}) {
   const { site } = props;
   const [versions, setVersions] = useState<readonly VersionItem[] | undefined>();
   const [open, setOpen] = useState(false);
@@ -187,7 +203,11 @@ function SiteRow(props: { readonly site: Site; readonly onToggle: () => void; re
           <span className="ms-mono ms-subtle">{site.id}</span>
         </td>
         <td>
-          <span className="ms-lozenge" data-tone={site.enabled ? "success" : "danger"} data-testid="site-state">
+          <span
+            className="ms-lozenge"
+            data-tone={site.enabled ? "success" : "danger"}
+            data-testid="site-state"
+          >
             {site.enabled ? "enabled" : "disabled"}
           </span>
         </td>
@@ -196,8 +216,14 @@ function SiteRow(props: { readonly site: Site; readonly onToggle: () => void; re
         <td>{formatTime(site.updatedAt)}</td>
         <td>
           <div className="ms-row">
-            <Button onClick={() => setOpen(!open)}>{open ? "Hide versions" : `Versions (${versions?.length ?? "…"})`}</Button>
-            <Button appearance={site.enabled ? "danger" : "default"} onClick={props.onToggle} testId="toggle-site">
+            <Button onClick={() => setOpen(!open)}>
+              {open ? "Hide versions" : `Versions (${versions?.length ?? "…"})`}
+            </Button>
+            <Button
+              appearance={site.enabled ? "danger" : "default"}
+              onClick={props.onToggle}
+              testId="toggle-site"
+            >
               {site.enabled ? "Disable" : "Enable"}
             </Button>
             {confirming ? (
@@ -235,7 +261,9 @@ function SiteRow(props: { readonly site: Site; readonly onToggle: () => void; re
 }
 
 function AllowListsSection() {
-  const settings = useSection(useCallback(() => callControl<TenantSettings>("GET", "/v1/tenant/settings"), []));
+  const settings = useSection(
+    useCallback(() => callControl<TenantSettings>("GET", "/v1/tenant/settings"), []),
+  );
   const [cdn, setCdn] = useState("");
   const [connect, setConnect] = useState("");
   const [notice, setNotice] = useState<string | undefined>();
@@ -251,7 +279,10 @@ function AllowListsSection() {
       .filter((s) => s !== "");
   const save = async () => {
     try {
-      await callControl("PUT", "/v1/tenant/settings", { cdnAllowList: lines(cdn), connectAllowList: lines(connect) });
+      await callControl("PUT", "/v1/tenant/settings", {
+        cdnAllowList: lines(cdn),
+        connectAllowList: lines(connect),
+      });
       setNotice("Saved. New grants use the new lists.");
       await settings.reload();
     } catch (error) {
@@ -261,8 +292,8 @@ function AllowListsSection() {
   return (
     <Section id="allow-lists" title="Allowed websites" error={settings.error}>
       <p className="ms-subtle">
-        Where sites may load scripts, styles and fonts from (CDN list) and send requests to (network list). One host per
-        line.
+        Where sites may load scripts, styles and fonts from (CDN list) and send requests to (network list).
+        One host per line.
       </p>
       <div className="ms-row">
         <label>
@@ -271,7 +302,11 @@ function AllowListsSection() {
         </label>
         <label>
           Network allow-list
-          <textarea className="ms-input ms-textarea" value={connect} onChange={(e) => setConnect(e.target.value)} />
+          <textarea
+            className="ms-input ms-textarea"
+            value={connect}
+            onChange={(e) => setConnect(e.target.value)}
+          />
         </label>
       </div>
       <Button appearance="primary" onClick={() => void save()}>
@@ -307,7 +342,8 @@ function UsageSection() {
             <tr>
               <th>Publishes</th>
               <td>
-                {u.publishes.inWindow} of {u.publishes.max} in the last {Math.round(u.publishes.windowSeconds / 60)} minutes
+                {u.publishes.inWindow} of {u.publishes.max} in the last{" "}
+                {Math.round(u.publishes.windowSeconds / 60)} minutes
               </td>
             </tr>
           </tbody>
@@ -318,14 +354,19 @@ function UsageSection() {
 }
 
 function TokensSection() {
-  const tokens = useSection(useCallback(() => callControl<{ tokens: Token[] }>("GET", "/v1/tokens?limit=100"), []));
+  const tokens = useSection(
+    useCallback(() => callControl<{ tokens: Token[] }>("GET", "/v1/tokens?limit=100"), []),
+  );
   const [label, setLabel] = useState("");
   const [scopes, setScopes] = useState<readonly string[]>(["sites:read", "sites:write"]);
   const [created, setCreated] = useState<string | undefined>();
   const [notice, setNotice] = useState<string | undefined>();
   const create = async () => {
     try {
-      const answer = await callControl<{ token: string }>("POST", "/v1/tokens", { label: label.trim(), scopes });
+      const answer = await callControl<{ token: string }>("POST", "/v1/tokens", {
+        label: label.trim(),
+        scopes,
+      });
       setCreated(answer.token);
       setLabel("");
       setNotice(undefined);
@@ -357,12 +398,19 @@ function TokensSection() {
             <input
               type="checkbox"
               checked={scopes.includes(scope)}
-              onChange={(e) => setScopes(e.target.checked ? [...scopes, scope] : scopes.filter((s) => s !== scope))}
+              onChange={(e) =>
+                setScopes(e.target.checked ? [...scopes, scope] : scopes.filter((s) => s !== scope))
+              }
             />{" "}
             {scope}
           </label>
         ))}
-        <Button appearance="primary" disabled={label.trim() === "" || scopes.length === 0} onClick={() => void create()} testId="create-token">
+        <Button
+          appearance="primary"
+          disabled={label.trim() === "" || scopes.length === 0}
+          onClick={() => void create()}
+          testId="create-token"
+        >
           Create token
         </Button>
       </div>
@@ -411,7 +459,9 @@ function TokensSection() {
 }
 
 function AuditSection() {
-  const audit = useSection(useCallback(() => callControl<AuditPage>("GET", "/v1/audit?limit=50&verify=true"), []));
+  const audit = useSection(
+    useCallback(() => callControl<AuditPage>("GET", "/v1/audit?limit=50&verify=true"), []),
+  );
   const verification = audit.value?.verification;
   return (
     <Section id="audit" title="Audit log" error={audit.error}>

@@ -49,24 +49,40 @@ type Stage =
   | { readonly kind: "failed"; readonly message: string };
 
 /** Plain words for a secret finding: which file, which line, what kind. */
-export function describeFinding(finding: { path?: string; file?: string; line?: number; rule?: string; match?: unknown; redacted?: unknown }) {
+export function describeFinding(finding: {
+  path?: string;
+  file?: string;
+  line?: number;
+  rule?: string;
+  match?: unknown;
+  redacted?: unknown;
+}) {
   const file = finding.path ?? finding.file ?? "a file";
   const kind = (finding.rule ?? "secret").replace(/-/g, " ");
-  const shown = typeof finding.match === "string" ? finding.match : typeof finding.redacted === "string" ? finding.redacted : "";
+  const shown =
+    typeof finding.match === "string"
+      ? finding.match
+      : typeof finding.redacted === "string"
+        ? finding.redacted
+        : "";
   return `${file}, line ${finding.line ?? "?"}: looks like a ${kind}${shown === "" ? "" : ` (${shown})`}. Anyone who can view the page could read it — remove it and load it from a server instead.`;
 }
 
 /** Walks a dropped folder (DataTransfer entries) into files with paths relative to the drop. */
 async function filesOfEntry(entry: FileSystemEntry, prefix = ""): Promise<{ path: string; file: File }[]> {
   if (entry.isFile) {
-    const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject));
+    const file = await new Promise<File>((resolve, reject) =>
+      (entry as FileSystemFileEntry).file(resolve, reject),
+    );
     return [{ path: prefix + entry.name, file }];
   }
   const reader = (entry as FileSystemDirectoryEntry).createReader();
   const out: { path: string; file: File }[] = [];
   // readEntries answers in batches (≤ 100 in Chromium) until it answers an empty one.
   for (;;) {
-    const batch = await new Promise<FileSystemEntry[]>((resolve, reject) => reader.readEntries(resolve, reject));
+    const batch = await new Promise<FileSystemEntry[]>((resolve, reject) =>
+      reader.readEntries(resolve, reject),
+    );
     if (batch.length === 0) break;
     for (const child of batch) out.push(...(await filesOfEntry(child, `${prefix}${entry.name}/`)));
   }
@@ -97,7 +113,10 @@ export function Publisher() {
   const [description, setDescription] = useState("");
   const [notice, setNotice] = useState<string | undefined>();
   // The folder picker attribute is not in React's typings: set on the element when it mounts.
-  const folderInput = useCallback((input: HTMLInputElement | null) => input?.setAttribute("webkitdirectory", ""), []);
+  const folderInput = useCallback(
+    (input: HTMLInputElement | null) => input?.setAttribute("webkitdirectory", ""),
+    [],
+  );
 
   const refresh = useCallback(async () => {
     const state = await callControl<MacroState>("GET", "/v1/macro/state");
@@ -120,7 +139,6 @@ export function Publisher() {
     })().catch((error: unknown) => setLoadError(describeError(error)));
   }, [refresh]);
 
-
   const check = async (files: readonly { path: string; file: File }[]) => {
     setNotice(undefined);
     const request = requestFor(files);
@@ -130,7 +148,9 @@ export function Publisher() {
     }
     setStage({ kind: "checking", done: 0, total: files.length });
     try {
-      const result = await checkInWorker(request, (done, total) => setStage({ kind: "checking", done, total }));
+      const result = await checkInWorker(request, (done, total) =>
+        setStage({ kind: "checking", done, total }),
+      );
       setStage({ kind: "checked", result });
     } catch (error) {
       setStage({ kind: "failed", message: `The files could not be checked: ${(error as Error).message}` });
@@ -161,7 +181,8 @@ export function Publisher() {
       if (job !== null && job.version === version && job.state === "failed")
         throw new Error(job.error?.message ?? "Publishing failed.");
       if (state.site?.liveVersion === version) return;
-      if (job !== null && jobInProgress(job)) setStage({ kind: "publishing", step: describeStep(job), progress: job.progress });
+      if (job !== null && jobInProgress(job))
+        setStage({ kind: "publishing", step: describeStep(job), progress: job.progress });
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
   };
@@ -186,12 +207,19 @@ export function Publisher() {
         const chunk = result.upload.slice((n - 1) * ticket.chunkBytes, n * ticket.chunkBytes);
         const form = new FormData();
         form.append("file", chunk, `chunk-${n}`);
-        const response = await requestRemote(CONTROL_REMOTE, { path: `${ticket.uploadPath}/chunks/${n}`, method: "PUT", body: form });
+        const response = await requestRemote(CONTROL_REMOTE, {
+          path: `${ticket.uploadPath}/chunks/${n}`,
+          method: "PUT",
+          body: form,
+        });
         if (!response.ok) throw errorFrom(response.status, await response.text());
         sent += chunk.size;
         setStage({ kind: "uploading", result, sent });
       }
-      const done = await requestRemote(CONTROL_REMOTE, { path: `${ticket.uploadPath}/complete`, method: "POST" });
+      const done = await requestRemote(CONTROL_REMOTE, {
+        path: `${ticket.uploadPath}/complete`,
+        method: "POST",
+      });
       const text = await done.text();
       if (!done.ok) throw errorFrom(done.status, text);
       const accepted = JSON.parse(text) as { jobId: string; version: number };
@@ -219,7 +247,11 @@ export function Publisher() {
   const forkOriginal = async (siteId: string) => {
     setNotice(undefined);
     try {
-      const bound = await callControl<{ siteId: string; job: { version: number } | null }>("POST", "/v1/macro/bind", { siteId });
+      const bound = await callControl<{ siteId: string; job: { version: number } | null }>(
+        "POST",
+        "/v1/macro/bind",
+        { siteId },
+      );
       if (bound.job !== null) {
         setStage({ kind: "publishing", step: "Copying the original's mini-site", progress: 0 });
         await waitForJob(bound.job.version);
@@ -292,7 +324,10 @@ export function Publisher() {
 
       {copiedFrom !== undefined && (
         <StateMessage testId="copied-notice" title="This page was copied">
-          <p>The original page's mini-site stays there. Publish a new one here, or start from a copy of the original.</p>
+          <p>
+            The original page's mini-site stays there. Publish a new one here, or start from a copy of the
+            original.
+          </p>
           <Button onClick={() => void forkOriginal(copiedFrom)} testId="fork-original">
             Copy the original's mini-site here
           </Button>
@@ -369,8 +404,17 @@ export function Publisher() {
               {versions.map((v) => (
                 <tr key={v.number} data-testid={`version-${v.number}`}>
                   <td>
-                    {v.number} {v.live && <span className="ms-lozenge" data-tone="success">live</span>}
-                    {v.status === "failed" && <span className="ms-lozenge" data-tone="danger">failed</span>}
+                    {v.number}{" "}
+                    {v.live && (
+                      <span className="ms-lozenge" data-tone="success">
+                        live
+                      </span>
+                    )}
+                    {v.status === "failed" && (
+                      <span className="ms-lozenge" data-tone="danger">
+                        failed
+                      </span>
+                    )}
                   </td>
                   <td>{formatTime(v.createdAt)}</td>
                   <td>{v.fileCount}</td>
@@ -406,8 +450,8 @@ function CheckSummary(props: { readonly result: CheckResult }) {
       {result.externalHosts.length > 0 && (
         <StateMessage testId="external-hosts" title="Loads from other websites" tone="warning">
           <p>
-            This site loads from {result.externalHosts.join(", ")}. It works only if your organisation's allow-list lets
-            it.
+            This site loads from {result.externalHosts.join(", ")}. It works only if your organisation's
+            allow-list lets it.
           </p>
         </StateMessage>
       )}
@@ -503,11 +547,19 @@ function StageView(props: { readonly stage: Stage; readonly onPublish: (result: 
       return (
         <StateMessage testId="live" title="It's live" tone="success">
           <p>Version {stage.version} is live on this page. Preview:</p>
-          <iframe className="ms-frame" title="Preview" src={stage.preview} sandbox={SITE_SANDBOX} data-testid="preview-frame" />
+          <iframe
+            className="ms-frame"
+            title="Preview"
+            src={stage.preview}
+            sandbox={SITE_SANDBOX}
+            data-testid="preview-frame"
+          />
         </StateMessage>
       );
     case "rejected":
-      return <Problems errors={stage.error.errors} findings={stage.error.findings as Record<string, unknown>[]} />;
+      return (
+        <Problems errors={stage.error.errors} findings={stage.error.findings as Record<string, unknown>[]} />
+      );
     case "failed":
       return (
         <StateMessage testId="publish-failed" title="Not published" tone="danger">

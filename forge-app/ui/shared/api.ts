@@ -80,7 +80,11 @@ export async function callControl<T>(method: Method, path: string, body?: unknow
       ...(body === undefined ? {} : { body }),
     });
   } catch (error) {
-    throw new ControlError(0, "UNREACHABLE", `The Mini-Sites service could not be reached: ${(error as Error).message}`);
+    throw new ControlError(
+      0,
+      "UNREACHABLE",
+      `The Mini-Sites service could not be reached: ${(error as Error).message}`,
+    );
   }
   const status = response?.status ?? 0;
   if (status >= 200 && status < 300) return bodyOf(response.body) as T;

@@ -41,7 +41,9 @@ async function check(request: CheckRequest): Promise<CheckResult> {
       { onProgress },
     );
     // Files the reader refused are not read; those it read go in, under the path the author gave.
-    upload = new Blob([zipSync(contents, { level: 6 }) as Uint8Array<ArrayBuffer>], { type: "application/zip" });
+    upload = new Blob([zipSync(contents, { level: 6 }) as Uint8Array<ArrayBuffer>], {
+      type: "application/zip",
+    });
     uploadName = "bundle.zip";
   } else {
     const bytes = await bytesOf(request.file);

@@ -15,7 +15,12 @@ export interface MacroState {
   readonly state: "PUBLISHED" | "NOT_PUBLISHED" | "SITE_DISABLED";
   readonly bound: boolean;
   readonly canEdit: boolean;
-  readonly site: { readonly id: string; readonly name: string; readonly enabled: boolean; readonly liveVersion: number | null } | null;
+  readonly site: {
+    readonly id: string;
+    readonly name: string;
+    readonly enabled: boolean;
+    readonly liveVersion: number | null;
+  } | null;
   readonly lastJob: MacroJob | null;
 }
 
@@ -64,5 +69,5 @@ export function describeStep(job: MacroJob): string {
     prune: "Tidying up old versions",
   };
   if (job.state === "queued") return "Waiting to start";
-  return (job.step !== null ? steps[job.step] : undefined) ?? (job.step ?? "Working");
+  return (job.step !== null ? steps[job.step] : undefined) ?? job.step ?? "Working";
 }

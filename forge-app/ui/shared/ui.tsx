@@ -15,7 +15,12 @@ export function StateMessage(props: {
   readonly children?: ReactNode;
 }) {
   return (
-    <section className="ms-state" data-testid={props.testId} data-tone={props.tone ?? "neutral"} role="status">
+    <section
+      className="ms-state"
+      data-testid={props.testId}
+      data-tone={props.tone ?? "neutral"}
+      role="status"
+    >
       <h2>{props.title}</h2>
       {props.children}
     </section>

@@ -15,15 +15,15 @@
 
 import { router, view } from "@forge/bridge";
 import { useCallback, useEffect, useRef, useState } from "react";
-import { ControlError, callControl, describeError } from "../shared/api.ts";
 import { readMacroConfig } from "../../src/macro-config.ts";
+import { ControlError, callControl, describeError } from "../shared/api.ts";
 import {
   describeStep,
   jobInProgress,
+  type MacroState,
   MESSAGE_HEIGHT,
   MESSAGE_OPEN,
   MESSAGE_RENEWED,
-  type MacroState,
   type ServeUrl,
   SITE_SANDBOX,
 } from "../shared/macro.ts";
@@ -107,7 +107,8 @@ export function MacroView() {
         return setState({ kind: "not-published", copied: false, canEdit: macro.canEdit });
       }
       const answer = await callControl<ServeUrl>("POST", "/v1/macro/serve-url", {});
-      if (answer.state !== "PUBLISHED") return setState({ kind: "not-published", copied: false, canEdit: macro.canEdit });
+      if (answer.state !== "PUBLISHED")
+        return setState({ kind: "not-published", copied: false, canEdit: macro.canEdit });
       setState(liveFrom(answer));
     } catch (error) {
       setState(refusal(error));
@@ -173,7 +174,8 @@ export function MacroView() {
       }
       if (data?.type === MESSAGE_OPEN && typeof data.url === "string") {
         const url = URL.parse(data.url);
-        if (url !== null && (url.protocol === "https:" || url.protocol === "http:")) void router.open(url.href);
+        if (url !== null && (url.protocol === "https:" || url.protocol === "http:"))
+          void router.open(url.href);
       }
     };
     window.addEventListener("message", onMessage);
@@ -199,7 +201,11 @@ export function MacroView() {
         </StateMessage>
       ) : (
         <StateMessage testId="state-not-published" title="No mini-site published here yet">
-          <p>{state.canEdit ? "Edit this macro to publish a folder, a zip or an HTML file." : "Nothing to show yet."}</p>
+          <p>
+            {state.canEdit
+              ? "Edit this macro to publish a folder, a zip or an HTML file."
+              : "Nothing to show yet."}
+          </p>
         </StateMessage>
       );
     case "provisioning":
