@@ -92,7 +92,7 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     const page = await context.newPage();
     await as(page, "editor");
     const config = await publishFolder(page, "1001", join(FIXTURES, "counter"));
-    expect(await config.getByTestId("file-list").innerText()).toContain("data/items.json");
+    expect(await config.getByTestId("file-list").textContent()).toContain("data/items.json");
     await config.getByTestId("publish").click();
     await config.getByTestId("live").waitFor({ timeout: 90_000 });
     await page.screenshot({ path: join(OUTPUT, "publisher-live-light.png"), fullPage: true });
@@ -100,14 +100,14 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     await page.goto(`${acme}/wiki/spaces/ENG/pages/1001`);
     const site = await siteFrame(page);
     // A relative fetch of a JSON file works.
-    expect(await site.locator("#data").innerText()).toBe("alpha, beta");
+    expect(await site.locator("#data").textContent()).toBe("alpha, beta");
     // A click changes state, and localStorage survives a reload.
     await site.locator("#inc").click();
     await site.locator("#inc").click();
-    expect(await site.locator("#count").innerText()).toBe("2");
+    expect(await site.locator("#count").textContent()).toBe("2");
     await page.reload();
     const again = await siteFrame(page);
-    expect(await again.locator("#count").innerText()).toBe("2");
+    expect(await again.locator("#count").textContent()).toBe("2");
     await page.screenshot({ path: join(OUTPUT, "view-live-light.png"), fullPage: true });
     await page.getByTestId("theme-toggle").click();
     await page.waitForTimeout(500);
@@ -121,7 +121,7 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     await as(page, "viewer");
     await page.goto(`${acme}/wiki/spaces/ENG/pages/1001`);
     const site = await siteFrame(page);
-    expect(await site.locator("#title").innerText()).toBe("Counter demo");
+    expect(await site.locator("#title").textContent()).toBe("Counter demo");
     expect(await page.getByTestId("edit-page").count()).toBe(0);
     await page.goto(`${acme}/wiki/spaces/ENG/pages/1001?mode=edit`);
     expect(await page.getByTestId("edit-macro").count()).toBe(0);
@@ -171,7 +171,7 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     await config.getByTestId("file-input").setInputFiles(leaky);
     const finding = config.getByTestId("secret-finding").first();
     await finding.waitFor({ timeout: 30_000 });
-    expect(await finding.innerText()).toMatch(/leaky\.html, line \d+: looks like a .*aws/i);
+    expect(await finding.textContent()).toMatch(/leaky\.html, line \d+: looks like a .*aws/i);
     expect(await config.getByTestId("publish").isDisabled()).toBe(true);
     await page.screenshot({ path: join(OUTPUT, "publisher-secret-light.png"), fullPage: true });
     await page.close();

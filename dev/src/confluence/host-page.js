@@ -167,7 +167,7 @@ async function answer(id, data) {
 window.addEventListener("message", (event) => {
   if (event.origin !== boot.cdnOrigin) return;
   const data = event.data;
-  if (!data || data.__forgeStandIn !== true) return;
+  if (data?.__forgeStandIn !== true) return;
   const frame = frames.get(data.frameId);
   if (!frame || frame.element.contentWindow !== event.source) return;
   if (data.type === "resize") frame.element.style.height = `${Math.max(40, Math.min(data.height, 20000))}px`;

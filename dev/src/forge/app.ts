@@ -50,7 +50,7 @@ export async function loadManifest(
   const defaults: Record<string, string> = {};
   for (const variable of declared)
     if (typeof variable === "object") defaults[variable.key] = variable.default;
-  const substituted = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => {
+  const substituted = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_whole, name: string) => {
     const value = variables[name] ?? defaults[name];
     if (value === undefined) throw new Error(`manifest.yml uses \${${name}}, which has no value`);
     return value;

@@ -57,7 +57,7 @@
   window.addEventListener("message", (event) => {
     if (event.source !== window.parent || event.origin !== hostOrigin) return;
     const data = event.data;
-    if (!data || data.__forgeStandIn !== true) return;
+    if (data?.__forgeStandIn !== true) return;
     if (data.type === "reply") {
       const call = pending.get(data.id);
       if (!call) return;

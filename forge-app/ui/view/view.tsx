@@ -84,6 +84,7 @@ export function MacroView() {
     timers.current.push(window.setTimeout(run, ms));
   };
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `later` only records timers in a ref.
   const load = useCallback(async () => {
     try {
       const context = await view.getContext();
