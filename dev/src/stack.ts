@@ -24,6 +24,7 @@ import { Log, LogLevel } from "miniflare";
 import { bundleWorker, DISPATCH_ENTRY } from "./bundle-worker.ts";
 import type { CloudflareApi, NamespaceScript } from "./cloudflare-api/index.ts";
 import { startCloudflareApi } from "./cloudflare-api/index.ts";
+import type { LocalConfluence } from "./confluence/host.ts";
 import {
   SAMPLE_ACCOUNT_IDS,
   SAMPLE_ADMINS,
@@ -96,7 +97,10 @@ export interface DevInfo {
     >;
     /** The Custom UI's own origin (the gateway's EMBED_ORIGIN). */
     readonly customUiOrigin: string;
-    /** Dev only: POST {site, user?, frame?} → a FIT with those claims. */
+    /**
+     * Dev only: POST {site, user?, pageId?, localId?, moduleKey?, license?, environment?} → a FIT with
+     * those claims (and the user's Confluence token). docs/local-confluence.md describes it.
+     */
     readonly fitEndpoint: string;
   };
 }
@@ -106,6 +110,8 @@ export interface DevStack {
   readonly edge: Edge;
   readonly cloudflareApi: CloudflareApi;
   readonly control: Control;
+  /** The local Confluence and Forge host (absent when started without it). */
+  readonly localConfluence?: LocalConfluence;
   close(): Promise<void>;
 }
 
@@ -233,6 +239,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     opened.push(control);
 
     let localConfluence: DevInfo["localConfluence"];
+    let localHost: LocalConfluence | undefined;
     if (cdnPort !== undefined) {
       await cdnPort.release();
       const started = await startLocalConfluenceStack({
@@ -248,6 +255,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       });
       opened.push(started);
       const { host } = started;
+      localHost = host;
       localConfluence = {
         url: host.url,
         sites: Object.fromEntries(
@@ -292,7 +300,14 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       ...(localConfluence === undefined ? {} : { localConfluence }),
     };
     await writeJsonAtomically(join(options.dataDir, "dev.json"), info);
-    return { info, edge: running, cloudflareApi, control, close: closeAll };
+    return {
+      info,
+      edge: running,
+      cloudflareApi,
+      control,
+      ...(localHost === undefined ? {} : { localConfluence: localHost }),
+      close: closeAll,
+    };
   } catch (error) {
     await closeAll();
     throw error;

@@ -2,7 +2,8 @@
  * The manifest, checked offline with Atlassian's own tools (TOOLCHAIN: Forge, offline): @forge/manifest's
  * full validation and its product-trigger scope check, and @forge/lint's client-side linters minus
  * PermissionLinter (it downloads API specs). Neither checks event names, so every event is compared
- * with DESIGN §8's list; and the module keys must be the ones the control Worker's policy knows.
+ * with DESIGN §8's list; every event endpoint must be a route the control Worker's policy opens to
+ * Forge's event calls; and the module keys must be the ones the control Worker's policy knows.
  */
 
 import { readFile } from "node:fs/promises";
@@ -11,8 +12,8 @@ import { ProcessorBuilder, ValidationTypes, validate } from "@forge/manifest";
 import { FORGE_MODULE_KEYS } from "@mini-sites/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { ROUTE_POLICIES } from "../../control/src/policy/table.ts";
 import { buildCustomUi } from "../build.mts";
-import { PAGE_EVENTS } from "../src/page-events.ts";
 
 const APP_DIR = fileURLToPath(new URL("..", import.meta.url));
 const MANIFEST = `${APP_DIR}manifest.yml`;
@@ -24,6 +25,31 @@ const DESIGN_EVENTS = [
   "avi:confluence:restored:page",
   "avi:confluence:deleted:page",
 ];
+/**
+ * Their twins the app also takes: a blog post holds the macro as a page does, and an upgrade is an
+ * install of a new version (Forge's event names: developer.atlassian.com/platform/forge/events-reference).
+ */
+const TWIN_EVENTS = [
+  "avi:forge:upgraded:app",
+  "avi:confluence:trashed:blogpost",
+  "avi:confluence:restored:blogpost",
+  "avi:confluence:deleted:blogpost",
+];
+
+interface Manifest {
+  modules: Record<
+    string,
+    {
+      key: string;
+      events?: string[];
+      endpoint?: string;
+      function?: string;
+      remote?: string;
+      route?: { path: string };
+      auth?: unknown;
+    }[]
+  >;
+}
 
 beforeAll(async () => {
   // Resource paths must exist and hold index.html for the full validation.
@@ -61,20 +87,31 @@ describe("forge-app/manifest.yml", () => {
     expect(JSON.stringify(result.errors)).toContain("write:confluence-content");
   });
 
-  it("subscribes to exactly DESIGN §8's events, and the page-event function handles each", async () => {
-    const manifest = parse(await readFile(MANIFEST, "utf8")) as {
-      modules: { trigger: { events: string[] }[] };
-    };
-    const events = manifest.modules.trigger.flatMap((t) => t.events);
-    for (const event of events) expect(DESIGN_EVENTS).toContain(event);
-    expect([...events].sort()).toEqual([...DESIGN_EVENTS].sort());
-    expect([...PAGE_EVENTS].sort()).toEqual(events.filter((e) => e.startsWith("avi:confluence:")).sort());
+  it("subscribes to DESIGN §8's events and their twins, and to nothing else", async () => {
+    const manifest = parse(await readFile(MANIFEST, "utf8")) as Manifest;
+    const events = (manifest.modules.trigger ?? []).flatMap((t) => t.events ?? []);
+    expect([...events].sort()).toEqual([...DESIGN_EVENTS, ...TWIN_EVENTS].sort());
+  });
+
+  it("delivers every event to a control Worker route that takes Forge's event calls (FIT, no user)", async () => {
+    const manifest = parse(await readFile(MANIFEST, "utf8")) as Manifest;
+    const receivers = [...(manifest.modules.trigger ?? []), ...(manifest.modules.preUninstall ?? [])];
+    expect(receivers.length).toBeGreaterThan(0);
+    for (const receiver of receivers) {
+      // Straight to the remote: no Forge function in between (manifest.yml says why).
+      expect(receiver.function, receiver.key).toBeUndefined();
+      const endpoint = manifest.modules.endpoint?.find((e) => e.key === receiver.endpoint);
+      expect(endpoint?.remote, receiver.key).toBe("control");
+      // Forge sends a trigger no user token; an endpoint that asked for one would fail validation.
+      expect(endpoint?.auth, receiver.key).toBeUndefined();
+      const path = endpoint?.route?.path as string;
+      const policy = ROUTE_POLICIES.find((p) => p.method === "POST" && p.path === path);
+      expect(policy?.allow, `${receiver.key} → POST ${path}`).toEqual({ forgeApp: true });
+    }
   });
 
   it("uses the module keys the control Worker's route policy gives routes to", async () => {
-    const manifest = parse(await readFile(MANIFEST, "utf8")) as {
-      modules: Record<string, { key: string }[]>;
-    };
+    const manifest = parse(await readFile(MANIFEST, "utf8")) as Manifest;
     expect(manifest.modules.macro?.map((m) => m.key)).toEqual([FORGE_MODULE_KEYS.macro]);
     expect(manifest.modules["confluence:globalSettings"]?.map((m) => m.key)).toEqual([
       FORGE_MODULE_KEYS.admin,
@@ -99,13 +136,7 @@ describe("forge-app/manifest.yml", () => {
     const linters = (await lint.getClientSideLintersOnly(manifest, "development", logger, flags)).filter(
       (linter) => linter.constructor.name !== "PermissionLinter",
     );
-    const files = [
-      "src/index.ts",
-      "src/control.ts",
-      "src/lifecycle.ts",
-      "src/page-events.ts",
-      "src/export.ts",
-    ];
+    const files = ["src/index.ts", "src/export.ts", "src/macro-config.ts"];
     const results = await lint.lint(files, manifest, "development", logger, flags, {
       linter: { mode: "client-side" },
       linters,

@@ -361,24 +361,27 @@ function pageView() {
         "Insert Mini-site",
       ),
     );
-  const body =
-    page.status !== "current"
-      ? [el("p", { class: "banner", "data-testid": "trashed-banner" }, "This page is in the trash.")]
-      : page.body.map((block) => {
-          if (block.text !== undefined) return el("p", {}, block.text);
-          return el(
-            "div",
-            { class: "macro", "data-local-id": block.macro.localId, "data-testid": "macro" },
-            editing
-              ? el(
-                  "button",
-                  { "data-testid": "edit-macro", onclick: () => openConfig(block.macro.localId) },
-                  "Edit Mini-site",
-                )
-              : null,
-            el("div", { class: "macro-frame" }, macroFrame(block)),
-          );
-        });
+  // A trashed page still opens, read only, with its macros (Confluence shows it from the space's trash).
+  const body = [
+    page.status === "trashed"
+      ? el("p", { class: "banner", "data-testid": "trashed-banner" }, "This page is in the trash.")
+      : null,
+    ...page.body.map((block) => {
+      if (block.text !== undefined) return el("p", {}, block.text);
+      return el(
+        "div",
+        { class: "macro", "data-local-id": block.macro.localId, "data-testid": "macro" },
+        editing
+          ? el(
+              "button",
+              { "data-testid": "edit-macro", onclick: () => openConfig(block.macro.localId) },
+              "Edit Mini-site",
+            )
+          : null,
+        el("div", { class: "macro-frame" }, macroFrame(block)),
+      );
+    }),
+  ];
   return el(
     "main",
     { class: editing ? "editing" : "" },
@@ -386,6 +389,46 @@ function pageView() {
     page.restricted ? el("p", { class: "muted" }, "🔒 Restricted page") : null,
     el("div", { class: "toolbar" }, actions),
     body,
+  );
+}
+
+/**
+ * Confluence's "Manage apps" for this site, outside the app: the Marketplace license its FITs carry
+ * (none = a development install, nothing enforced), and uninstall / install, which deliver the
+ * preUninstall and installed events to the app.
+ */
+function appPanel() {
+  const names = { none: "No Marketplace license (development)", active: "Active", inactive: "Lapsed" };
+  const license = el(
+    "select",
+    {
+      "data-testid": "license-switcher",
+      "aria-label": "Marketplace license",
+      onchange: async (e) => {
+        await post("/__host/app/license", { license: e.target.value });
+        location.reload();
+      },
+    },
+    boot.app.licenses.map((l) => el("option", { value: l, selected: l === boot.app.license }, names[l])),
+  );
+  const toggle = el(
+    "button",
+    {
+      "data-testid": boot.app.installed ? "uninstall-app" : "install-app",
+      onclick: async () => {
+        await post(`/__host/app/${boot.app.installed ? "uninstall" : "install"}`, {});
+        location.reload();
+      },
+    },
+    boot.app.installed ? "Uninstall Mini-Sites" : "Install Mini-Sites",
+  );
+  return el(
+    "section",
+    { class: "toolbar", "data-testid": "app-panel" },
+    el("strong", {}, "Manage apps · Mini-Sites"),
+    el("label", {}, "License ", license),
+    toggle,
+    boot.app.installed ? null : el("span", { class: "muted" }, "Not installed on this site."),
   );
 }
 
@@ -414,7 +457,7 @@ function render() {
         "div",
         { class: "layout" },
         sideNav(),
-        el("main", { class: "admin" }, appFrame("admin", { module: "admin" })),
+        el("main", { class: "admin" }, appPanel(), appFrame("admin", { module: "admin" })),
       ),
     );
   else if (boot.view === "export")

@@ -15,20 +15,32 @@
  * Sites are told apart by host name: `acme.localhost:<port>` and `globex.localhost:<port>` (Chromium
  * resolves `*.localhost` itself); the bare `localhost:<port>` is a landing page and the dev-only FIT
  * endpoint. Users switch with a cookie. Trash, restore, delete and copy change the model and the REST
- * stand-in at once, and page events reach the app's trigger functions as Forge delivers them: after
- * the change, asynchronously, with the event payload Forge documents.
+ * stand-in at once, and page events reach the app as Forge delivers them (forge/events.ts): after
+ * the change, asynchronously, with the event payload Forge documents, to the trigger's endpoint on
+ * the control Worker. A Confluence admin can uninstall and reinstall the app on a site (preUninstall,
+ * then the installed event) and choose which Marketplace license the site's FITs carry.
  */
 
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { FORGE_MODULE_KEYS } from "@mini-sites/core";
-import { type ForgeManifest, moduleByKey, modulesOf, remoteOfEndpoint } from "../forge/app.ts";
+import { type ForgeManifest, moduleByKey, remoteOfEndpoint } from "../forge/app.ts";
 import type { CustomUiCdn } from "../forge/cdn.ts";
+import { type DeliveryRecord, EventDelivery, PRE_UNINSTALL } from "../forge/events.ts";
 import { type FitPageContext, signFit } from "../forge/fit.ts";
-import type { ForgeFunctions, ForgeInstallation } from "../forge/functions.ts";
+import type { ForgeFunctions } from "../forge/functions.ts";
+import {
+  environmentOf,
+  type ForgeInstallation,
+  fitClaimsFor,
+  LICENSE_STATES,
+  type LicenseState,
+} from "../forge/installation.ts";
 import type { FitSigner } from "../forge/signer.ts";
+import { HostState } from "./host-state.ts";
 import { LOCAL_SITES, type LocalPage, type LocalSite, samplePages } from "./sites.ts";
 import { type ConfluenceStandIn, SAMPLE_ACCOUNT_IDS, SAMPLE_ADMINS } from "./standin.ts";
 
@@ -41,6 +53,8 @@ const MAX_BRIDGE_BODY = 16 * 1024 * 1024;
 
 export interface LocalConfluenceOptions {
   readonly port?: number;
+  /** Where the host keeps what it remembers across restarts (installed sites, license states). */
+  readonly dataDir: string;
   readonly manifest: ForgeManifest;
   readonly signer: FitSigner;
   readonly appId: string;
@@ -59,7 +73,9 @@ export interface LocalConfluence {
   installation(site: string): ForgeInstallation;
   readonly sites: readonly LocalSite[];
   pages(): readonly LocalPage[];
-  /** Resolves when the page events delivered so far have run (tests). */
+  /** Every product and lifecycle event delivered so far, with the remote's answer. */
+  readonly deliveries: readonly DeliveryRecord[];
+  /** Resolves when the events delivered so far have been answered (tests). */
   settled(): Promise<void>;
   close(): Promise<void>;
 }
@@ -113,8 +129,14 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
   const pages = samplePages();
   const hostPageJs = await readFile(new URL("./host-page.js", import.meta.url), "utf8");
   let port = 0;
-  let pendingEvents: Promise<unknown> = Promise.resolve();
   const log = options.log ?? (() => {});
+  const state = await HostState.load(join(options.dataDir, "forge", "local-confluence.json"));
+  const events = new EventDelivery({
+    manifest,
+    signer: options.signer,
+    functions: options.functions,
+    log,
+  });
 
   const siteByKey = (key: string) => LOCAL_SITES.find((s) => s.key === key);
   const siteUrl = (key: string) => `http://${key}.localhost:${port}`;
@@ -128,6 +150,7 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       cloudId: site.cloudId,
       apiBaseUrl: apiBaseUrl(site),
       siteUrl: siteUrl(key),
+      license: state.of(key).license,
     };
   };
 
@@ -161,14 +184,17 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
   function contextOf(site: LocalSite, user: string, frame: FrameRef) {
     const accountId = SAMPLE_ACCOUNT_IDS[user as keyof typeof SAMPLE_ACCOUNT_IDS];
     const theme = frame.theme === "dark" ? "dark" : "light";
+    const forge = installation(site.key);
+    const environment = environmentOf(forge);
     const common = {
       accountId,
       cloudId: site.cloudId,
       siteUrl: siteUrl(site.key),
       locale: "en-US",
       timezone: "UTC",
-      environmentType: "DEVELOPMENT",
-      environmentId: "00000000-0000-4000-8000-000000000001",
+      environmentType: environment.type,
+      environmentId: environment.id.split("/").at(-1),
+      ...(forge.license === "none" ? {} : { license: { isActive: forge.license === "active" } }),
       theme: {
         colorMode: theme,
         dark: "dark",
@@ -188,10 +214,11 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       };
     }
     const page = pageById(site, frame.pageId);
-    if (!can(user, page, "read") || page.status !== "current") throw new HttpError(404, "No such page.");
+    // A trashed page can still be opened (read only, with its macros) until it is deleted for good.
+    if (!can(user, page, "read") || page.status === "deleted") throw new HttpError(404, "No such page.");
     const block = page.body.find((b) => b.macro?.localId === frame.localId);
     if (block?.macro === undefined) throw new HttpError(404, "No such macro on the page.");
-    if (frame.module === "config" && !can(user, page, "update"))
+    if (frame.module === "config" && (!can(user, page, "update") || page.status !== "current"))
       throw new HttpError(403, "You can't edit this page.");
     return {
       ...common,
@@ -226,16 +253,15 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
             ...("space" in context.extension ? { space: context.extension.space } : {}),
             isEditing: "isEditing" in context.extension ? context.extension.isEditing : false,
           };
-    return signFit(options.signer, {
-      appId: options.appId,
-      installationId: site.installationId,
-      cloudId: site.cloudId,
-      apiBaseUrl: apiBaseUrl(site),
-      ...(user === undefined
-        ? {}
-        : { principal: SAMPLE_ACCOUNT_IDS[user as keyof typeof SAMPLE_ACCOUNT_IDS] }),
-      context: page,
-    });
+    return signFit(
+      options.signer,
+      fitClaimsFor(installation(site.key), {
+        ...(user === undefined
+          ? {}
+          : { principal: SAMPLE_ACCOUNT_IDS[user as keyof typeof SAMPLE_ACCOUNT_IDS] }),
+        context: page,
+      }),
+    );
   }
 
   function endpointOf(moduleKey: string) {
@@ -355,25 +381,21 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     throw new HttpError(400, `The host does not answer "${name}" on the server.`);
   }
 
-  /** Delivers a product event to every trigger subscribed to it, after the change, as Forge does. */
+  /** Delivers a product or lifecycle event after the change that caused it, as Forge does. */
   function deliver(site: LocalSite, eventType: string, event: Record<string, unknown>) {
-    for (const trigger of modulesOf(manifest, "trigger")) {
-      if (!(trigger.events ?? []).includes(eventType) || trigger.function === undefined) continue;
-      const functionKey = trigger.function;
-      const run = options.functions
-        .invoke(
-          installation(site.key),
-          functionKey,
-          { eventType, ...event, context: { cloudId: site.cloudId, moduleKey: trigger.key } },
-          {
-            installContext: `ari:cloud:confluence::site/${site.cloudId}`,
-          },
-        )
-        .catch((error: unknown) =>
-          log(`trigger ${trigger.key} failed for ${eventType}: ${(error as Error).message}`),
-        );
-      pendingEvents = pendingEvents.then(() => run);
-    }
+    return events.deliver(installation(site.key), eventType, event);
+  }
+
+  /** The installed event Forge sends once per installation (the app's key, version and installer). */
+  async function install(site: LocalSite, user: string) {
+    const [record] = await deliver(site, "avi:forge:installed:app", {
+      id: randomUUID(),
+      installerAccountId: SAMPLE_ACCOUNT_IDS[user as keyof typeof SAMPLE_ACCOUNT_IDS],
+      app: { id: `ari:cloud:ecosystem::app/${options.appId}`, version: "1.0.0" },
+      context: { cloudId: site.cloudId },
+    });
+    if (record?.ok === true) await state.set(site.key, { installed: true });
+    return record;
   }
 
   function contentEvent(page: LocalPage, user: string) {
@@ -426,7 +448,8 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
         page.status = to;
         confluence.setStatus(page.id, to);
         const eventType = `avi:confluence:${action === "trash" ? "trashed" : action === "restore" ? "restored" : "deleted"}:${page.type}`;
-        deliver(site, eventType, contentEvent(page, user));
+        // Not awaited: Forge delivers events after the change, and Confluence does not wait for apps.
+        void deliver(site, eventType, contentEvent(page, user));
         return { status: to };
       }
       case "insert-macro": {
@@ -443,6 +466,33 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       }
       default:
         throw new HttpError(404, `No page action ${action}.`);
+    }
+  }
+
+  /** What a Confluence admin does to the app on a site: its license, uninstall, install. */
+  async function appOnSite(site: LocalSite, user: string, action: string, body: Record<string, unknown>) {
+    if (!confluenceAdmin(user)) throw new HttpError(403, "Only a Confluence administrator manages apps.");
+    switch (action) {
+      case "license": {
+        const license = String(body.license) as LicenseState;
+        if (!LICENSE_STATES.includes(license))
+          throw new HttpError(400, `license is one of ${LICENSE_STATES.join(", ")}.`);
+        // The next FIT carries it: Forge reads the license at each invocation, it sends no event.
+        await state.set(site.key, { license });
+        return { license };
+      }
+      case "uninstall": {
+        const records = await deliver(site, PRE_UNINSTALL, {
+          app: { id: `ari:cloud:ecosystem::app/${options.appId}` },
+          context: { cloudId: site.cloudId },
+        });
+        await state.set(site.key, { installed: false });
+        return { installed: false, deliveries: records };
+      }
+      default: {
+        const record = await install(site, user);
+        return { installed: record?.ok === true, deliveries: record === undefined ? [] : [record] };
+      }
     }
   }
 
@@ -475,6 +525,7 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       user,
       users: Object.keys(SAMPLE_ACCOUNT_IDS),
       admin: confluenceAdmin(user),
+      app: { ...state.of(site.key), licenses: LICENSE_STATES },
       cdnOrigin: options.cdn.origin,
       resources: Object.fromEntries(
         manifest.resources.map((r) => [r.key, options.cdn.resourceUrl(r.key, "FRAME", siteUrl(site.key))]),
@@ -513,6 +564,13 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       );
       return send(response, 200, { value: value ?? null });
     }
+    const appAction = /^\/__host\/app\/(license|uninstall|install)$/.exec(path);
+    if (appAction !== null && request.method === "POST")
+      return send(
+        response,
+        200,
+        await appOnSite(site, user, appAction[1] as string, await readJson(request)),
+      );
     const action = /^\/__host\/pages\/([0-9]+)\/([a-z-]+)$/.exec(path);
     if (action !== null && request.method === "POST") {
       const page = pageById(site, action[1]);
@@ -570,7 +628,8 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
           }),
           "text/html; charset=utf-8",
         );
-      const mode = url.searchParams.get("mode") === "edit" && pageData.canEdit ? "edit" : "view";
+      const editable = pageData.canEdit && page.status === "current";
+      const mode = url.searchParams.get("mode") === "edit" && editable ? "edit" : "view";
       return send(
         response,
         200,
@@ -594,11 +653,29 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       const localId = String(
         body.localId ?? page?.body.find((b) => b.macro !== undefined)?.macro?.localId ?? "",
       );
+      // The site's installation as it is played (license, environment), unless the caller chose:
+      // `license: {isActive}` or `null` (no license claim), `environment: {type, id?}`.
+      const played = fitClaimsFor(installation(site.key), { context: null });
+      const { license: playedLicense, environment: playedEnvironment, ...base } = played;
+      const chosenLicense = body.license as { isActive?: unknown } | null | undefined;
+      const chosenEnvironment = body.environment as { type?: unknown; id?: unknown } | undefined;
+      const license =
+        chosenLicense === undefined
+          ? playedLicense
+          : chosenLicense === null
+            ? undefined
+            : { isActive: chosenLicense.isActive === true };
+      const environment =
+        chosenEnvironment === undefined
+          ? playedEnvironment
+          : {
+              type: String(chosenEnvironment.type),
+              id: String(chosenEnvironment.id ?? playedEnvironment?.id ?? ""),
+            };
       const fit = await signFit(options.signer, {
-        appId: options.appId,
-        installationId: site.installationId,
-        cloudId: site.cloudId,
-        apiBaseUrl: apiBaseUrl(site),
+        ...base,
+        ...(license === undefined ? {} : { license }),
+        ...(environment === undefined ? {} : { environment }),
         ...(user === undefined
           ? {}
           : { principal: SAMPLE_ACCOUNT_IDS[user as keyof typeof SAMPLE_ACCOUNT_IDS] ?? user }),
@@ -655,17 +732,9 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
   });
   port = (server.address() as AddressInfo).port;
 
-  // Forge delivers avi:forge:installed:app once per installation; the KVS remembers it was done.
-  for (const site of LOCAL_SITES) {
-    const kvs = options.functions.kvsOf(installation(site.key));
-    const seen = await kvs.snapshot();
-    if (seen.lifecycle === undefined)
-      deliver(site, "avi:forge:installed:app", {
-        id: randomUUID(),
-        installerAccountId: SAMPLE_ACCOUNT_IDS.admin,
-        app: { id: `ari:cloud:ecosystem::app/${options.appId}`, version: "1.0.0" },
-      });
-  }
+  // Forge delivers avi:forge:installed:app once per installation: the first start installs the app on
+  // every site; later starts remember it (an admin may have uninstalled it since).
+  for (const site of LOCAL_SITES) if (!state.has(site.key)) void install(site, "admin");
 
   return {
     url: `http://localhost:${port}`,
@@ -674,7 +743,8 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     installation,
     sites: LOCAL_SITES,
     pages: () => pages,
-    settled: () => pendingEvents.then(() => undefined),
+    deliveries: events.log,
+    settled: () => events.settled(),
     close() {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));

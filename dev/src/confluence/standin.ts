@@ -36,7 +36,10 @@ export interface StandInContent {
   readonly title?: string;
   /** The site (cloudId) the content lives on; unset: answered under every site. */
   readonly cloudId?: string;
-  /** Trashed or deleted content answers 404 to everyone, as Confluence's v2 API does for it. */
+  /**
+   * Trashed content can still be read (from the space's trash) but not edited, until it is deleted
+   * for good; deleted content answers 404 to everyone.
+   */
   readonly status?: "current" | "trashed" | "deleted";
 }
 
@@ -103,7 +106,7 @@ export interface ConfluenceStandIn {
   addContent(content: StandInContent): void;
   /** What `user` may do on `contentId` (overrides and restrictions applied; status ignored). */
   operationsOf(user: string, contentId: string): readonly StandInOperation[];
-  /** Trashes, restores or deletes content (trashed and deleted content answers 404). */
+  /** Trashes, restores or deletes content (trashed: read only; deleted: 404). */
   setStatus(contentId: string, status: "current" | "trashed" | "deleted"): void;
   /** Makes `user` a Confluence administrator, or takes it back. */
   setAdmin(user: string, admin: boolean): void;
@@ -199,7 +202,7 @@ export async function startConfluenceStandIn(
     const operations = operationsOf(user, id);
     // Content of another type, unknown content, and content the user may not read all look the same.
     const elsewhere = cloudId !== undefined && item?.cloudId !== undefined && item.cloudId !== cloudId;
-    const gone = item?.status === "trashed" || item?.status === "deleted";
+    const gone = item?.status === "deleted";
     if (item === undefined || elsewhere || gone || item.type !== type || !operations.includes("read")) {
       send(response, 404, errorBody(404, "Not Found", `No ${type} with id ${id} was found.`));
       return;
@@ -208,7 +211,8 @@ export async function startConfluenceStandIn(
       send(response, 200, { results: "not the operations shape" });
       return;
     }
-    send(response, 200, { operations: operations.map((operation) => ({ operation, targetType: type })) });
+    const permitted = item.status === "trashed" ? operations.filter((o) => o === "read") : operations;
+    send(response, 200, { operations: permitted.map((operation) => ({ operation, targetType: type })) });
   }
 
   const server = createServer(handle);

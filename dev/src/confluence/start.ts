@@ -37,6 +37,7 @@ export async function startLocalConfluenceStack(options: LocalConfluenceStackOpt
   const cdn = await startCustomUiCdn({ manifest, port: options.cdnPort, embedders: () => embedders });
   const host = await startLocalConfluence({
     port: options.port,
+    dataDir: options.dataDir,
     manifest,
     signer: options.signer,
     appId: options.appId,

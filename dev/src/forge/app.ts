@@ -16,6 +16,9 @@ export interface ForgeModule {
   readonly resource?: string;
   readonly resolver?: { readonly function?: string; readonly endpoint?: string };
   readonly function?: string;
+  /** A trigger's or preUninstall's endpoint module; an endpoint's own `route` below. */
+  readonly endpoint?: string;
+  readonly route?: { readonly path: string };
   readonly handler?: string;
   readonly events?: readonly string[];
   readonly remote?: string;

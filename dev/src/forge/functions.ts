@@ -15,23 +15,15 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { build } from "esbuild";
 import { FORGE_APP_DIR, type ForgeManifest, handlerOf } from "./app.ts";
 import { signFit } from "./fit.ts";
+import { type ForgeInstallation, fitClaimsFor } from "./installation.ts";
 import { LocalKvs } from "./kvs.ts";
 import type { FitSigner } from "./signer.ts";
 
-/** One app installation on one Confluence site (a tenant of the control Worker). */
-export interface ForgeInstallation {
-  readonly appId: string;
-  readonly installationId: string;
-  readonly cloudId: string;
-  /** `app.apiBaseUrl` of its FITs: where the product's REST API answers for this site. */
-  readonly apiBaseUrl: string;
-  /** The Confluence site's address (context.siteUrl). */
-  readonly siteUrl: string;
-}
+export type { ForgeInstallation } from "./installation.ts";
 
 type ForgeFetch = (
   descriptor: { type: string; remote?: string },
@@ -53,6 +45,8 @@ export interface ForgeFunctionsOptions {
   readonly dataDir: string;
   /** Forge gives a trigger function 55 s at most; the stand-in ends a call that runs longer. */
   readonly timeoutMs?: number;
+  /** The functions' source (`handler: index.<name>` names its exports); defaults to forge-app/src/index.ts. */
+  readonly entry?: string;
 }
 
 export interface InvocationRecord {
@@ -77,8 +71,9 @@ export class ForgeFunctions {
   }
 
   static async load(options: ForgeFunctionsOptions): Promise<ForgeFunctions> {
+    const entry = options.entry ?? join(FORGE_APP_DIR, "src/index.ts");
     const bundled = await build({
-      entryPoints: [join(FORGE_APP_DIR, "src/index.ts")],
+      entryPoints: [entry],
       bundle: true,
       platform: "node",
       format: "cjs",
@@ -88,14 +83,15 @@ export class ForgeFunctions {
     });
     const code = bundled.outputFiles[0]?.text ?? "";
     const module = { exports: {} as Record<string, unknown> };
-    const require = createRequire(join(FORGE_APP_DIR, "src/index.js"));
+    const filename = entry.replace(/\.[cm]?tsx?$/, ".js");
+    const require = createRequire(filename);
     // The CommonJS wrapper Node itself uses; the bundle needs nothing but Node's built-ins.
     new Function("exports", "require", "module", "__filename", "__dirname", code)(
       module.exports,
       require,
       module,
-      join(FORGE_APP_DIR, "src/index.js"),
-      join(FORGE_APP_DIR, "src"),
+      filename,
+      dirname(filename),
     );
     installForgeFetch();
     return new ForgeFunctions(options, module.exports);
@@ -166,13 +162,11 @@ export class ForgeFunctions {
       const remote = this.options.manifest.remotes?.find((r) => r.key === descriptor.remote);
       if (remote === undefined || !(remote.operations ?? []).includes("compute"))
         return proxyError(400, "INVALID_REMOTE");
-      const fit = await signFit(this.options.signer, {
-        appId: invocation.installation.appId,
-        installationId: invocation.installation.installationId,
-        cloudId: invocation.installation.cloudId,
-        apiBaseUrl: invocation.installation.apiBaseUrl,
-        context: null,
-      });
+      // A function's invokeRemote: the installation, no user, no page (DESIGN §8).
+      const fit = await signFit(
+        this.options.signer,
+        fitClaimsFor(invocation.installation, { context: null }),
+      );
       const headers = new Headers(init.headers);
       headers.set("authorization", `Bearer ${fit}`);
       return fetch(remote.baseUrl.replace(/\/+$/, "") + path, { ...init, headers, redirect: "manual" });
