@@ -8,7 +8,7 @@
  */
 
 import { useCallback, useEffect, useState } from "react";
-import { callControl, describeError } from "../shared/api.ts";
+import { ControlError, callControl, describeError } from "../shared/api.ts";
 import { formatBytes, formatTime } from "../shared/format.ts";
 import type { VersionItem } from "../shared/macro.ts";
 import { Button, StateMessage } from "../shared/ui.tsx";
@@ -48,6 +48,8 @@ interface AuditPage {
 interface TenantSettings {
   readonly cdnAllowList: readonly string[];
   readonly connectAllowList: readonly string[];
+  readonly updatedBy: string | null;
+  readonly updatedAt: string | null;
 }
 
 interface TenantUsage {
@@ -260,6 +262,15 @@ function SiteRow(props: {
   );
 }
 
+/** `json.cdnAllowList.1` → which list and which entry a refusal names. */
+function issueTarget(path: string): { list: "cdnAllowList" | "connectAllowList"; index: number } | undefined {
+  const match = /^json\.(cdnAllowList|connectAllowList)\.([0-9]+)$/.exec(path);
+  if (match === null) return undefined;
+  return { list: match[1] as "cdnAllowList" | "connectAllowList", index: Number(match[2]) };
+}
+
+const LIST_NAMES = { cdnAllowList: "CDN allow-list", connectAllowList: "Network allow-list" } as const;
+
 function AllowListsSection() {
   const settings = useSection(
     useCallback(() => callControl<TenantSettings>("GET", "/v1/tenant/settings"), []),
@@ -267,38 +278,57 @@ function AllowListsSection() {
   const [cdn, setCdn] = useState("");
   const [connect, setConnect] = useState("");
   const [notice, setNotice] = useState<string | undefined>();
+  const [problems, setProblems] = useState<readonly string[]>([]);
   useEffect(() => {
     if (settings.value === undefined) return;
     setCdn(settings.value.cdnAllowList.join("\n"));
     setConnect(settings.value.connectAllowList.join("\n"));
   }, [settings.value]);
-  const lines = (text: string) =>
+  // One source per line; blank lines are ignored, so entry N is the N-th non-blank line.
+  const entries = (text: string) =>
     text
-      .split(/\s+/)
+      .split("\n")
       .map((s) => s.trim())
       .filter((s) => s !== "");
   const save = async () => {
+    const body = { cdnAllowList: entries(cdn), connectAllowList: entries(connect) };
     try {
-      await callControl("PUT", "/v1/tenant/settings", {
-        cdnAllowList: lines(cdn),
-        connectAllowList: lines(connect),
-      });
-      setNotice("Saved. New grants use the new lists.");
+      await callControl("PUT", "/v1/tenant/settings", body);
+      setProblems([]);
+      setNotice("Saved. Sites published from now on get these lists.");
       await settings.reload();
     } catch (error) {
-      setNotice(describeError(error));
+      const named =
+        error instanceof ControlError
+          ? error.issues.flatMap((issue) => {
+              const target = issueTarget(issue.path);
+              if (target === undefined) return [];
+              const source = body[target.list][target.index];
+              return [
+                `${LIST_NAMES[target.list]}${source === undefined ? "" : `, "${source}"`}: ${issue.message}`,
+              ];
+            })
+          : [];
+      setProblems(named);
+      setNotice(named.length > 0 ? "Not saved: fix these entries." : describeError(error));
     }
   };
   return (
     <Section id="allow-lists" title="Allowed websites" error={settings.error}>
       <p className="ms-subtle">
-        Where sites may load scripts, styles and fonts from (CDN list) and send requests to (network list).
-        One host per line.
+        Where sites may load scripts, styles, images and fonts from (CDN list, on top of jsDelivr, unpkg,
+        cdnjs and Google Fonts) and send requests to (network list). One https:// source per line, e.g.
+        https://cdn.example.com or https://*.example.com.
       </p>
       <div className="ms-row">
         <label>
           CDN allow-list
-          <textarea className="ms-input ms-textarea" value={cdn} onChange={(e) => setCdn(e.target.value)} />
+          <textarea
+            className="ms-input ms-textarea"
+            value={cdn}
+            onChange={(e) => setCdn(e.target.value)}
+            data-testid="cdn-allow-list"
+          />
         </label>
         <label>
           Network allow-list
@@ -306,13 +336,31 @@ function AllowListsSection() {
             className="ms-input ms-textarea"
             value={connect}
             onChange={(e) => setConnect(e.target.value)}
+            data-testid="connect-allow-list"
           />
         </label>
       </div>
-      <Button appearance="primary" onClick={() => void save()}>
+      <Button appearance="primary" onClick={() => void save()} testId="save-allow-lists">
         Save allow-lists
       </Button>
-      {notice !== undefined && <p role="status">{notice}</p>}
+      {notice !== undefined && (
+        <p role="status" data-testid="allow-lists-notice">
+          {notice}
+        </p>
+      )}
+      {problems.length > 0 && (
+        <ul className="ms-error-list" data-testid="allow-list-problems">
+          {problems.map((problem) => (
+            <li key={problem}>{problem}</li>
+          ))}
+        </ul>
+      )}
+      {settings.value?.updatedAt != null && (
+        <p className="ms-subtle">
+          Last changed {formatTime(settings.value.updatedAt)} by{" "}
+          <span className="ms-mono">{settings.value.updatedBy}</span>
+        </p>
+      )}
     </Section>
   );
 }

@@ -10,6 +10,7 @@
  */
 
 import { requestRemote, view } from "@forge/bridge";
+import { SECRET_RULES } from "@mini-sites/core";
 import { type DragEvent, useCallback, useEffect, useState } from "react";
 import { type MacroConfig, readMacroConfig } from "../../src/macro-config.ts";
 import { ControlError, callControl, describeError, errorFrom } from "../shared/api.ts";
@@ -48,7 +49,12 @@ type Stage =
   | { readonly kind: "rejected"; readonly error: ControlError }
   | { readonly kind: "failed"; readonly message: string };
 
-/** Plain words for a secret finding: which file, which line, what kind. */
+/** What each secret rule finds, in the core's own words ("AWS secret access key, named or …"). */
+const SECRET_KINDS = new Map(
+  SECRET_RULES.map((rule) => [rule.id, rule.description.split(",")[0] ?? rule.id]),
+);
+
+/** Plain words for a secret finding: which file, which line, what kind (the match is redacted). */
 export function describeFinding(finding: {
   path?: string;
   file?: string;
@@ -58,14 +64,16 @@ export function describeFinding(finding: {
   redacted?: unknown;
 }) {
   const file = finding.path ?? finding.file ?? "a file";
-  const kind = (finding.rule ?? "secret").replace(/-/g, " ");
+  const kind =
+    (finding.rule === undefined ? undefined : SECRET_KINDS.get(finding.rule)) ??
+    `a secret (${finding.rule ?? "unknown kind"})`;
   const shown =
     typeof finding.match === "string"
       ? finding.match
       : typeof finding.redacted === "string"
         ? finding.redacted
         : "";
-  return `${file}, line ${finding.line ?? "?"}: looks like a ${kind}${shown === "" ? "" : ` (${shown})`}. Anyone who can view the page could read it — remove it and load it from a server instead.`;
+  return `${file}, line ${finding.line ?? "?"}: ${kind}${shown === "" ? "" : ` (${shown})`}. Anyone who can view the page could read it — remove it and load it from a server instead.`;
 }
 
 /** Walks a dropped folder (DataTransfer entries) into files with paths relative to the drop. */

@@ -25,16 +25,23 @@ export interface SecretFindingItem {
   readonly [key: string]: unknown;
 }
 
+/** A field the control Worker refused: `json.cdnAllowList.1` names the list and the entry. */
+export interface IssueItem {
+  readonly path: string;
+  readonly message: string;
+}
+
 export class ControlError extends Error {
   readonly status: number;
   readonly code: string;
   readonly errors: readonly BundleErrorItem[];
   readonly findings: readonly SecretFindingItem[];
+  readonly issues: readonly IssueItem[];
   constructor(
     status: number,
     code: string,
     message: string,
-    extra: { errors?: BundleErrorItem[]; findings?: SecretFindingItem[] } = {},
+    extra: { errors?: BundleErrorItem[]; findings?: SecretFindingItem[]; issues?: IssueItem[] } = {},
   ) {
     super(message);
     this.name = "ControlError";
@@ -42,6 +49,7 @@ export class ControlError extends Error {
     this.code = code;
     this.errors = extra.errors ?? [];
     this.findings = extra.findings ?? [];
+    this.issues = extra.issues ?? [];
   }
 }
 
@@ -62,6 +70,12 @@ export function errorFrom(status: number, raw: unknown): ControlError {
     return new ControlError(status, error.code, String(error.message ?? error.code), {
       errors: Array.isArray(error.errors) ? (error.errors as BundleErrorItem[]) : [],
       findings: Array.isArray(error.findings) ? (error.findings as SecretFindingItem[]) : [],
+      issues: Array.isArray(error.issues)
+        ? (error.issues as unknown[]).filter(
+            (i): i is IssueItem =>
+              typeof (i as IssueItem)?.path === "string" && typeof (i as IssueItem).message === "string",
+          )
+        : [],
     });
   }
   // Not the control Worker's shape: Forge itself refused (a FIT failure is Forge's 401) or the
@@ -105,6 +119,12 @@ export function describeError(error: unknown): string {
       return "An administrator has disabled this mini-site.";
     case "PRINCIPAL_NOT_ALLOWED":
       return "Only a Confluence administrator can use this page.";
+    case "LICENSE_INACTIVE":
+      return "The Mini-Sites license for this Confluence site is not active. A Confluence administrator can renew it in the Marketplace; nothing was deleted.";
+    case "PAGE_TRASHED":
+      return "This page is in the trash. Its mini-site comes back if the page is restored.";
+    case "TENANT_PURGING":
+      return "Mini-Sites is being removed from this Confluence site.";
     default:
       if (error.code.startsWith("QUOTA_")) return `Your organisation's limit was reached: ${error.message}`;
       return error.message;

@@ -15,6 +15,14 @@ async function bytesOf(file: Blob): Promise<Uint8Array> {
   return new Uint8Array(await file.arrayBuffer());
 }
 
+const HOSTED_AS = "index.html";
+
+function namedAs(report: CheckReport, name: string): CheckReport {
+  const rename = <T extends { path: string }>(item: T): T =>
+    item.path === HOSTED_AS ? { ...item, path: name } : item;
+  return { ...report, errors: report.errors.map(rename), findings: report.findings.map(rename) };
+}
+
 async function check(request: CheckRequest): Promise<CheckResult> {
   const onProgress = (p: { filesDone: number; filesTotal: number }) =>
     post({ type: "progress", filesDone: p.filesDone, filesTotal: p.filesTotal });
@@ -52,6 +60,8 @@ async function check(request: CheckRequest): Promise<CheckResult> {
       request.kind === "zip" ? { kind: "zip", source } : { kind: "html", name: request.file.name, source },
       { onProgress },
     );
+    // One .html is hosted as index.html, and the report names it so; the author dropped their own file.
+    if (request.kind === "html") report = namedAs(report, request.file.name);
     upload = request.file;
     uploadName = request.file.name;
   }

@@ -12,7 +12,7 @@ export interface MacroJob {
 }
 
 export interface MacroState {
-  readonly state: "PUBLISHED" | "NOT_PUBLISHED" | "SITE_DISABLED";
+  readonly state: "PUBLISHED" | "NOT_PUBLISHED" | "SITE_DISABLED" | "PAGE_TRASHED";
   readonly bound: boolean;
   readonly canEdit: boolean;
   readonly site: {

@@ -52,6 +52,8 @@ type ViewState =
   | { readonly kind: "provisioning"; readonly step: string; readonly progress: number | null }
   | { readonly kind: "failed"; readonly message: string }
   | { readonly kind: "disabled" }
+  | { readonly kind: "trashed" }
+  | { readonly kind: "license" }
   | { readonly kind: "no-access"; readonly message: string }
   | { readonly kind: "error"; readonly message: string }
   | Live;
@@ -69,6 +71,9 @@ function liveFrom(answer: ServeUrl & { state: "PUBLISHED" }): Live {
 function refusal(error: unknown): ViewState {
   if (error instanceof ControlError) {
     if (error.code === "SITE_DISABLED") return { kind: "disabled" };
+    if (error.code === "PAGE_TRASHED") return { kind: "trashed" };
+    // Before the generic 403: a lapsed license is the whole site's problem, not this user's access.
+    if (error.code === "LICENSE_INACTIVE") return { kind: "license" };
     if (error.code === "NO_ACCESS" || error.status === 403 || error.status === 404)
       return { kind: "no-access", message: describeError(error) };
   }
@@ -90,6 +95,7 @@ export function MacroView() {
       const context = await view.getContext();
       const macro = await callControl<MacroState>("GET", "/v1/macro/state");
       if (macro.state === "SITE_DISABLED") return setState({ kind: "disabled" });
+      if (macro.state === "PAGE_TRASHED") return setState({ kind: "trashed" });
       if (!macro.bound) {
         // A macro whose stored config names a site but which has no binding was copied with its page
         // (DESIGN §3 Copy semantics): say so, rather than "nothing published".
@@ -226,6 +232,23 @@ export function MacroView() {
       return (
         <StateMessage testId="state-disabled" title="This mini-site is disabled" tone="warning">
           <p>An administrator has disabled it. Ask your Confluence administrator if you need it back.</p>
+        </StateMessage>
+      );
+    case "trashed":
+      return (
+        <StateMessage testId="state-trashed" title="This page is in the trash" tone="warning">
+          <p>
+            Its mini-site is not shown while the page is in the trash. It comes back if the page is restored.
+          </p>
+        </StateMessage>
+      );
+    case "license":
+      return (
+        <StateMessage testId="state-license" title="Mini-Sites needs an active license" tone="warning">
+          <p>
+            The Mini-Sites license for this Confluence site is not active, so mini-sites are not shown. A
+            Confluence administrator can renew it in the Marketplace; nothing was deleted.
+          </p>
         </StateMessage>
       );
     case "no-access":
