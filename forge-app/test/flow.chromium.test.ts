@@ -242,6 +242,18 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     await page.close();
   }, 300_000);
 
+  it("PDF export shows the macro's static card (the app's adfExport function), not an empty frame", async () => {
+    const page = await newPageAs("viewer");
+    await page.goto(`${acme}/wiki/spaces/ENG/pdfexport/1001`);
+    const card = page.locator("[data-testid=export-view] aside[data-adf=panel]");
+    expect(await card.locator("strong").textContent()).toBe("Team dashboard app");
+    expect(await card.locator("a").getAttribute("href")).toBe(
+      `${acme}/wiki/pages/viewpage.action?pageId=1001`,
+    );
+    expect(await page.locator("iframe").count()).toBe(0);
+    await page.close();
+  }, 60_000);
+
   it("an editor publishes a zip (one wrapping folder is unwrapped), with the job's steps shown", async () => {
     const zip = await zipOf(join(FIXTURES, "counter"), COUNTER_FILES, "prototype-v1");
     const page = await newPageAs("editor");

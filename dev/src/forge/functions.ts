@@ -113,14 +113,14 @@ export class ForgeFunctions {
     payload: unknown,
     context: unknown = {},
   ) {
-    const name = handlerOf(this.options.manifest, functionKey);
-    const handler = name === undefined ? undefined : this.exports[name];
-    if (typeof handler !== "function")
-      throw new Error(`manifest.yml names no function "${functionKey}" with an exported handler`);
     const at = Date.now();
     const timeoutMs = this.options.timeoutMs ?? 55_000;
     let timer: NodeJS.Timeout | undefined;
     try {
+      const name = handlerOf(this.options.manifest, functionKey);
+      const handler = name === undefined ? undefined : this.exports[name];
+      if (typeof handler !== "function")
+        throw new Error(`manifest.yml names no function "${functionKey}" with an exported handler`);
       const invocation: Invocation = { installation, functionKey };
       owners.set(invocation, this);
       const result = await invocations.run(invocation, () =>

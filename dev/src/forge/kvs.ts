@@ -6,9 +6,11 @@
  *
  * The wire format is the one `@forge/kvs` speaks (its storage-api.js): POST `/api/v1/<op>` with a JSON
  * body, answers JSON; a missing key is 404 `{code:"KEY_NOT_FOUND"}` (the client turns it into
- * `undefined`); errors are `{code, message}`. Implemented: get, set, delete, query (key prefix,
- * limit, cursor), the secret variants (same store, another namespace), and the batch calls. The
- * custom-entity calls answer 501 with a clear message: this app does not use them.
+ * `undefined`); errors are `{code, message}`. Implemented: get (with its created/updated times),
+ * set, delete, query (key prefix, limit, cursor), the secret variants (same store, another
+ * namespace), and the batch calls. `set` options (key policy, TTL, returned value), custom entities
+ * and transactions answer 501 with a clear message: nothing here uses them, and a local store that
+ * ignored them would let code pass here that behaves differently on Forge.
  */
 
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
@@ -62,6 +64,9 @@ export class LocalKvs {
       case "set": {
         const invalid = checkKey(request.key) ?? checkValue(request.value);
         if (invalid !== undefined) return invalid;
+        // Key policies, TTLs and returned values are not played: refused, never silently ignored.
+        if (request.options !== undefined && request.options !== null)
+          return kvsError(501, "NOT_AVAILABLE_LOCALLY", "The local KVS does not implement set options.");
         const key = keyOf(request.key);
         const now = Date.now();
         const before = this.entries.get(key);
