@@ -13,7 +13,7 @@ import { DEFAULT_PORT } from "./stack.ts";
 
 const USAGE = `Usage: npm run dev -- [--port N] [--data DIR] [--grant-ttl SECONDS] [--max-running N]
 
-  --port         base port; the services use it and the next six (default ${DEFAULT_PORT})
+  --port         base port; the services use it and the next eight (default ${DEFAULT_PORT})
   --data         folder for everything the stack keeps (default .data)
   --grant-ttl    lifetime of minted grants in seconds (default 600)
   --max-running  user Workers kept running at once (default 20)

@@ -57,6 +57,8 @@ ${
     ? ""
     : `  Local Confluence (open this)  ${info.localConfluence.sites.acme?.url ?? info.localConfluence.url}/wiki/
     second tenant               ${info.localConfluence.sites.globex?.url ?? ""}/wiki/
+    switch to "editor" in the top bar, then Edit → Edit Mini-site and drop a folder, a zip or an
+    .html file; "admin" has the admin page and the license toggle (docs/local-confluence.md)
 `
 }  Dev console (view URLs)       ${info.consoleUrl}/sites
 
