@@ -450,7 +450,7 @@ function CheckSummary(props: { readonly result: CheckResult }) {
   return (
     <div className="ms-stack" data-testid="check-result">
       <p>
-        {result.files.length} files, {formatBytes(result.bytes)}
+        {result.files.length} {result.files.length === 1 ? "file" : "files"}, {formatBytes(result.bytes)}
       </p>
       {result.errors.length > 0 && (
         <Problems errors={result.errors} findings={result.findings as unknown as Record<string, unknown>[]} />
