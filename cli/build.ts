@@ -15,7 +15,7 @@
  */
 
 import { readdir, readFile, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
 
@@ -35,8 +35,11 @@ const TARGET = "node20";
 const EXTERNAL = ["miniflare", "esbuild"];
 
 /**
- * `--pack`: replaces the two modules of dev/src that read the repository at run time — the Worker
- * bundler and the migration reader — with the same content built now.
+ * `--pack`: replaces the modules of dev/src that read the repository at run time — the Worker
+ * bundler, the migration reader and the namespace router's source — with the same content built now,
+ * and leaves out the local Confluence (it builds the Forge app's Custom UI from forge-app/ with Vite):
+ * the packed `mini-sites dev` runs the Workers and the API stand-ins, and says the local Confluence
+ * needs a checkout.
  */
 async function embedDevStack(): Promise<Plugin> {
   const { bundleWorker, DISPATCH_ENTRY } = await import("../dev/src/bundle-worker.ts");
@@ -47,28 +50,11 @@ async function embedDevStack(): Promise<Plugin> {
     "control/src/index.ts": await bundleWorker(CONTROL_ENTRY),
   };
   const migrations = await readMigrationFiles();
-  return {
-    name: "embed-dev-stack",
-    setup(b) {
-      b.onResolve({ filter: /[\\/]dev[\\/]src[\\/](bundle-worker|migration-files)\.ts$/ }, (args) => ({
-        path: args.path.endsWith("migration-files.ts") ? "migration-files" : "bundle-worker",
-        namespace: "embedded",
-      }));
-      b.onResolve({ filter: /^\.\/(bundle-worker|migration-files)\.ts$/ }, (args) =>
-        args.importer.includes(`${join("dev", "src")}`)
-          ? {
-              path: args.path.includes("migration") ? "migration-files" : "bundle-worker",
-              namespace: "embedded",
-            }
-          : undefined,
-      );
-      b.onLoad({ filter: /.*/, namespace: "embedded" }, (args) => ({
-        loader: "js",
-        contents:
-          args.path === "migration-files"
-            ? `const MIGRATIONS = ${JSON.stringify(migrations)};
-export async function readMigrationFiles() { return MIGRATIONS; }`
-            : `const WORKERS = ${JSON.stringify(workers)};
+  const { ROUTER_SOURCE } = await import("../dev/src/namespace-router.ts");
+  const replaced: Record<string, string> = {
+    "migration-files": `const MIGRATIONS = ${JSON.stringify(migrations)};
+export async function readMigrationFiles() { return MIGRATIONS; }`,
+    "bundle-worker": `const WORKERS = ${JSON.stringify(workers)};
 export const DISPATCH_ENTRY = "dispatch/src/index.ts";
 export async function bundleWorker(entry) {
   const path = typeof entry === "string" ? entry.replaceAll("\\\\", "/") : "";
@@ -76,6 +62,24 @@ export async function bundleWorker(entry) {
   if (key === undefined) throw new Error("mini-sites dev: no embedded Worker for " + path);
   return WORKERS[key];
 }`,
+    "namespace-router": `export const ROUTER_SOURCE = ${JSON.stringify(ROUTER_SOURCE)};`,
+    "confluence/start": `export const LOCAL_CONFLUENCE_INCLUDED = false;
+export async function startLocalConfluenceStack() {
+  throw new Error("mini-sites dev: the local Confluence is not in the packaged CLI; run npm run dev in a checkout");
+}`,
+  };
+  const devSource = join(REPO_ROOT, "dev", "src");
+  const byFile = new Map(Object.keys(replaced).map((name) => [join(devSource, `${name}.ts`), name]));
+  return {
+    name: "embed-dev-stack",
+    setup(b) {
+      b.onResolve({ filter: /(bundle-worker|migration-files|namespace-router|start)\.ts$/ }, (args) => {
+        const name = byFile.get(resolve(args.resolveDir, args.path));
+        return name === undefined ? undefined : { path: name, namespace: "embedded" };
+      });
+      b.onLoad({ filter: /.*/, namespace: "embedded" }, (args) => ({
+        loader: "js",
+        contents: replaced[args.path],
       }));
     },
   };

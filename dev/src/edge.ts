@@ -18,8 +18,8 @@
  * ports can be reused), then waits STOP_GRACE_MS for responses still streaming, then ends the process.
  */
 
-import { readFileSync } from "node:fs";
 import { Log, LogLevel, Miniflare, type MiniflareOptions, Response as MiniflareResponse } from "miniflare";
+import { ROUTER_SOURCE } from "./namespace-router.ts";
 import { COMPATIBILITY_DATE, type SiteWorker, userWorkerName, userWorkerOptions } from "./user-workers.ts";
 
 export interface EdgeOptions {
@@ -39,7 +39,6 @@ export interface EdgeOptions {
 export const DEFAULT_MAX_RUNNING = 20;
 const DISPATCH_WORKER_NAME = "dispatch";
 const CONTROL_ENTRYPOINT = "NamespaceControl";
-const ROUTER_SOURCE = readFileSync(new URL("./namespace-router.worker.js", import.meta.url), "utf8");
 /**
  * After the router stopped routing to an instance and its requests got their headers, the process
  * lives this long more so that bodies still streaming (up to 25 MiB over loopback) finish.

@@ -54,7 +54,7 @@ Mini-Sites is running.
   Confluence stand-in (REST)    ${info.confluenceUrl}
 ${
   info.localConfluence === undefined
-    ? ""
+    ? "  Local Confluence              not in this build: run `npm run dev` in a checkout of the repository\n"
     : `  Local Confluence (open this)  ${info.localConfluence.sites.acme?.url ?? info.localConfluence.url}/wiki/
     second tenant               ${info.localConfluence.sites.globex?.url ?? ""}/wiki/
     switch to "editor" in the top bar, then Edit → Edit Mini-site and drop a folder, a zip or an

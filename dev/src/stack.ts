@@ -31,7 +31,7 @@ import {
   type SampleUser,
   startConfluenceStandIn,
 } from "./confluence/index.ts";
-import { startLocalConfluenceStack } from "./confluence/start.ts";
+import { LOCAL_CONFLUENCE_INCLUDED, startLocalConfluenceStack } from "./confluence/start.ts";
 import { type DevConsole, startDevConsole } from "./console.ts";
 import { type Control, startControl } from "./control.ts";
 import { Edge } from "./edge.ts";
@@ -48,7 +48,10 @@ export interface DevStackOptions {
   /** User Workers running at once (the least recently used beyond it are stopped). */
   readonly maxRunning?: number;
   readonly log?: Log;
-  /** Start the local Confluence and the Forge host with the app's Custom UI (default true). */
+  /**
+   * Start the local Confluence and the Forge host with the app's Custom UI (default: when this build
+   * has them — a checkout of the repository does, the packed CLI does not).
+   */
   readonly localConfluence?: boolean;
 }
 
@@ -175,7 +178,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       // links and renewals from the gateway's script.
       EMBED_ORIGIN: "",
     };
-    const withConfluence = options.localConfluence !== false;
+    const withConfluence = options.localConfluence ?? LOCAL_CONFLUENCE_INCLUDED;
     const cdnPort = withConfluence ? await reservePort(portAt(8)) : undefined;
     if (cdnPort !== undefined) dispatchVars.EMBED_ORIGIN = `http://127.0.0.1:${cdnPort.port}`;
     const gateway = await reservePort(gatewayPort);

@@ -340,6 +340,26 @@ describe("Cloudflare API stand-in", () => {
       expect((await upload(api, session.jwt, untyped)).status).toBe(400);
     });
 
+    it("takes an asset of several megabytes (its base64 check is linear)", async () => {
+      const big = { "/index.html": "<p>big</p>", "/data.json": `[${"1234567,".repeat(700_000)}0]` };
+      const session = await startSession(api, "site-big", big);
+      let last: Reply | undefined;
+      for (const bucket of session.buckets) last = await upload(api, session.jwt, uploadForm(big, bucket));
+      expect(last?.status, JSON.stringify(last?.body)).toBe(201);
+      const hash = manifestOf(big)["/data.json"]?.hash as string;
+      expect((await readFile(api.assetPath(hash))).length).toBe((big["/data.json"] as string).length);
+    });
+
+    it("refuses base64 with its padding in the middle or of the wrong length", async () => {
+      const session = await startSession(api, "site-a", files);
+      const hash = session.buckets.flat()[0] as string;
+      for (const text of ["PHA+aGVs=bG8=", "PHA+aGVsbG8", "PHA+aGVsbG8==="]) {
+        const form = new FormData();
+        form.append(hash, new File([text], hash, { type: "text/html" }));
+        expect((await upload(api, session.jwt, form)).status, text).toBe(400);
+      }
+    });
+
     it("refuses an upload token an hour old with 401", async () => {
       const session = await startSession(api, "site-a", files);
       clock += 60 * 60 * 1000 + 1;

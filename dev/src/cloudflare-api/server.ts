@@ -168,8 +168,12 @@ function bearer(request: IncomingMessage): string {
 
 const digest = (text: string): Buffer => createHash("sha256").update(text).digest();
 
-/** Base64 as undici's FormData sends it: standard alphabet, padded. */
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/**
+ * Base64 as undici's FormData sends it: standard alphabet, padded. Checked without a repeated group: a
+ * backtracking pattern over a multi-megabyte part overflows V8's regex stack.
+ */
+const isPaddedBase64 = (text: string): boolean =>
+  text.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(text);
 
 /** A module part name becomes a file under the version folder: no way out of it. */
 const MODULE_NAME = /^(?!\/)(?!.*(?:^|\/)\.{1,2}(?:\/|$))[A-Za-z0-9._\-/]+$/;
@@ -308,7 +312,7 @@ export async function startCloudflareApi(options: CloudflareApiOptions): Promise
         throw badRequest(`part ${name} must be a file part carrying the asset's Content-Type`);
       }
       const text = await value.text();
-      if (!BASE64.test(text)) throw badRequest(`part ${name} is not base64 (base64=true was requested)`);
+      if (!isPaddedBase64(text)) throw badRequest(`part ${name} is not base64 (base64=true was requested)`);
       const bytes = Buffer.from(text, "base64");
       const expected = sizeOf.get(name);
       if (bytes.length !== expected) {

@@ -13,6 +13,9 @@ import type { FitSigner } from "../forge/signer.ts";
 import { startLocalConfluence } from "./host.ts";
 import type { ConfluenceStandIn } from "./standin.ts";
 
+/** This build has the local Confluence; the packed CLI replaces this module with one that has not (cli/build.ts). */
+export const LOCAL_CONFLUENCE_INCLUDED: boolean = true;
+
 export interface LocalConfluenceStackOptions {
   readonly dataDir: string;
   readonly signer: FitSigner;
