@@ -8,6 +8,7 @@
 import type { IdentityEnv } from "@mini-sites/core";
 import type { D1Database } from "./db/d1.ts";
 import type { BudgetNamespace } from "./hosting/budget.ts";
+import type { PrivacyVars } from "./privacy/report.ts";
 import type { PublishVars } from "./publish/config.ts";
 
 // --- R2 (shapes follow @cloudflare/workers-types; only the calls this Worker makes) ---------------
@@ -79,7 +80,7 @@ export interface Fetcher {
   fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
 }
 
-export interface ControlEnv extends IdentityEnv, PublishVars {
+export interface ControlEnv extends IdentityEnv, PublishVars, PrivacyVars {
   readonly DB: D1Database;
   readonly BUNDLES: R2Bucket;
   readonly PROVISION_VERSION?: WorkflowBinding;
@@ -97,6 +98,11 @@ export interface ControlEnv extends IdentityEnv, PublishVars {
   readonly DISPATCH?: Fetcher;
   readonly WFP_ACCOUNT_ID?: string;
   readonly WFP_NAMESPACE?: string;
+  /**
+   * Atlassian's API base for the personal data reporting API (privacy/report.ts); default
+   * https://api.atlassian.com. The dev stack points it at its Atlassian stand-in.
+   */
+  readonly ATLASSIAN_API_BASE_URL?: string;
   /** The WfP REST API base; default Cloudflare's. The dev stack points it at its stand-in. */
   readonly CLOUDFLARE_API_BASE_URL?: string;
   /** The dispatch Worker's own origin; view URLs and smoke checks go through it. */

@@ -232,6 +232,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         WFP_NAMESPACE: DEV_NAMESPACE,
         WFP_API_TOKEN_PROVISIONING: secrets.cloudflareApiToken,
         FORGE_JWKS_URL: forgeJwksUrl,
+        // The Atlassian stand-in answers the personal data reporting API too.
+        ATLASSIAN_API_BASE_URL: confluence.url,
         ALLOWED_FORGE_APP_IDS: allowedForgeAppIds,
         CONTROL_SHARED_SECRET: secrets.sharedSecret,
         GRANT_TTL_SECONDS: String(grantTtlSeconds),

@@ -581,6 +581,11 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     await finding.waitFor({ timeout: 30_000 });
     expect(await finding.textContent()).toMatch(/^leaky\.html, line 5: AWS secret access key \(wJal…/);
     expect(await finding.textContent()).not.toContain(secret);
+    // The key id alone signs nothing (a `warn` finding): shown apart, not among what refuses.
+    expect(await config.getByTestId("secret-finding").count()).toBe(1);
+    expect(await config.getByTestId("secret-warning").first().textContent()).toMatch(
+      /^leaky\.html, line 4: AWS access key id\b/,
+    );
     expect(await config.getByTestId("publish").isDisabled()).toBe(true);
     await shoot(page, "publisher-secret");
     await page.close();

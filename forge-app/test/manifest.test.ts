@@ -46,7 +46,7 @@ interface Manifest {
       function?: string;
       remote?: string;
       route?: { path: string };
-      auth?: unknown;
+      auth?: { appUserToken?: { enabled: boolean }; appSystemToken?: { enabled: boolean } };
     }[]
   >;
 }
@@ -95,15 +95,22 @@ describe("forge-app/manifest.yml", () => {
 
   it("delivers every event to a control Worker route that takes Forge's event calls (FIT, no user)", async () => {
     const manifest = parse(await readFile(MANIFEST, "utf8")) as Manifest;
-    const receivers = [...(manifest.modules.trigger ?? []), ...(manifest.modules.preUninstall ?? [])];
+    const receivers = [
+      ...(manifest.modules.trigger ?? []),
+      ...(manifest.modules.preUninstall ?? []),
+      ...(manifest.modules.scheduledTrigger ?? []),
+    ];
     expect(receivers.length).toBeGreaterThan(0);
     for (const receiver of receivers) {
       // Straight to the remote: no Forge function in between (manifest.yml says why).
       expect(receiver.function, receiver.key).toBeUndefined();
       const endpoint = manifest.modules.endpoint?.find((e) => e.key === receiver.endpoint);
       expect(endpoint?.remote, receiver.key).toBe("control");
-      // Forge sends a trigger no user token; an endpoint that asked for one would fail validation.
-      expect(endpoint?.auth, receiver.key).toBeUndefined();
+      // Forge sends a trigger no user token; only the personal data report gets the app's own token.
+      expect(endpoint?.auth?.appUserToken, receiver.key).toBeUndefined();
+      expect(endpoint?.auth?.appSystemToken?.enabled ?? false, receiver.key).toBe(
+        endpoint?.route?.path === "/v1/lifecycle/personal-data",
+      );
       const path = endpoint?.route?.path as string;
       const policy = ROUTE_POLICIES.find((p) => p.method === "POST" && p.path === path);
       expect(policy?.allow, `${receiver.key} → POST ${path}`).toEqual({ forgeApp: true });

@@ -22,6 +22,11 @@ export const API_ERRORS = {
   INVALID_REQUEST: 400,
   /** A Forge call whose FIT has no macro context (content, local id): not called from a macro. */
   INVALID_CONTEXT: 400,
+  /**
+   * A Forge call that needs the app's own Atlassian API token (`x-forge-oauth-system`) came without
+   * it: the endpoint in manifest.yml lacks `auth.appSystemToken`.
+   */
+  SYSTEM_TOKEN_MISSING: 400,
 
   // --- 401: no credential we could verify (control/src/auth) ------------------------------------
   /** No credential of any accepted kind was presented. */
@@ -128,6 +133,11 @@ export const API_ERRORS = {
   UNAVAILABLE: 503,
   /** Confluence did not answer the permission check: denied; retry shortly. */
   PERMISSION_CHECK_UNAVAILABLE: 503,
+  /**
+   * Atlassian's API (personal data reporting) failed or refused the app's token; the progress made is
+   * kept and the next run continues from there.
+   */
+  ATLASSIAN_UNAVAILABLE: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

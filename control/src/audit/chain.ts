@@ -33,6 +33,7 @@ import {
   timingSafeEqual,
 } from "@mini-sites/core";
 import { type Clock, type D1Database, isUniqueViolation, systemClock } from "../db/d1.ts";
+import { auditActorFor } from "../privacy/pseudonyms.ts";
 import { canonicalJson } from "./canonical.ts";
 import { sanitizeDetail } from "./detail.ts";
 
@@ -94,13 +95,17 @@ export const AUDIT_ACTIONS = [
   "key.rotate",
   "macro.bind",
   "request.denied",
+  "privacy.report",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export interface AuditEntry {
   /** The tenant, whose chain the entry joins; `null` for deployment-wide events. */
   readonly tenantId: TenantShortId | null;
-  /** Who did it: an id such as `forge:<accountId>`, `api-token:<tokenId>` or `ci` — never a credential. */
+  /**
+   * Who did it: an id such as `forge:<accountId>`, `api-token:<tokenId>` or `ci` — never a credential.
+   * A Forge user's account id is stored as its pseudonym (`forge:~<hex>`, privacy/pseudonyms.ts).
+   */
   readonly actor: string;
   readonly action: AuditAction;
   /** What it was done to, e.g. `site:<siteId>` or `site:<siteId>/v3`. */
@@ -239,6 +244,8 @@ export async function appendAudit(
   const cleanDetail = sanitizeDetail(entry.detail ?? {});
   const detail = canonicalJson(cleanDetail);
   const key = keyring.current;
+  // A Forge user is written by pseudonym, never by account id (privacy/pseudonyms.ts).
+  const actor = await auditActorFor(db, entry.tenantId, entry.actor, now());
 
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     if (attempt > 0) await backoff(attempt - 1);
@@ -249,7 +256,7 @@ export async function appendAudit(
       seq: (head?.seq ?? 0) + 1,
       keyId: key.id,
       tenantId: entry.tenantId,
-      actor: entry.actor,
+      actor,
       action: entry.action,
       target,
       detail,

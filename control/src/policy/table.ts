@@ -170,6 +170,7 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
   policy("POST", "/v1/lifecycle/installed", { forgeApp: true }, "installation"),
   policy("POST", "/v1/lifecycle/uninstalling", { forgeApp: true }, "installation"),
   policy("POST", "/v1/lifecycle/page-events", { forgeApp: true }, "installation"),
+  policy("POST", "/v1/lifecycle/personal-data", { forgeApp: true }, "installation"),
 
   // --- Operators: deployment-wide, no tenant's data -----------------------------------------------------
   policy("GET", "/v1/admin/denials", { sharedSecret: true }),

@@ -1,7 +1,9 @@
 /**
  * `GET /v1/audit` — the tenant's audit chain, newest first, page by page, with its verification: every
  * row's MAC, the links between rows, and the head against the anchor kept outside D1 (audit/anchor.ts),
- * so a tenant admin sees at once whether anything was altered, removed or cut off the end.
+ * so a tenant admin sees at once whether anything was altered, removed or cut off the end. Rows name
+ * Forge users by pseudonym (privacy/pseudonyms.ts); they are shown as `forge:<accountId>` here, or as
+ * `forge:closed~account` once Atlassian said the account was closed and it was anonymized.
  */
 
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
@@ -10,6 +12,7 @@ import { ApiError } from "../app/errors.ts";
 import { r2AuditAnchors } from "../audit/anchor.ts";
 import { listChain, tenantChain, verifyChain } from "../audit/chain.ts";
 import { controlKeys } from "../identity.ts";
+import { readableActors } from "../privacy/pseudonyms.ts";
 import { defineRoute } from "./define.ts";
 
 const AuditQuery = z.object({
@@ -92,9 +95,16 @@ export function registerAuditRoutes(app: OpenAPIHono<AppEnv>): void {
         "NOT_CONFIGURED",
         "The deployment identity secret is missing; see /.well-known/mini-sites.",
       );
-    const chain = tenantChain(tenantOf(c).id);
+    const tenantId = tenantOf(c).id;
+    const chain = tenantChain(tenantId);
     const { limit, before, verify } = c.req.valid("query");
     const page = await listChain(c.env.DB, chain, { limit, ...(before === undefined ? {} : { before }) });
+    // Rows name Forge users by pseudonym; the tenant's own admins read them as account ids again.
+    const actors = await readableActors(
+      c.env.DB,
+      tenantId,
+      page.entries.map((entry) => entry.actor),
+    );
     const verification =
       verify === "true"
         ? await verifyChain(c.env.DB, keys.audit, chain, r2AuditAnchors(c.env.BUNDLES))
@@ -104,7 +114,7 @@ export function registerAuditRoutes(app: OpenAPIHono<AppEnv>): void {
         entries: page.entries.map((entry) => ({
           seq: entry.seq,
           at: new Date(entry.at).toISOString(),
-          actor: entry.actor,
+          actor: actors.get(entry.actor) ?? entry.actor,
           action: entry.action,
           target: entry.target,
           detail: JSON.parse(entry.detail) as Record<string, unknown>,

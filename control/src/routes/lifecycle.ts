@@ -8,6 +8,8 @@
  *   POST /v1/lifecycle/installed     avi:forge:installed:app / upgraded — make or restore the tenant
  *   POST /v1/lifecycle/uninstalling  preUninstall — stop serving now, erase after the grace period
  *   POST /v1/lifecycle/page-events   avi:confluence:{trashed,restored,deleted}:{page,blogpost}
+ *   POST /v1/lifecycle/personal-data scheduledTrigger (hourly) with the app's system token — report
+ *                                    the tenant's stored account ids to Atlassian (privacy/report.ts)
  *
  * Every handler is idempotent (Forge redelivers on failure) and answers 2xx for an event it has
  * nothing to do with — an earlier installation's late uninstall, a page with no macro of ours —
@@ -17,6 +19,7 @@
 
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { type AppContext, type AppEnv, accessOf, installationOf } from "../app/context.ts";
+import { ApiError } from "../app/errors.ts";
 import { audit } from "../audit/log.ts";
 import { clearPageState, setPageState } from "../db/page-states.ts";
 import {
@@ -27,6 +30,7 @@ import {
   type Tenant,
 } from "../db/tenants.ts";
 import { contentHasBindings } from "../macro/store.ts";
+import { reportPersonalData } from "../privacy/report.ts";
 import { readPublishConfig } from "../publish/config.ts";
 import { defineRoute } from "./define.ts";
 
@@ -92,6 +96,39 @@ const pageEventsRoute = defineRoute({
   responses: { 200: { description: "What the event did", ...json(Outcome) } },
 });
 
+/** A scheduled trigger's body (Forge sends the trigger's context); nothing in it is needed. */
+const ScheduledEvent = z.object({}).passthrough().openapi("ForgeScheduledTrigger");
+
+const PersonalDataOutcome = z
+  .object({
+    state: z.enum(["ignored", "current", "waiting", "in-progress", "completed"]),
+    reported: z.number().int(),
+    closed: z.number().int(),
+    updated: z.number().int(),
+    nextAt: z.string().optional(),
+  })
+  .openapi("PersonalDataOutcome");
+
+/** Forge's header with the app's own Atlassian API token, on endpoints with `auth.appSystemToken`. */
+export const SYSTEM_TOKEN_HEADER = "x-forge-oauth-system";
+
+const personalDataRoute = defineRoute(
+  {
+    method: "post",
+    path: "/v1/lifecycle/personal-data",
+    summary:
+      "Forge scheduled trigger: report the tenant's stored account ids to Atlassian and anonymize closed accounts",
+    tags: ["lifecycle"],
+    request: { body: { ...json(ScheduledEvent), required: false } },
+    responses: {
+      200: { description: "What this run of the reporting cycle did", ...json(PersonalDataOutcome) },
+    },
+  },
+  "SYSTEM_TOKEN_MISSING",
+  "ATLASSIAN_UNAVAILABLE",
+  "NOT_CONFIGURED",
+);
+
 /** The tenant an event may act on: this installation's own, and only while it is active. */
 function activeTenantOf(c: AppContext): Tenant | undefined {
   const tenant = accessOf(c).tenant;
@@ -155,6 +192,37 @@ export function registerLifecycleRoutes(app: OpenAPIHono<AppEnv>, now: () => num
       detail: { purgeAfter: new Date(purgeAfter).toISOString() },
     });
     return c.json({ state: "purging" }, 200);
+  });
+
+  app.openapi(personalDataRoute, async (c) => {
+    const tenant = activeTenantOf(c);
+    if (tenant === undefined) return c.json({ state: "ignored", reported: 0, closed: 0, updated: 0 }, 200);
+    const systemToken = c.req.header(SYSTEM_TOKEN_HEADER);
+    if (systemToken === undefined || systemToken === "")
+      throw new ApiError(
+        "SYSTEM_TOKEN_MISSING",
+        `Personal data reporting needs the app's system token (${SYSTEM_TOKEN_HEADER}); enable auth.appSystemToken on the endpoint.`,
+      );
+    const outcome = await reportPersonalData(c.env, tenant.id, systemToken, now);
+    if (outcome.reported > 0 || outcome.state === "completed")
+      await audit(c.env, {
+        tenantId: tenant.id,
+        actor: accessOf(c).actor,
+        action: "privacy.report",
+        target: `tenant:${tenant.id}`,
+        // Counts only: the account ids themselves are what this is about.
+        detail: {
+          state: outcome.state,
+          reported: outcome.reported,
+          closed: outcome.closed,
+          updated: outcome.updated,
+        },
+      });
+    const { nextAt, ...counts } = outcome;
+    return c.json(
+      { ...counts, ...(nextAt === undefined ? {} : { nextAt: new Date(nextAt).toISOString() }) },
+      200,
+    );
   });
 
   app.openapi(pageEventsRoute, async (c) => {

@@ -303,7 +303,11 @@ function expectationFor(attacker: Attacker, method: string, path: string): Expec
   if (operator) return refused(403, "PRINCIPAL_NOT_ALLOWED");
   // Lifecycle routes are the Forge functions' own: a FIT without a user for THIS installation is the
   // app's backend itself (only Forge can sign one), and nobody else reaches them.
-  if (lifecycle) return attacker === "noPrincipal" ? OK() : refused(403, "PRINCIPAL_NOT_ALLOWED");
+  if (lifecycle) {
+    if (attacker !== "noPrincipal") return refused(403, "PRINCIPAL_NOT_ALLOWED");
+    // The personal data report also needs the app's system token, which only Forge's trigger carries.
+    return route === "POST /v1/lifecycle/personal-data" ? refused(400, "SYSTEM_TOKEN_MISSING") : OK();
+  }
 
   if (attacker === "otherTenantToken") {
     if (macro) return refused(403, "PRINCIPAL_NOT_ALLOWED");

@@ -29,7 +29,7 @@ import { join } from "node:path";
 import { FORGE_MODULE_KEYS } from "@mini-sites/core";
 import { type ForgeManifest, moduleByKey, remoteOfEndpoint } from "../forge/app.ts";
 import type { CustomUiCdn } from "../forge/cdn.ts";
-import { type DeliveryRecord, EventDelivery, PRE_UNINSTALL } from "../forge/events.ts";
+import { type DeliveryRecord, EventDelivery, PRE_UNINSTALL, SCHEDULE_INTERVAL_MS } from "../forge/events.ts";
 import { type FitPageContext, signFit } from "../forge/fit.ts";
 import type { ForgeFunctions } from "../forge/functions.ts";
 import {
@@ -63,6 +63,8 @@ export interface LocalConfluenceOptions {
   readonly cdn: CustomUiCdn;
   /** Reserved port (the CDN's frame-ancestors and the gateway's EMBED_ANCESTORS must know it). */
   readonly log?: (line: string) => void;
+  /** When the scheduled triggers first run after start (default 30 s); then at their intervals. */
+  readonly firstScheduledRunMs?: number;
 }
 
 export interface LocalConfluence {
@@ -77,6 +79,8 @@ export interface LocalConfluence {
   readonly deliveries: readonly DeliveryRecord[];
   /** Resolves when the events delivered so far have been answered (tests). */
   settled(): Promise<void>;
+  /** Runs the app's scheduled triggers (all, or one) on every installed site now. */
+  runScheduled(triggerKey?: string): Promise<DeliveryRecord[]>;
   close(): Promise<void>;
 }
 
@@ -136,6 +140,7 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     signer: options.signer,
     functions: options.functions,
     log,
+    systemToken: (installation) => confluence.systemTokenFor(installation.installationId),
   });
 
   const siteByKey = (key: string) => LOCAL_SITES.find((s) => s.key === key);
@@ -469,6 +474,18 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     }
   }
 
+  /** Runs every scheduledTrigger on every site the app is installed on (Forge runs them per installation). */
+  async function runScheduled(triggerKey?: string): Promise<DeliveryRecord[]> {
+    const records: DeliveryRecord[] = [];
+    for (const trigger of events.scheduledTriggers()) {
+      if (triggerKey !== undefined && trigger.key !== triggerKey) continue;
+      for (const site of LOCAL_SITES)
+        if (state.of(site.key).installed)
+          records.push(await events.runScheduled(installation(site.key), trigger.key));
+    }
+    return records;
+  }
+
   /** What a Confluence admin does to the app on a site: its license, uninstall, install. */
   async function appOnSite(site: LocalSite, user: string, action: string, body: Record<string, unknown>) {
     if (!confluenceAdmin(user)) throw new HttpError(403, "Only a Confluence administrator manages apps.");
@@ -488,6 +505,11 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
         });
         await state.set(site.key, { installed: false });
         return { installed: false, deliveries: records };
+      }
+      case "scheduled": {
+        // Forge runs scheduled triggers by itself; the host's admin can also run them now.
+        const records = await runScheduled();
+        return { deliveries: records.filter((r) => r.installationId === site.installationId) };
       }
       default: {
         const record = await install(site, user);
@@ -564,7 +586,7 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       );
       return send(response, 200, { value: value ?? null });
     }
-    const appAction = /^\/__host\/app\/(license|uninstall|install)$/.exec(path);
+    const appAction = /^\/__host\/app\/(license|uninstall|install|scheduled)$/.exec(path);
     if (appAction !== null && request.method === "POST")
       return send(
         response,
@@ -735,6 +757,17 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
   // Forge delivers avi:forge:installed:app once per installation: the first start installs the app on
   // every site; later starts remember it (an admin may have uninstalled it since).
   for (const site of LOCAL_SITES) if (!state.has(site.key)) void install(site, "admin");
+  // Scheduled triggers: once soon after start (a long-running stack would otherwise wait an hour to
+  // show one), then at each trigger's interval, as Forge runs them for every installation.
+  const timers = events.scheduledTriggers().flatMap((trigger) => {
+    const every = SCHEDULE_INTERVAL_MS[trigger.interval ?? "hour"];
+    const run = () =>
+      void runScheduled(trigger.key).catch((error: unknown) =>
+        log(`scheduled ${trigger.key}: ${String(error)}`),
+      );
+    return [setTimeout(run, options.firstScheduledRunMs ?? 30_000), setInterval(run, every)];
+  });
+  for (const timer of timers) timer.unref();
 
   return {
     url: `http://localhost:${port}`,
@@ -745,7 +778,9 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     pages: () => pages,
     deliveries: events.log,
     settled: () => events.settled(),
+    runScheduled,
     close() {
+      for (const timer of timers) clearTimeout(timer);
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));
     },

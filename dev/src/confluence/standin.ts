@@ -18,8 +18,17 @@
  * existence of content a user cannot see; a user who may read but not edit gets `read` only.
  * (Confluence Cloud REST v2, "Get permitted operations for page" / "for blog post".)
  *
+ * It also plays Atlassian's personal data reporting API (developer.atlassian.com/platform/forge/
+ * user-privacy-guidelines), which lives on the same API host in production:
+ *
+ *   POST /app/report-accounts/ {accounts:[{accountId, updatedAt}]}  (1–90 accounts, the app's token)
+ *                                                → 204 nothing to do, or 200 {accounts:[{accountId,
+ *                                                   status:"closed"|"updated"}]}; 429 + Retry-After
+ *                                                   (or 5xx) when `refuseReports` says so; 400 for a bad body
+ *
  * Tokens are random and issued per user by `tokenFor(user)`; they stand for the `x-forge-oauth-user`
- * token Forge hands the control Worker. A fault switch (`setFault`) makes every call answer 503, hang,
+ * token Forge hands the control Worker. `systemTokenFor(installationId)` issues the app's own token
+ * (`x-forge-oauth-system`), the only kind the reporting API takes. A fault switch (`setFault`) makes every call answer 503, hang,
  * return a malformed body or drop the connection, so tests can show a Confluence outage denies.
  */
 
@@ -113,8 +122,39 @@ export interface ConfluenceStandIn {
   setFault(fault: ConfluenceFault): void;
   /** Operations requests received (every outcome), for cache tests. */
   readonly requests: number;
+  /** The app's system token for an installation (what Forge sends as `x-forge-oauth-system`). */
+  systemTokenFor(installationId: string): string;
+  /** Atlassian closes this account: the next report of it answers `closed`. */
+  closeAccount(accountId: string): void;
+  /** The account's profile changed at `at`: a report with an older `updatedAt` answers `updated`. */
+  updateAccount(accountId: string, at?: number): void;
+  /**
+   * After `after` more accepted reports (default 0), the next `count` answer `status` — 429 comes with
+   * `Retry-After: retryAfterSeconds` — as Atlassian's rate limit or an outage would.
+   */
+  refuseReports(refusal: {
+    count: number;
+    status: 429 | 500 | 503;
+    retryAfterSeconds?: number;
+    after?: number;
+  }): void;
+  /** Every report accepted so far, in order: which installation sent which accounts. */
+  readonly reports: readonly PersonalDataReport[];
   close(): Promise<void>;
 }
+
+export interface PersonalDataReport {
+  readonly installationId: string;
+  readonly accounts: readonly { readonly accountId: string; readonly updatedAt: string }[];
+  /** What the stand-in answered: 204, or 200 with these statuses. */
+  readonly answered: readonly { readonly accountId: string; readonly status: "closed" | "updated" }[];
+}
+
+/** `@forge/api` privacy.LIMIT: the reporting API takes at most this many accounts per request. */
+export const REPORT_ACCOUNTS_LIMIT = 90;
+const REPORT_PATH = /^\/app\/report-accounts\/?$/;
+const ACCOUNT_ID = /^[A-Za-z0-9:-]{1,128}$/;
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 const OPERATIONS_PATH = /^\/wiki\/api\/v2\/(pages|blogposts)\/([^/]+)\/operations$/;
 const CURRENT_USER_PATH = "/wiki/rest/api/user/current";
@@ -151,8 +191,93 @@ export async function startConfluenceStandIn(
     return overrides.get(`${user}\n${contentId}`) ?? users.get(user) ?? [];
   }
 
+  const systemTokens = new Map<string, string>(); // token → installation id
+  const closedAccounts = new Set<string>();
+  const accountChanges = new Map<string, number>(); // account id → when its profile changed (ms)
+  const reports: PersonalDataReport[] = [];
+  let refusal = { count: 0, status: 429, retryAfterSeconds: 1, after: 0 };
+
+  /** The reporting API: validates as Atlassian documents it, answers from the accounts' states. */
+  async function handleReport(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (request.method !== "POST") {
+      response.writeHead(405, { allow: "POST" }).end();
+      return;
+    }
+    const bearer = /^Bearer (\S+)$/.exec(request.headers.authorization ?? "")?.[1];
+    const installationId = bearer === undefined ? undefined : systemTokens.get(bearer);
+    if (installationId === undefined) {
+      send(response, 401, { message: "Only the app's own token may report personal data." });
+      return;
+    }
+    if (refusal.count > 0 && refusal.after === 0) {
+      refusal = { ...refusal, count: refusal.count - 1 };
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (refusal.status === 429) headers["retry-after"] = String(refusal.retryAfterSeconds);
+      response
+        .writeHead(refusal.status, headers)
+        .end(JSON.stringify({ message: "Refused by the stand-in." }));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch {
+      send(response, 400, { message: "The body is not JSON." });
+      return;
+    }
+    const list = (body as { accounts?: unknown } | null)?.accounts;
+    if (!Array.isArray(list) || list.length === 0 || list.length > REPORT_ACCOUNTS_LIMIT) {
+      send(response, 400, { message: `accounts must hold 1 to ${REPORT_ACCOUNTS_LIMIT} entries.` });
+      return;
+    }
+    const accounts: { accountId: string; updatedAt: string }[] = [];
+    for (const item of list) {
+      const { accountId, updatedAt } = (item ?? {}) as { accountId?: unknown; updatedAt?: unknown };
+      if (typeof accountId !== "string" || !ACCOUNT_ID.test(accountId)) {
+        send(response, 400, { message: "accountId must be 1-128 letters, digits, '-' or ':'." });
+        return;
+      }
+      if (
+        typeof updatedAt !== "string" ||
+        !ISO_INSTANT.test(updatedAt) ||
+        Number.isNaN(Date.parse(updatedAt))
+      ) {
+        send(response, 400, { message: "updatedAt must be an ISO 8601 date-time." });
+        return;
+      }
+      accounts.push({ accountId, updatedAt });
+    }
+    type Answer = { accountId: string; status: "closed" | "updated" };
+    const answered = accounts.flatMap(({ accountId, updatedAt }): Answer[] => {
+      if (closedAccounts.has(accountId)) return [{ accountId, status: "closed" }];
+      const changed = accountChanges.get(accountId);
+      return changed !== undefined && changed > Date.parse(updatedAt)
+        ? [{ accountId, status: "updated" }]
+        : [];
+    });
+    reports.push({ installationId, accounts, answered });
+    if (refusal.after > 0) refusal = { ...refusal, after: refusal.after - 1 };
+    if (answered.length === 0) response.writeHead(204).end();
+    else send(response, 200, { accounts: answered });
+  }
+
   function handle(request: IncomingMessage, response: ServerResponse): void {
     const fullPath = new URL(request.url ?? "/", "http://127.0.0.1").pathname;
+    if (REPORT_PATH.test(fullPath)) {
+      if (fault !== "none") {
+        requests++;
+        if (fault === "reset") request.socket.destroy();
+        else if (fault === "hang") hanging.add(response);
+        else send(response, 503, { message: "Atlassian is unavailable." });
+        return;
+      }
+      handleReport(request, response).catch(() => {
+        if (!response.headersSent) send(response, 500, { message: "stand-in failure" });
+      });
+      return;
+    }
     const site = SITE_PREFIX.exec(fullPath);
     const cloudId = site?.[1];
     const path = site?.[2] ?? fullPath;
@@ -261,6 +386,22 @@ export async function startConfluenceStandIn(
     get requests() {
       return requests;
     },
+    systemTokenFor(installationId) {
+      for (const [token, id] of systemTokens) if (id === installationId) return token;
+      const token = `ast_${randomBytes(24).toString("base64url")}`;
+      systemTokens.set(token, installationId);
+      return token;
+    },
+    closeAccount(accountId) {
+      closedAccounts.add(accountId);
+    },
+    updateAccount(accountId, at = Date.now()) {
+      accountChanges.set(accountId, at);
+    },
+    refuseReports(next) {
+      refusal = { retryAfterSeconds: 1, after: 0, ...next };
+    },
+    reports,
     close() {
       for (const response of hanging) response.socket?.destroy();
       hanging.clear();

@@ -22,7 +22,12 @@ export interface ForgeModule {
   readonly handler?: string;
   readonly events?: readonly string[];
   readonly remote?: string;
-  readonly auth?: { readonly appUserToken?: { readonly enabled: boolean } };
+  readonly auth?: {
+    readonly appUserToken?: { readonly enabled: boolean };
+    readonly appSystemToken?: { readonly enabled: boolean };
+  };
+  /** A scheduledTrigger's interval. */
+  readonly interval?: "fiveMinute" | "hour" | "day" | "week";
   readonly config?: { readonly resource?: string; readonly title?: string } | boolean;
   readonly adfExport?: { readonly function: string };
   readonly title?: string;

@@ -6,7 +6,10 @@
  *     installation and no user and no page — and the trace headers; 5 s to answer; a failure (no
  *     answer, or not 2xx) is retried up to 4 times with backoff;
  *   - a `trigger` with a `function`: the app's function runs in the local runtime (functions.ts),
- *     `handler(event, context)`, retried the same way when it throws.
+ *     `handler(event, context)`, retried the same way when it throws;
+ *   - a `scheduledTrigger` with an `endpoint` (`runScheduled`): the same POST with the trigger's
+ *     context as its body, and — when the endpoint enables `auth.appSystemToken` — the app's own
+ *     Atlassian API token in `x-forge-oauth-system`. The host runs each at its interval.
  * Deliveries run after the change that caused them and one at a time, in order; `settled()` resolves
  * when every delivery so far has finished, and `log` keeps each outcome for the host page and tests.
  */
@@ -47,7 +50,20 @@ export interface EventDeliveryOptions {
   readonly log?: (line: string) => void;
   /** Overrides the backoff (tests). */
   readonly backoffMs?: readonly number[];
+  /** The app's system token for an installation (`x-forge-oauth-system`), from the Atlassian stand-in. */
+  readonly systemToken?: (installation: ForgeInstallation) => string;
 }
+
+/** Forge's scheduledTrigger intervals, in ms. */
+export const SCHEDULE_INTERVAL_MS = {
+  fiveMinute: 5 * 60_000,
+  hour: 60 * 60_000,
+  day: 24 * 60 * 60_000,
+  week: 7 * 24 * 60 * 60_000,
+} as const;
+
+/** The pseudo event type of scheduled triggers in the delivery log. */
+export const SCHEDULED = "scheduled";
 
 export class EventDelivery {
   readonly log: DeliveryRecord[] = [];
@@ -84,6 +100,30 @@ export class EventDelivery {
           );
       }
       return records;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The scheduledTrigger modules of the app. */
+  scheduledTriggers(): readonly ForgeModule[] {
+    return modulesOf(this.options.manifest, "scheduledTrigger");
+  }
+
+  /** Runs one scheduledTrigger for an installation now, queued after earlier deliveries. */
+  runScheduled(installation: ForgeInstallation, triggerKey: string): Promise<DeliveryRecord> {
+    const module = moduleByKey(this.options.manifest, "scheduledTrigger", triggerKey);
+    if (module === undefined)
+      return Promise.reject(new RangeError(`manifest.yml has no scheduledTrigger ${triggerKey}`));
+    const run = this.queue.then(async () => {
+      const body = { context: { cloudId: installation.cloudId, moduleKey: module.key } };
+      const record = await this.deliverTo(module, installation, SCHEDULED, body);
+      this.log.push(record);
+      if (!record.ok)
+        this.options.log?.(
+          `Forge scheduled trigger ${module.key} to ${record.target} failed (${record.status})`,
+        );
+      return record;
     });
     this.queue = run.catch(() => undefined);
     return run;
@@ -130,6 +170,9 @@ export class EventDelivery {
       if (endpoint === undefined || remote === undefined)
         throw new Error(`manifest.yml: ${module.key} names endpoint ${module.endpoint}, which has no remote`);
       const url = remote.baseUrl.replace(/\/+$/, "") + (path.startsWith("/") ? path : `/${path}`);
+      const withSystemToken = endpoint.auth?.appSystemToken?.enabled === true;
+      if (withSystemToken && this.options.systemToken === undefined)
+        throw new Error(`${endpoint.key} asks for the app's system token, and this host has none to give`);
       return {
         target: `POST ${path}`,
         run: async () => {
@@ -142,6 +185,9 @@ export class EventDelivery {
                 "content-type": "application/json",
                 "x-b3-traceid": randomBytes(8).toString("hex"),
                 "x-b3-spanid": randomBytes(8).toString("hex"),
+                ...(withSystemToken
+                  ? { "x-forge-oauth-system": this.options.systemToken?.(installation) ?? "" }
+                  : {}),
               },
               body: JSON.stringify(event),
               redirect: "manual",

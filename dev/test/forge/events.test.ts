@@ -29,7 +29,13 @@ beforeAll(async () => {
   );
   const manifest = fixtureManifest(remote.url);
   const functions = await ForgeFunctions.load({ manifest, signer, dataDir, entry: FIXTURE_ENTRY });
-  events = new EventDelivery({ manifest, signer, functions, backoffMs: [10] });
+  events = new EventDelivery({
+    manifest,
+    signer,
+    functions,
+    backoffMs: [10],
+    systemToken: (install) => `system-token-of-${install.installationId}`,
+  });
 }, 60_000);
 
 afterEach(() => {
@@ -74,6 +80,26 @@ describe("events delivered to a remote, as Forge delivers them", () => {
     const [record] = await events.deliver(installation(1), "avi:confluence:trashed:page", {});
     expect(record).toMatchObject({ attempts: EVENT_RETRIES + 1, ok: false, status: 503 });
     expect(remote.received.length).toBe(EVENT_RETRIES + 1);
+  });
+
+  it("runs a scheduledTrigger on its endpoint, with the app's system token only where the endpoint asks for it", async () => {
+    const record = await events.runScheduled(installation(1), "hourly");
+    expect(record).toMatchObject({
+      module: "hourly",
+      target: "POST /hourly",
+      ok: true,
+      eventType: "scheduled",
+    });
+    const [asApp] = remote.received;
+    expect(asApp?.headers["x-forge-oauth-system"]).toBe(`system-token-of-${installation(1).installationId}`);
+    const claims = await verifiedFit(signer, asApp?.headers.authorization);
+    expect([claims.principal, claims.context]).toEqual([undefined, undefined]);
+    await events.runScheduled(installation(2), "daily-plain");
+    expect(remote.received[1]?.path).toBe("/events");
+    expect(remote.received[1]?.headers["x-forge-oauth-system"]).toBeUndefined();
+    await expect(events.runScheduled(installation(1), "no-such-trigger")).rejects.toThrow(
+      /no scheduledTrigger/,
+    );
   });
 
   it("delivers preUninstall to its endpoint, without an event type", async () => {

@@ -49,6 +49,16 @@ export function fixtureManifest(remoteUrl: string): ForgeManifest {
       endpoint: [
         { key: "events", remote: "backend", route: { path: "/events" } },
         { key: "goodbye", remote: "backend", route: { path: "/goodbye" } },
+        {
+          key: "as-app",
+          remote: "backend",
+          route: { path: "/hourly" },
+          auth: { appSystemToken: { enabled: true } },
+        },
+      ],
+      scheduledTrigger: [
+        { key: "hourly", endpoint: "as-app", interval: "hour" },
+        { key: "daily-plain", endpoint: "events", interval: "day" },
       ],
       trigger: [
         { key: "to-remote", endpoint: "events", events: ["avi:confluence:trashed:page"] },

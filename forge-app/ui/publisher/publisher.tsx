@@ -76,6 +76,15 @@ export function describeFinding(finding: {
   return `${file}, line ${finding.line ?? "?"}: ${kind}${shown === "" ? "" : ` (${shown})`}. Anyone who can view the page could read it — remove it and load it from a server instead.`;
 }
 
+/** A `warn` finding: published as it is, but the author should know it is there. */
+export function describeWarning(finding: Parameters<typeof describeFinding>[0]) {
+  const file = finding.path ?? finding.file ?? "a file";
+  const kind =
+    (finding.rule === undefined ? undefined : SECRET_KINDS.get(finding.rule)) ??
+    `a key (${finding.rule ?? "unknown kind"})`;
+  return `${file}, line ${finding.line ?? "?"}: ${kind}. Anyone who can view the page can read it — fine for a key meant to be public, otherwise remove it.`;
+}
+
 /** Walks a dropped folder (DataTransfer entries) into files with paths relative to the drop. */
 async function filesOfEntry(entry: FileSystemEntry, prefix = ""): Promise<{ path: string; file: File }[]> {
   if (entry.isFile) {
@@ -455,6 +464,7 @@ function CheckSummary(props: { readonly result: CheckResult }) {
       {result.errors.length > 0 && (
         <Problems errors={result.errors} findings={result.findings as unknown as Record<string, unknown>[]} />
       )}
+      <Warnings findings={result.findings as unknown as Record<string, unknown>[]} />
       {result.externalHosts.length > 0 && (
         <StateMessage testId="external-hosts" title="Loads from other websites" tone="warning">
           <p>
@@ -485,6 +495,26 @@ function CheckSummary(props: { readonly result: CheckResult }) {
   );
 }
 
+/** The scanner's `warn` findings (keys meant to be public, ids that sign nothing): shown, never refusing. */
+const isWarning = (finding: Record<string, unknown>) => finding.severity === "warn";
+
+function Warnings(props: { readonly findings: readonly Record<string, unknown>[] }) {
+  const warnings = props.findings.filter(isWarning);
+  if (warnings.length === 0) return null;
+  return (
+    <StateMessage testId="secret-warnings" title="Check these before publishing" tone="warning">
+      <ul className="ms-error-list">
+        {warnings.map((finding, i) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: findings have no id; their order is stable.
+          <li key={i} data-testid="secret-warning">
+            {describeWarning(finding as Parameters<typeof describeWarning>[0])}
+          </li>
+        ))}
+      </ul>
+    </StateMessage>
+  );
+}
+
 function Problems(props: {
   readonly errors: readonly { code: string; path: string; message: string }[];
   readonly findings: readonly Record<string, unknown>[];
@@ -493,12 +523,14 @@ function Problems(props: {
   return (
     <StateMessage testId="problems" title="This bundle can't be published" tone="danger">
       <ul className="ms-error-list">
-        {props.findings.map((finding, i) => (
-          // biome-ignore lint/suspicious/noArrayIndexKey: findings have no id; their order is stable.
-          <li key={i} data-testid="secret-finding">
-            {describeFinding(finding as Parameters<typeof describeFinding>[0])}
-          </li>
-        ))}
+        {props.findings
+          .filter((finding) => !isWarning(finding))
+          .map((finding, i) => (
+            // biome-ignore lint/suspicious/noArrayIndexKey: findings have no id; their order is stable.
+            <li key={i} data-testid="secret-finding">
+              {describeFinding(finding as Parameters<typeof describeFinding>[0])}
+            </li>
+          ))}
         {structural.map((error) => (
           <li key={`${error.code}:${error.path}`} data-testid="bundle-error">
             {error.path === "" ? "" : `${error.path}: `}
