@@ -105,12 +105,14 @@ export function describe(error: unknown, command: string, url?: string): Describ
         code: "BUNDLE_REJECTED",
         message,
         errors: errors.map(({ code, path, message }) => ({ code, path, message })),
-        findings: findings.map(({ rule, path, line, column, match }) => ({
+        findings: findings.map(({ rule, path, line, column, match, severity, fileHash }) => ({
           rule,
+          severity,
           path,
           line,
           column,
           match,
+          fileHash,
         })),
       },
     };
@@ -154,6 +156,7 @@ function refusalSummary(count: number): string {
 }
 
 interface FindingLike {
+  readonly fileHash?: unknown;
   readonly rule?: unknown;
   readonly path?: unknown;
   readonly line?: unknown;
@@ -168,14 +171,23 @@ export function refusalLines(
   findings: readonly FindingLike[],
 ): string[] {
   const lines: string[] = [];
+  let secrets = false;
   for (const error of errors) {
     lines.push(`  ${error.code}  ${error.path || "(whole bundle)"}`, `    ${error.message}`);
     if (error.code === "SECRET_DETECTED")
       for (const f of findings)
-        if (f.path === error.path && f.severity !== "warn")
+        if (f.path === error.path && f.severity !== "warn") {
+          secrets = true;
           lines.push(
             `      ${String(f.path)}:${String(f.line)}:${String(f.column)}  ${String(f.rule)}  ${String(f.match)}`,
           );
+          if (typeof f.fileHash === "string") lines.push(`        file sha256 ${f.fileHash}`);
+        }
   }
+  if (secrets)
+    lines.push(
+      "  Not a secret (a documentation example, a test value)? A tenant admin can accept that finding for",
+      '  exactly this file: `mini-sites findings accept <rule> <file sha256> --note "why"`.',
+    );
   return lines;
 }

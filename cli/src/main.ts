@@ -11,6 +11,7 @@
 
 import { Command, CommanderError } from "commander";
 import { registerAccountCommands } from "./commands/account.ts";
+import { registerFindingCommands } from "./commands/findings.ts";
 import { registerLocalCommands } from "./commands/local.ts";
 import { registerMcpCommand } from "./commands/mcp.ts";
 import { registerPublishCommand } from "./commands/publish.ts";
@@ -91,6 +92,7 @@ Exit codes: 0 ok, 1 refused or failed, 2 usage error, 130 cancelled.
   registerPublishCommand(program, runner);
   registerSiteCommands(program, runner);
   registerTokenCommands(program, runner);
+  registerFindingCommands(program, runner);
   registerLocalCommands(program, runner);
   registerMcpCommand(program, runner);
   return program;

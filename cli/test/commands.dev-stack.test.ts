@@ -146,6 +146,52 @@ describe("mini-sites publish", () => {
     expect((await sites()).map((s) => s.name)).not.toContain("leaky-site");
   });
 
+  it("publishes a file whose finding a tenant admin accepted, for those bytes only, until it is withdrawn", async () => {
+    const example = `// From the API guide:\nconst exampleToken = "${FAKE_GITHUB_TOKEN}";\n`;
+    const docs = await writeBundle(join(world.dir, "api-docs"), {
+      "index.html": '<script src="guide.js"></script><p>API guide</p>',
+      "guide.js": example,
+    });
+    const refused = await run(world, ["publish", docs, "--json"]);
+    expect(refused.code).toBe(1);
+    const finding = (json(refused.stdout).error as { findings: { rule: string; fileHash: string }[] })
+      .findings[0];
+    expect(finding?.fileHash).toMatch(/^[0-9a-f]{64}$/);
+    const human = await run(world, ["publish", docs]);
+    expect(human.stdout).toContain(`file sha256 ${finding?.fileHash}`);
+    expect(human.stdout).toContain("mini-sites findings accept");
+
+    const accepted = await run(world, [
+      "findings",
+      "accept",
+      "github-token",
+      String(finding?.fileHash),
+      "--note",
+      "Example from the API guide",
+    ]);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    const listed = await run(world, ["findings", "list", "--json"]);
+    expect(json(listed.stdout).findings).toEqual([
+      expect.objectContaining({ ruleId: "github-token", fileHash: finding?.fileHash }),
+    ]);
+    const published = await run(world, ["publish", docs, "--json"]);
+    expect(published.code, published.stderr).toBe(0);
+    expect(json(published.stdout)).toMatchObject({ site: "api-docs", status: "live" });
+
+    // One byte more and it is another file: refused here, before any upload.
+    await writeFile(join(docs, "guide.js"), `${example} `);
+    expect((await run(world, ["publish", docs])).code).toBe(1);
+    await writeFile(join(docs, "guide.js"), example);
+    const withdrawn = await run(world, ["findings", "withdraw", "github-token", String(finding?.fileHash)]);
+    expect(withdrawn.code, withdrawn.stderr).toBe(0);
+    expect(withdrawn.stdout).toContain("refuses a publish again");
+    await writeFile(join(docs, "index.html"), '<script src="guide.js"></script><p>API guide v2</p>');
+    expect((await run(world, ["publish", docs])).code).toBe(1);
+    const bad = await run(world, ["findings", "accept", "no-such-rule", String(finding?.fileHash)]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("INVALID_REQUEST");
+  });
+
   it("publishes a single .html file and a zip, a new site getting the single-page-app setting", async () => {
     await writeFile(join(world.dir, "report.html"), "<!doctype html><h1>One file</h1>");
     const html = await run(world, ["publish", join(world.dir, "report.html"), "--spa", "--json"]);

@@ -60,10 +60,6 @@ export async function fileHashOf(bytes: Uint8Array): Promise<string> {
 
 export async function checkBundle(input: BundleInput, options: CheckOptions = {}): Promise<CheckReport> {
   const findings: BundleFinding[] = [];
-  const accepted: BundleFinding[] = [];
-  const acceptedKeys = new Set(
-    (options.accepted ?? []).map((a) => `${a.ruleId} ${a.fileHash.toLowerCase()}`),
-  );
   const hosts = new Set<string>();
   const report = await readBundle(input, {
     ...options,
@@ -72,27 +68,40 @@ export async function checkBundle(input: BundleInput, options: CheckOptions = {}
       if (found.length > 0) {
         // Hashed only when something was found: most files have nothing to accept.
         const fileHash = await fileHashOf(bytes);
-        for (const finding of found) {
-          const withHash = { ...finding, fileHash };
-          (acceptedKeys.has(`${finding.rule} ${fileHash}`) ? accepted : findings).push(withHash);
-        }
+        for (const finding of found) findings.push({ ...finding, fileHash });
       }
       for (const host of externalHostsOf(entry.path, entry.contentType, bytes)) hosts.add(host);
       await options.onFile?.(entry, bytes);
     },
   });
-  const errors = [...report.errors, ...secretErrors(findings.filter((f) => f.severity === "block"))];
-  return {
-    ok: errors.length === 0,
+  const checked: CheckReport = {
+    ok: report.errors.length === 0,
     files: report.files,
     bytes: report.bytes,
     bundleHash: report.bundleHash,
-    errors,
-    findings,
-    accepted,
+    errors: report.errors,
+    findings: [],
+    accepted: [],
     ignored: report.ignored,
     externalHosts: [...hosts].sort(),
   };
+  return withAcceptedFindings({ ...checked, findings }, options.accepted ?? []);
+}
+
+/**
+ * The verdict on a checked bundle given the findings a tenant accepted: matching findings (same rule,
+ * same file bytes) move to `accepted`, and `errors`/`ok` are worked out again from what is left. The
+ * one place that decides what a secret finding does to a publish — checkBundle uses it, and so do the
+ * CLI and the editor when they learn the tenant's list after checking (no second scan).
+ */
+export function withAcceptedFindings(report: CheckReport, accepted: readonly AcceptedFinding[]): CheckReport {
+  const acceptedKeys = new Set(accepted.map((a) => `${a.ruleId} ${a.fileHash.toLowerCase()}`));
+  const all = [...report.findings, ...report.accepted];
+  const isAccepted = (f: BundleFinding) => acceptedKeys.has(`${f.rule} ${f.fileHash}`);
+  const findings = all.filter((f) => !isAccepted(f));
+  const structural = report.errors.filter((e) => e.code !== "SECRET_DETECTED");
+  const errors = [...structural, ...secretErrors(findings.filter((f) => f.severity === "block"))];
+  return { ...report, ok: errors.length === 0, errors, findings, accepted: all.filter(isAccepted) };
 }
 
 function secretErrors(findings: readonly SecretFinding[]): BundleError[] {

@@ -141,6 +141,7 @@ interface Finding {
   readonly column: number;
   readonly match: string;
   readonly severity?: string;
+  readonly fileHash?: string;
 }
 
 function problemOf(error: { readonly code: string; readonly path: string; readonly message: string }) {
@@ -159,7 +160,8 @@ function secretOf(finding: Finding) {
     line: finding.line,
     column: finding.column,
     match: finding.match,
-    fix: `Remove the ${finding.rule} value at ${finding.path}:${finding.line}:${finding.column} and rotate it; load data from a server at run time instead of embedding a credential.`,
+    fileHash: finding.fileHash,
+    fix: `Remove the ${finding.rule} value at ${finding.path}:${finding.line}:${finding.column} and rotate it; load data from a server at run time instead of embedding a credential. If it is not a secret (a documentation example), a tenant admin can accept this finding for exactly this file (rule ${finding.rule}, file sha256 ${finding.fileHash ?? "unknown"}).`,
   };
 }
 

@@ -21,6 +21,7 @@ import { checkPolicyTable, ROUTE_POLICIES, type RoutePolicy } from "../policy/ta
 import { createPipelinePublisher } from "../publish/pipeline.ts";
 import type { PublishDeps } from "../publish/services.ts";
 import { registerAuditRoutes } from "../routes/audit.ts";
+import { registerFindingRoutes } from "../routes/findings.ts";
 import { registerLifecycleRoutes } from "../routes/lifecycle.ts";
 import { registerMacroBindingRoutes } from "../routes/macro-binding.ts";
 import { registerMacroUploadRoutes } from "../routes/macro-uploads.ts";
@@ -101,6 +102,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   registerTokenRoutes(app);
   registerAuditRoutes(app);
   registerTenantRoutes(app, now);
+  registerFindingRoutes(app, now);
   registerMacroViewerRoutes(app, now);
   registerMacroBindingRoutes(app, { publisher, publish, now });
   registerMacroUploadRoutes(app, { publisher, now });

@@ -81,6 +81,8 @@ export const API_ERRORS = {
   QUOTA_SITES: 403,
   /** Storing this version would take the tenant over its byte quota. */
   QUOTA_BYTES: 403,
+  /** The tenant has accepted as many secret-scan findings as it may (withdraw some first). */
+  QUOTA_ACCEPTED_FINDINGS: 403,
   /** An editor upload whose ticket ran out; start again. */
   UPLOAD_TICKET_EXPIRED: 403,
   /**

@@ -87,6 +87,8 @@ export const AUDIT_ACTIONS = [
   "tenant.restore",
   "tenant.purge",
   "tenant.settings",
+  "finding.accept",
+  "finding.unaccept",
   "page.trashed",
   "page.restored",
   "page.deleted",

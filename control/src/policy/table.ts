@@ -141,11 +141,26 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
   policy("GET", "/v1/tenant/settings", { apiToken: "tenant:admin", forgeAdmin: true }),
   policy("PUT", "/v1/tenant/settings", { apiToken: "tenant:admin", forgeAdmin: true }),
   policy("GET", "/v1/tenant/usage", { apiToken: "tenant:admin", forgeAdmin: true }),
+  // Secret-scan findings accepted by an admin (rule + file hash). Publishers read the list too: the
+  // CLI checks a bundle before uploading it and must not refuse what the server will accept. It holds
+  // rule ids, hashes and the admins' notes, never a secret.
+  policy("GET", "/v1/tenant/accepted-findings", {
+    apiToken: ["tenant:admin", "sites:write"],
+    forgeAdmin: true,
+  }),
+  policy("POST", "/v1/tenant/accepted-findings", { apiToken: "tenant:admin", forgeAdmin: true }),
+  policy("DELETE", "/v1/tenant/accepted-findings/:rule/:fileHash", {
+    apiToken: "tenant:admin",
+    forgeAdmin: true,
+  }),
 
   // --- The Macro API: the macro's own binding only, after the Confluence check on its page ---------
   licensed(policy("POST", "/v1/macro/serve-url", { forgeMacro: "read" }, "macro")),
   policy("GET", "/v1/macro/state", { forgeMacro: "read" }, "macro"),
   policy("GET", "/v1/macro/versions", { forgeMacro: "update" }, "macro"),
+  // The tenant's accepted findings, for the editor's own check before upload (it must not refuse what
+  // the server accepts): rule ids, file hashes and notes, never a secret.
+  policy("GET", "/v1/macro/accepted-findings", { forgeMacro: "update" }, "macro"),
   licensed(policy("POST", "/v1/macro/rollback", { forgeMacro: "update" }, "macro")),
   licensed(policy("POST", "/v1/macro/bind", { forgeMacro: "update" }, "macro")),
   licensed(policy("POST", "/v1/macro/upload-ticket", { forgeMacro: "update" }, "macro")),

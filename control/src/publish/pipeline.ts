@@ -16,6 +16,7 @@ import {
 } from "@mini-sites/core";
 import { ApiError } from "../app/errors.ts";
 import { audit } from "../audit/log.ts";
+import { listAcceptedFindings } from "../db/accepted-findings.ts";
 import { countSites, getSite, getSiteByName, type NotFoundHandling, type Site } from "../db/sites.ts";
 import { getVersion } from "../db/versions.ts";
 import type { ControlEnv } from "../env.ts";
@@ -130,7 +131,7 @@ export async function stageUpload(
   clock: () => number,
 ): Promise<Staged> {
   const { tenant } = publisher;
-  const report = await checkUpload(request.upload, config);
+  const report = await checkUpload(request.upload, config, await listAcceptedFindings(env.DB, tenant));
 
   // Same content as a live or in-flight version of this site ⇒ that version's job, no second Worker.
   if (request.site !== undefined) {

@@ -16,6 +16,7 @@
  */
 
 import {
+  type AcceptedFinding,
   type BundleInput,
   bundleError,
   type CheckReport,
@@ -353,9 +354,16 @@ async function completeFromArchive(
   return [...sent, ...fromArchive];
 }
 
-/** Runs the one pipeline (DESIGN §3: read → validate → secret-scan) over the staged upload. */
-export async function checkUpload(upload: ReceivedUpload, config: PublishConfig): Promise<CheckReport> {
-  const report = await checkBundle(upload.input, { limits: config.bundle });
+/**
+ * Runs the one pipeline (DESIGN §3: read → validate → secret-scan) over the staged upload, with the
+ * findings the tenant's admins accepted (db/accepted-findings.ts): those are reported, never refusing.
+ */
+export async function checkUpload(
+  upload: ReceivedUpload,
+  config: PublishConfig,
+  accepted: readonly AcceptedFinding[] = [],
+): Promise<CheckReport> {
+  const report = await checkBundle(upload.input, { limits: config.bundle, accepted });
   if (!report.ok) throw bundleRejected(report.errors, report.findings);
   return report;
 }

@@ -50,6 +50,10 @@ export const AcceptedSchema = z
     warnings: z.array(z.record(z.string(), z.unknown())).optional().openapi({
       description: "Secret-scan findings that do not refuse a publish (severity warn), redacted",
     }),
+    accepted: z.array(z.record(z.string(), z.unknown())).optional().openapi({
+      description:
+        "Findings a tenant admin accepted (GET /v1/tenant/accepted-findings), redacted: shown, never refusing",
+    }),
   })
   .openapi("PublishAccepted");
 
@@ -279,6 +283,7 @@ export function registerPublishRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDep
           externalHosts: staged.report.externalHosts,
           // Only `block` findings refuse (core/src/pipeline.ts); the author still sees the rest.
           warnings: staged.report.findings.filter((f) => f.severity === "warn"),
+          accepted: staged.report.accepted,
         }),
         202,
       );

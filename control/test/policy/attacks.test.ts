@@ -70,6 +70,12 @@ const victim = {
 };
 let attackerToken = "";
 let narrowToken = "";
+/** A finding the victim's admin accepted: its note must never reach an attacker, nor be withdrawn by one. */
+const VICTIM_ACCEPTED = {
+  ruleId: "github-token",
+  fileHash: "5e6f".repeat(16),
+  note: "victim-only note 7c1d",
+};
 
 const zipOf = (files: Record<string, string>) =>
   zipSync(Object.fromEntries(Object.entries(files).map(([path, text]) => [path, strToU8(text)])));
@@ -216,6 +222,11 @@ beforeAll(async () => {
     headers: { authorization: `Bearer ${victim.adminToken}`, "content-type": "application/zip" },
   });
   victim.cliSite = ((await cli.json()) as { siteId: string }).siteId;
+  const accepted = await world.send("POST", "/v1/tenant/accepted-findings", {
+    body: JSON.stringify(VICTIM_ACCEPTED),
+    headers: { authorization: `Bearer ${victim.adminToken}`, "content-type": "application/json" },
+  });
+  expect(accepted.status).toBe(201);
   for (const job of [bound.jobId, restricted.jobId])
     expect(await settle(job, victim.adminToken)).toBe("succeeded");
 }, 240_000);
@@ -313,7 +324,7 @@ function expectationFor(attacker: Attacker, method: string, path: string): Expec
     if (macro) return refused(403, "PRINCIPAL_NOT_ALLOWED");
     // Anything naming the victim's objects reads as missing; the token's own listings are its own.
     if (/\{(site|job|token)\}/.test(path)) return refused(404, "NOT_FOUND");
-    if (route === "POST /v1/tokens") return OK(201);
+    if (route === "POST /v1/tokens" || route === "POST /v1/tenant/accepted-findings") return OK(201);
     return OK();
   }
   if (attacker === "narrowToken") {
@@ -364,6 +375,9 @@ function adminOnly(route: string): Expectation {
     "GET /v1/tenant/settings",
     "PUT /v1/tenant/settings",
     "GET /v1/tenant/usage",
+    "GET /v1/tenant/accepted-findings",
+    "POST /v1/tenant/accepted-findings",
+    "DELETE /v1/tenant/accepted-findings/{rule}/{fileHash}",
   ];
   return adminRoutes.includes(route) ? refused(403, "NO_ACCESS") : refused(403, "PRINCIPAL_NOT_ALLOWED");
 }
@@ -374,6 +388,7 @@ function concrete(path: string): string {
     .replace("{job}", victim.jobId)
     .replace("{token}", victim.tokenId)
     .replace("{n}", "1")
+    .replace("{rule}/{fileHash}", `${VICTIM_ACCEPTED.ruleId}/${VICTIM_ACCEPTED.fileHash}`)
     .replace("/v1/macro/uploads/{ticket}", victim.ticketPath);
 }
 
@@ -392,6 +407,7 @@ function bodyFor(method: string, path: string): { body?: string | Uint8Array; ty
     "/v1/macro/upload-ticket": { size: 10 },
     "/v1/macro/serve-url": {},
     "/v1/tenant/settings": { cdnAllowList: ["https://cdn.attacker.example"], connectAllowList: [] },
+    "/v1/tenant/accepted-findings": { ruleId: "github-token", fileHash: "a".repeat(64) },
     "/v1/lifecycle/installed": { eventType: "avi:forge:installed:app" },
     "/v1/lifecycle/page-events": {
       eventType: "avi:confluence:trashed:page",
@@ -420,6 +436,7 @@ describe("every operation of the OpenAPI document, against every kind of attacke
       victim.adminToken,
       "/__ms/enter/",
       "PK\u0003\u0004",
+      VICTIM_ACCEPTED.note,
     ];
     const failures: string[] = [];
     for (const attacker of ATTACKERS) {
@@ -454,7 +471,29 @@ describe("every operation of the OpenAPI document, against every kind of attacke
       })
     ).json()) as { enabled: boolean; liveVersion: number };
     expect(site).toMatchObject({ enabled: true, liveVersion: 1 });
+    // … and the victim's accepted finding is still there, and nobody else's was added to it.
+    const findings = (await (
+      await world.send("GET", "/v1/tenant/accepted-findings", {
+        headers: { authorization: `Bearer ${victim.adminToken}` },
+      })
+    ).json()) as { findings: { fileHash: string }[] };
+    expect(findings.findings.map((f) => f.fileHash)).toEqual([VICTIM_ACCEPTED.fileHash]);
   }, 300_000);
+});
+
+describe("accepted findings, as the editor's check reads them", () => {
+  it("an editor of the page gets rule and file hash only; a viewer gets nothing", async () => {
+    const editor = await fit({ user: "editor", content: VICTIM_PAGE, localId: MACRO });
+    const response = await macroCall("GET", "/accepted-findings", editor);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      findings: [{ ruleId: VICTIM_ACCEPTED.ruleId, fileHash: VICTIM_ACCEPTED.fileHash }],
+    });
+    const viewer = await fit({ user: "viewer", content: VICTIM_PAGE, localId: MACRO });
+    const refused = await macroCall("GET", "/accepted-findings", viewer);
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).not.toContain(VICTIM_ACCEPTED.fileHash);
+  });
 });
 
 describe("the admin page, for a real Confluence administrator", () => {

@@ -6,7 +6,7 @@
 
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { checkBundle, fileHashOf } from "../../src/pipeline.ts";
+import { checkBundle, fileHashOf, withAcceptedFindings } from "../../src/pipeline.ts";
 import { summarizeFindings } from "../../src/secrets/index.ts";
 import { secretFixtures } from "../fixtures/secret-fixtures.ts";
 import { filesInput } from "../helpers/zip-writer.ts";
@@ -76,6 +76,45 @@ describe("checkBundle and secret findings", () => {
     );
     expect(twoFiles.findings.map((f) => f.path)).toEqual(["copy.js"]);
     expect(twoFiles.accepted.map((f) => f.path)).toEqual(["deploy.js"]);
+  });
+
+  it("gives the same verdict when the accepted list is learned after the check (no second scan)", async () => {
+    const input = () =>
+      filesInput({
+        "index.html": "<p>x</p>",
+        "deploy.js": DEPLOY_JS,
+        "copy.js": `${DEPLOY_JS} `,
+        "firebase.js": MAPS_JS,
+        "../bad.js": "1",
+      });
+    const lists = [
+      [],
+      [{ ruleId: "github-token", fileHash: sha256(DEPLOY_JS) }],
+      [
+        { ruleId: "github-token", fileHash: sha256(DEPLOY_JS) },
+        { ruleId: "github-token", fileHash: sha256(`${DEPLOY_JS} `).toUpperCase() },
+      ],
+      [{ ruleId: "google-api-key", fileHash: sha256(MAPS_JS) }],
+    ];
+    const plain = await checkBundle(input());
+    for (const accepted of lists) {
+      const direct = await checkBundle(input(), { accepted });
+      const later = withAcceptedFindings(plain, accepted);
+      const key = (r: typeof direct) => ({
+        ok: r.ok,
+        errors: r.errors.map((e) => `${e.code} ${e.path}`).sort(),
+        findings: r.findings.map((f) => `${f.rule} ${f.path}`).sort(),
+        accepted: r.accepted.map((f) => `${f.rule} ${f.path}`).sort(),
+      });
+      expect(key(later)).toEqual(key(direct));
+      // Applying a list twice, or going back to none, is the same as applying it once / never.
+      expect(key(withAcceptedFindings(later, accepted))).toEqual(key(direct));
+      expect(key(withAcceptedFindings(later, []))).toEqual(key(plain));
+    }
+    // The path-traversal entry stays refused whatever is accepted: acceptance touches secrets only.
+    const all = withAcceptedFindings(plain, lists[2] ?? []);
+    expect(all.ok).toBe(false);
+    expect(all.errors.map((e) => e.code)).not.toContain("SECRET_DETECTED");
   });
 
   it("summarizes findings per rule, block rules first", async () => {
