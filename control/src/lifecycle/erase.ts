@@ -38,7 +38,13 @@ export async function eraseTenant(
     );
   const objects = await deletePrefix(env.BUNDLES, tenantPrefix(tenant)).catch(() => -1);
   const complete = workers === "deleted" && objects >= 0;
-  if (complete) await env.DB.prepare("DELETE FROM tenants WHERE id = ?").bind(tenant).run();
+  // audit_actors maps the audit log's pseudonyms to account ids and has no foreign key (the log
+  // outlives the tenant): deleted with the tenant row, so the kept entries name nobody any more.
+  if (complete)
+    await env.DB.batch([
+      env.DB.prepare("DELETE FROM audit_actors WHERE tenant_id = ?").bind(tenant),
+      env.DB.prepare("DELETE FROM tenants WHERE id = ?").bind(tenant),
+    ]);
   await audit(env, {
     tenantId: tenant,
     actor,

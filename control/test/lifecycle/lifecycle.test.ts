@@ -307,6 +307,21 @@ describe("uninstall", () => {
       tenant,
     );
     expect(purge.length).toBeGreaterThanOrEqual(1);
+    // No row of the tenant is left in any table but the audit log's own entries (which name people by
+    // pseudonyms whose mapping, audit_actors, is gone with the tenant).
+    const tables = await world.sql<{ name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'd1_%'",
+    );
+    const left: string[] = [];
+    for (const { name } of tables) {
+      if (name === "audit_entries" || name === "audit_log") continue;
+      const columns = await world.sql<{ name: string }>(`PRAGMA table_info("${name}")`);
+      const column = columns.some((c) => c.name === "tenant_id") ? "tenant_id" : columns.some((c) => c.name === "id") && name === "tenants" ? "id" : undefined;
+      if (column === undefined) continue;
+      const [row] = await world.sql<{ n: number }>(`SELECT COUNT(*) AS n FROM "${name}" WHERE ${column} = ?`, tenant);
+      if ((row?.n ?? 0) > 0) left.push(`${name}: ${row?.n}`);
+    }
+    expect(left).toEqual([]);
     // A later install starts a fresh tenant, with nothing of the old one.
     expect(await (await forgeEvent("/v1/lifecycle/installed", {}, REINSTALLED)).json()).toEqual({
       state: "active",
