@@ -445,7 +445,7 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     const row = panel.getByTestId(`site-${dashboard.siteId}`);
     await row.waitFor({ timeout: 30_000 });
     expect(await row.textContent()).toContain("Team dashboard app");
-    for (const section of ["sites", "allow-lists", "usage", "tokens", "audit"])
+    for (const section of ["sites", "allow-lists", "accepted-findings", "usage", "tokens", "audit"])
       expect(await panel.getByTestId(`section-${section}-error`).count(), section).toBe(0);
     // Usage counts the three published sites and the fork.
     expect(await panel.getByTestId("section-usage").textContent()).toMatch(/Sites4 of \d+/);
@@ -562,7 +562,7 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     expect(allowed.status).toBe(200);
   }, 60_000);
 
-  it("a secret in the bundle is refused before upload, with the file, the line and the kind of secret", async () => {
+  it("a secret in the bundle is refused before upload, with the file, the line and the kind of secret; an admin can accept that exact file", async () => {
     const page = await newPageAs("editor");
     await page.goto(pageUrl("3001", true));
     await page.getByTestId("edit-macro").first().click();
@@ -588,8 +588,39 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     );
     expect(await config.getByTestId("publish").isDisabled()).toBe(true);
     await shoot(page, "publisher-secret");
+
+    // Not a secret after all (say, a documented example): an administrator accepts exactly that
+    // finding — the rule and the file's SHA-256 the refusal shows — on the admin page.
+    const fileHash = (await config.getByTestId("finding-file-hash").first().textContent()) ?? "";
+    expect(fileHash).toMatch(/^[0-9a-f]{64}$/);
+    const admin = await newPageAs("admin");
+    await admin.goto(`${acme}/wiki/admin/mini-sites`);
+    const panel = admin.frameLocator("main.admin iframe");
+    await panel.getByTestId("no-accepted-findings").waitFor({ timeout: 30_000 });
+    await panel.getByTestId("finding-rule").fill("aws-secret-access-key");
+    await panel.getByTestId("finding-hash").fill(fileHash);
+    await panel.getByTestId("finding-note").fill("Example keys from the AWS documentation");
+    await panel.getByTestId("accept-finding").click();
+    await panel.getByTestId("accepted-finding").waitFor({ timeout: 30_000 });
+    expect(await panel.getByTestId("accepted-finding").textContent()).toContain(
+      "Example keys from the AWS documentation",
+    );
+
+    // The same file now passes the editor's check and the server's, shown as accepted.
+    await config.getByTestId("file-input").setInputFiles(leaky);
+    await config.getByTestId("accepted-findings").waitFor({ timeout: 30_000 });
+    expect(await config.getByTestId("secret-finding").count()).toBe(0);
+    await config.getByTestId("publish").click();
+    await config.getByTestId("live").waitFor({ timeout: 120_000 });
+
+    // Withdrawn, the same bytes are refused again.
+    await panel.getByTestId("withdraw-finding").click();
+    await panel.getByTestId("no-accepted-findings").waitFor({ timeout: 30_000 });
+    await config.getByTestId("file-input").setInputFiles(leaky);
+    await config.getByTestId("secret-finding").first().waitFor({ timeout: 30_000 });
+    await admin.close();
     await page.close();
-  }, 120_000);
+  }, 240_000);
 
   it("uninstalling the app stops every site at once (preUninstall), and reinstalling within the grace period brings them back", async () => {
     const admin = await newPageAs("admin");

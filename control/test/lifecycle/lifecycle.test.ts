@@ -316,9 +316,16 @@ describe("uninstall", () => {
     for (const { name } of tables) {
       if (name === "audit_entries" || name === "audit_log") continue;
       const columns = await world.sql<{ name: string }>(`PRAGMA table_info("${name}")`);
-      const column = columns.some((c) => c.name === "tenant_id") ? "tenant_id" : columns.some((c) => c.name === "id") && name === "tenants" ? "id" : undefined;
+      const column = columns.some((c) => c.name === "tenant_id")
+        ? "tenant_id"
+        : columns.some((c) => c.name === "id") && name === "tenants"
+          ? "id"
+          : undefined;
       if (column === undefined) continue;
-      const [row] = await world.sql<{ n: number }>(`SELECT COUNT(*) AS n FROM "${name}" WHERE ${column} = ?`, tenant);
+      const [row] = await world.sql<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM "${name}" WHERE ${column} = ?`,
+        tenant,
+      );
       if ((row?.n ?? 0) > 0) left.push(`${name}: ${row?.n}`);
     }
     expect(left).toEqual([]);

@@ -1,7 +1,7 @@
 /**
  * The admin page (`confluence:globalSettings`): the tenant's sites (state, versions, size; disable,
- * enable, delete), the sites' CSP allow-lists, quotas and usage, API tokens (created — shown once —,
- * listed, revoked) and the audit log with its verification. Every call carries the admin page's FIT;
+ * enable, delete), the sites' CSP allow-lists, the secret-scan findings the tenant accepted, quotas and
+ * usage, API tokens (created — shown once —, listed, revoked) and the audit log with its verification. Every call carries the admin page's FIT;
  * the control Worker lets it through only for a user Confluence calls an administrator, and never
  * hands it a grant or a site's bytes (docs/security.md §4). Each section loads on its own, so one
  * unavailable endpoint shows its own typed error and the rest of the page still works.
@@ -56,6 +56,14 @@ interface TenantUsage {
   readonly sites: { readonly count: number; readonly max: number };
   readonly storedBytes: { readonly used: number; readonly max: number };
   readonly publishes: { readonly inWindow: number; readonly max: number; readonly windowSeconds: number };
+}
+
+interface AcceptedFinding {
+  readonly ruleId: string;
+  readonly fileHash: string;
+  readonly note: string | null;
+  readonly acceptedBy: string;
+  readonly acceptedAt: string;
 }
 
 const SCOPES = ["sites:read", "sites:write", "tokens:manage", "tenant:admin"] as const;
@@ -123,6 +131,7 @@ export function AdminPage() {
       )}
       <SitesSection />
       <AllowListsSection />
+      <AcceptedFindingsSection />
       <UsageSection />
       <TokensSection />
       <AuditSection />
@@ -394,6 +403,128 @@ function UsageSection() {
                 {Math.round(u.publishes.windowSeconds / 60)} minutes
               </td>
             </tr>
+          </tbody>
+        </table>
+      )}
+    </Section>
+  );
+}
+
+/**
+ * Secret-scan findings accepted as not secret: a rule in the file with exactly these bytes (a refused
+ * publish shows both). Never a rule as a whole: another file, or this one changed, is refused again.
+ */
+function AcceptedFindingsSection() {
+  const findings = useSection(
+    useCallback(
+      () => callControl<{ findings: AcceptedFinding[]; max: number }>("GET", "/v1/tenant/accepted-findings"),
+      [],
+    ),
+  );
+  const [ruleId, setRuleId] = useState("");
+  const [fileHash, setFileHash] = useState("");
+  const [note, setNote] = useState("");
+  const [notice, setNotice] = useState<string | undefined>();
+  const accept = async () => {
+    try {
+      await callControl("POST", "/v1/tenant/accepted-findings", {
+        ruleId: ruleId.trim(),
+        fileHash: fileHash.trim().toLowerCase(),
+        ...(note.trim() === "" ? {} : { note: note.trim() }),
+      });
+      setRuleId("");
+      setFileHash("");
+      setNote("");
+      setNotice(undefined);
+      await findings.reload();
+    } catch (error) {
+      setNotice(describeError(error));
+    }
+  };
+  const withdraw = async (finding: AcceptedFinding) => {
+    try {
+      await callControl("DELETE", `/v1/tenant/accepted-findings/${finding.ruleId}/${finding.fileHash}`);
+      setNotice(undefined);
+      await findings.reload();
+    } catch (error) {
+      setNotice(describeError(error));
+    }
+  };
+  return (
+    <Section id="accepted-findings" title="Accepted secret-scan findings" error={findings.error}>
+      <p className="ms-subtle">
+        A publish is refused when a file holds what looks like a secret. If it is not one (an example from
+        documentation, a test value), accept that finding here with the rule and the file's SHA-256 the
+        refusal shows. It applies to that exact file only: any change to it, or the same value in another
+        file, is refused again.
+      </p>
+      <div className="ms-row">
+        <input
+          className="ms-input"
+          placeholder="Rule (e.g. github-token)"
+          value={ruleId}
+          onChange={(e) => setRuleId(e.target.value)}
+          data-testid="finding-rule"
+        />
+        <input
+          className="ms-input ms-mono"
+          placeholder="File SHA-256"
+          value={fileHash}
+          onChange={(e) => setFileHash(e.target.value)}
+          data-testid="finding-hash"
+        />
+        <input
+          className="ms-input"
+          placeholder="Why it is not a secret"
+          value={note}
+          onChange={(e) => setNote(e.target.value)}
+          data-testid="finding-note"
+        />
+        <Button
+          appearance="primary"
+          disabled={ruleId.trim() === "" || fileHash.trim() === ""}
+          onClick={() => void accept()}
+          testId="accept-finding"
+        >
+          Accept
+        </Button>
+      </div>
+      {notice !== undefined && (
+        <p role="status" data-testid="accepted-findings-notice">
+          {notice}
+        </p>
+      )}
+      {findings.value !== undefined && findings.value.findings.length === 0 ? (
+        <p className="ms-subtle" data-testid="no-accepted-findings">
+          None: every secret finding refuses a publish.
+        </p>
+      ) : (
+        <table className="ms-table">
+          <thead>
+            <tr>
+              <th>Rule</th>
+              <th>File SHA-256</th>
+              <th>Note</th>
+              <th>Accepted</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {findings.value?.findings.map((finding) => (
+              <tr key={`${finding.ruleId} ${finding.fileHash}`} data-testid="accepted-finding">
+                <td>{finding.ruleId}</td>
+                <td className="ms-mono" title={finding.fileHash}>
+                  {finding.fileHash.slice(0, 16)}…
+                </td>
+                <td>{finding.note ?? ""}</td>
+                <td>{formatTime(finding.acceptedAt)}</td>
+                <td>
+                  <Button onClick={() => void withdraw(finding)} testId="withdraw-finding">
+                    Withdraw
+                  </Button>
+                </td>
+              </tr>
+            ))}
           </tbody>
         </table>
       )}

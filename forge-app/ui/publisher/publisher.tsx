@@ -85,6 +85,23 @@ export function describeWarning(finding: Parameters<typeof describeFinding>[0]) 
   return `${file}, line ${finding.line ?? "?"}: ${kind}. Anyone who can view the page can read it — fine for a key meant to be public, otherwise remove it.`;
 }
 
+/**
+ * The findings the tenant's admins accepted, so this check does not refuse what the server accepts.
+ * Unavailable ⇒ none: the check is then only stricter, and the server decides anyway.
+ */
+async function acceptedFindings(): Promise<{ ruleId: string; fileHash: string }[]> {
+  try {
+    return (
+      await callControl<{ findings: { ruleId: string; fileHash: string }[] }>(
+        "GET",
+        "/v1/macro/accepted-findings",
+      )
+    ).findings;
+  } catch {
+    return [];
+  }
+}
+
 /** Walks a dropped folder (DataTransfer entries) into files with paths relative to the drop. */
 async function filesOfEntry(entry: FileSystemEntry, prefix = ""): Promise<{ path: string; file: File }[]> {
   if (entry.isFile) {
@@ -165,7 +182,7 @@ export function Publisher() {
     }
     setStage({ kind: "checking", done: 0, total: files.length });
     try {
-      const result = await checkInWorker(request, (done, total) =>
+      const result = await checkInWorker({ ...request, accepted: await acceptedFindings() }, (done, total) =>
         setStage({ kind: "checking", done, total }),
       );
       setStage({ kind: "checked", result });
@@ -465,6 +482,18 @@ function CheckSummary(props: { readonly result: CheckResult }) {
         <Problems errors={result.errors} findings={result.findings as unknown as Record<string, unknown>[]} />
       )}
       <Warnings findings={result.findings as unknown as Record<string, unknown>[]} />
+      {result.accepted.length > 0 && (
+        <StateMessage testId="accepted-findings" title="Accepted by your administrators">
+          <ul>
+            {result.accepted.map((finding) => (
+              <li key={`${finding.rule} ${finding.path}`} data-testid="accepted-finding">
+                {finding.path}, line {finding.line}: {finding.rule}, accepted as not a secret for this exact
+                file.
+              </li>
+            ))}
+          </ul>
+        </StateMessage>
+      )}
       {result.externalHosts.length > 0 && (
         <StateMessage testId="external-hosts" title="Loads from other websites" tone="warning">
           <p>
@@ -529,6 +558,17 @@ function Problems(props: {
             // biome-ignore lint/suspicious/noArrayIndexKey: findings have no id; their order is stable.
             <li key={i} data-testid="secret-finding">
               {describeFinding(finding as Parameters<typeof describeFinding>[0])}
+              {typeof finding.fileHash === "string" && (
+                <span className="ms-subtle">
+                  {" "}
+                  Not a secret? A Confluence administrator can accept it in Mini-Sites administration with the
+                  rule <span className="ms-mono">{String(finding.rule)}</span> and the file's SHA-256{" "}
+                  <span className="ms-mono" data-testid="finding-file-hash">
+                    {finding.fileHash}
+                  </span>
+                  .
+                </span>
+              )}
             </li>
           ))}
         {structural.map((error) => (

@@ -20,7 +20,12 @@ const HOSTED_AS = "index.html";
 function namedAs(report: CheckReport, name: string): CheckReport {
   const rename = <T extends { path: string }>(item: T): T =>
     item.path === HOSTED_AS ? { ...item, path: name } : item;
-  return { ...report, errors: report.errors.map(rename), findings: report.findings.map(rename) };
+  return {
+    ...report,
+    errors: report.errors.map(rename),
+    findings: report.findings.map(rename),
+    accepted: report.accepted.map(rename),
+  };
 }
 
 async function check(request: CheckRequest): Promise<CheckResult> {
@@ -46,7 +51,7 @@ async function check(request: CheckRequest): Promise<CheckResult> {
           },
         })),
       },
-      { onProgress },
+      { onProgress, accepted: request.accepted ?? [] },
     );
     // Files the reader refused are not read; those it read go in, under the path the author gave.
     upload = new Blob([zipSync(contents, { level: 6 }) as Uint8Array<ArrayBuffer>], {
@@ -58,7 +63,7 @@ async function check(request: CheckRequest): Promise<CheckResult> {
     const source = bytesSource(bytes);
     report = await checkBundle(
       request.kind === "zip" ? { kind: "zip", source } : { kind: "html", name: request.file.name, source },
-      { onProgress },
+      { onProgress, accepted: request.accepted ?? [] },
     );
     // One .html is hosted as index.html, and the report names it so; the author dropped their own file.
     if (request.kind === "html") report = namedAs(report, request.file.name);
@@ -71,6 +76,7 @@ async function check(request: CheckRequest): Promise<CheckResult> {
     bytes: report.bytes,
     errors: report.errors,
     findings: report.findings,
+    accepted: report.accepted,
     ignored: report.ignored,
     externalHosts: report.externalHosts,
     upload,
