@@ -14,7 +14,14 @@ export function setSecurityHeaders(headers: Headers, config: GatewayConfig | und
   headers.set("X-Content-Type-Options", "nosniff");
   headers.set("Referrer-Policy", "no-referrer");
   headers.set("Cross-Origin-Resource-Policy", "same-origin");
+  // https only from now on, for a year, on this host (each site's own origin): Atlassian's cloud app
+  // security requirements ask for HSTS of at least a year. Browsers ignore it on plain http (RFC 6797
+  // §8.1), so the local stack's http origins are unaffected. Not includeSubDomains: the gateway does
+  // not own every name under SITES_DOMAIN's parent.
+  headers.set("Strict-Transport-Security", HSTS);
 }
+
+export const HSTS = "max-age=31536000";
 
 /** Headers of a user Worker's response that never reach the browser. */
 const DROPPED_UPSTREAM_HEADERS = [

@@ -87,6 +87,8 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
     if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
     c.res.headers.set("X-Frame-Options", "DENY");
     c.res.headers.set("Referrer-Policy", "no-referrer");
+    // A year of https only for this host (Atlassian's security requirements); ignored on plain http.
+    c.res.headers.set("Strict-Transport-Security", "max-age=31536000");
   });
   app.use("*", matchRoute(ROUTE_POLICIES));
   app.use("*", limitBodies());

@@ -40,6 +40,7 @@ describe("typed errors", () => {
     await expectError(response, 404, "NOT_FOUND");
     expect(response.headers.get("x-content-type-options")).toBe("nosniff");
     expect(response.headers.get("cache-control")).toBe("no-store");
+    expect(response.headers.get("strict-transport-security")).toBe("max-age=31536000");
   });
 
   it("answers malformed JSON with 400 INVALID_REQUEST", async () => {

@@ -90,4 +90,5 @@ export function expectSecurityHeaders(response: Response): void {
   expect(response.headers.get("x-content-type-options")).toBe("nosniff");
   expect(response.headers.get("referrer-policy")).toBe("no-referrer");
   expect(response.headers.get("cross-origin-resource-policy")).toBe("same-origin");
+  expect(response.headers.get("strict-transport-security")).toBe("max-age=31536000");
 }
