@@ -126,6 +126,10 @@ export interface DevInfo {
   readonly controlUrl: string;
   readonly apiToken: string;
   readonly dataDir?: string;
+  /** The gateway's own URL (`doctor`). */
+  readonly dispatchUrl?: string;
+  /** The control Worker's CONTROL_SHARED_SECRET (`doctor`'s namespace check). */
+  readonly sharedSecret?: string;
 }
 
 /**

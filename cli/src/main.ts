@@ -11,6 +11,7 @@
 
 import { Command, CommanderError } from "commander";
 import { registerAccountCommands } from "./commands/account.ts";
+import { registerDoctorCommand } from "./commands/doctor.ts";
 import { registerFindingCommands } from "./commands/findings.ts";
 import { registerLocalCommands } from "./commands/local.ts";
 import { registerMcpCommand } from "./commands/mcp.ts";
@@ -93,6 +94,7 @@ Exit codes: 0 ok, 1 refused or failed, 2 usage error, 130 cancelled.
   registerSiteCommands(program, runner);
   registerTokenCommands(program, runner);
   registerFindingCommands(program, runner);
+  registerDoctorCommand(program, runner);
   registerLocalCommands(program, runner);
   registerMcpCommand(program, runner);
   return program;

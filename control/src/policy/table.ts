@@ -190,6 +190,7 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
   // --- Operators: deployment-wide, no tenant's data -----------------------------------------------------
   policy("GET", "/v1/admin/denials", { sharedSecret: true }),
   policy("POST", "/v1/admin/reconcile", { sharedSecret: true }, "none", "none"),
+  policy("GET", "/v1/admin/diagnostics", { sharedSecret: true }),
 ];
 
 /**

@@ -4,14 +4,17 @@
  *   GET  /v1/admin/denials     the counted unauthenticated denials (policy/denials.ts) of the last hours,
  *                              so an operator sees a flood without it ever touching an audit chain
  *   POST /v1/admin/reconcile   one reconcile pass now (lifecycle/reconcile.ts), as the cron runs it
+ *   GET  /v1/admin/diagnostics what `mini-sites doctor` cannot see from outside: whether the Workers
+ *                              for Platforms namespace answers this Worker's token, and D1
  */
 
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../app/context.ts";
+import { ApiError } from "../app/errors.ts";
 import { reconcilePass } from "../lifecycle/reconcile.ts";
 import { flushDenialCounts } from "../policy/authorize.ts";
 import { recentDenials } from "../policy/denials.ts";
-import type { PublishDeps } from "../publish/services.ts";
+import { hostingFor, type PublishDeps } from "../publish/services.ts";
 import { defineRoute } from "./define.ts";
 
 const DenialsQuery = z.object({
@@ -94,7 +97,51 @@ const reconcileRoute = defineRoute(
   "NOT_CONFIGURED",
 );
 
+/** A tag no Worker carries: listing it costs one API call and proves the namespace and the token. */
+const PROBE_TAG = "doctor-probe";
+
+const Check = z.object({ ok: z.boolean(), code: z.string().optional(), message: z.string().optional() });
+
+const diagnosticsRoute = defineRoute({
+  method: "get",
+  path: "/v1/admin/diagnostics",
+  summary: "Whether the Workers for Platforms namespace and D1 answer this Worker (for `mini-sites doctor`)",
+  tags: ["operators"],
+  responses: {
+    200: {
+      description: "One verdict per dependency; a failing one says why, never a secret",
+      content: {
+        "application/json": {
+          schema: z.object({ namespace: Check, database: Check }).openapi("Diagnostics"),
+        },
+      },
+    },
+  },
+});
+
 export function registerOperatorRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDeps = {}): void {
+  app.openapi(diagnosticsRoute, async (c) => {
+    const namespace = await (async () => {
+      try {
+        const listed = await hostingFor(c.env, deps).listByTag(PROBE_TAG);
+        return listed.ok
+          ? { ok: true }
+          : { ok: false, code: listed.error.code, message: listed.error.message };
+      } catch (error) {
+        return error instanceof ApiError
+          ? { ok: false, code: error.code, message: error.message }
+          : { ok: false, code: "INTERNAL", message: "The namespace check failed." };
+      }
+    })();
+    const database = await c.env.DB.prepare("SELECT 1 AS one")
+      .first()
+      .then(
+        () => ({ ok: true }),
+        () => ({ ok: false, code: "UNAVAILABLE", message: "D1 did not answer." }),
+      );
+    return c.json({ namespace, database }, 200);
+  });
+
   app.openapi(reconcileRoute, async (c) => {
     const report = await reconcilePass(c.env, deps, (deps.now ?? Date.now)(), {
       fromStart: c.req.valid("query").fromStart === "true",

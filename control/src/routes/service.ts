@@ -6,6 +6,7 @@
 
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../app/context.ts";
+import { FORGE_PRODUCTION_JWKS_URL } from "../auth/constants.ts";
 import { CONTROL_SECRETS } from "../env.ts";
 import { controlIdentityReport, controlKeys } from "../identity.ts";
 import { defineRoute } from "./define.ts";
@@ -22,6 +23,7 @@ const WellKnown = z
       dispatchBaseUrl: z.string().nullable(),
       wfpNamespace: z.string().nullable(),
       allowedForgeAppIds: z.array(z.string()),
+      forgeJwksUrl: z.string().openapi({ description: "Where FITs' signing keys are fetched" }),
     }),
     secrets: z
       .record(z.string(), z.boolean())
@@ -73,6 +75,7 @@ export function registerServiceRoutes(app: OpenAPIHono<AppEnv>): void {
             .split(",")
             .map((id) => id.trim())
             .filter((id) => id !== ""),
+          forgeJwksUrl: text(env.FORGE_JWKS_URL) ?? FORGE_PRODUCTION_JWKS_URL,
         },
         secrets,
       },
