@@ -77,7 +77,7 @@ export async function runDoctor(targets: DoctorTargets): Promise<DoctorCheck[]> 
   const checks: DoctorCheck[] = [];
   const add = (check: DoctorCheck) => checks.push(check);
 
-  const control = await getJson(new URL(WELL_KNOWN, targets.controlUrl), timeoutMs);
+  const control = await getJson(at(targets.controlUrl, WELL_KNOWN), timeoutMs);
   const controlReport =
     control.ok && isReport<ControlReport>(control.body, "control") ? control.body : undefined;
   add(
@@ -86,7 +86,7 @@ export async function runDoctor(targets: DoctorTargets): Promise<DoctorCheck[]> 
       : {
           id: "control",
           verdict: "fail",
-          summary: `no control Worker report at ${new URL(WELL_KNOWN, targets.controlUrl).href}: ${problemOf(control)}`,
+          summary: `no control Worker report at ${at(targets.controlUrl, WELL_KNOWN)}: ${problemOf(control)}`,
           fix: "Check the URL (--control), that the Worker is deployed, and that the route reaches it.",
         },
   );
@@ -101,7 +101,7 @@ export async function runDoctor(targets: DoctorTargets): Promise<DoctorCheck[]> 
       fix: "Set DISPATCH_BASE_URL in wrangler-control.toml [vars] (e.g. https://gw.<SITES_DOMAIN>), or pass --dispatch URL.",
     });
   } else {
-    const dispatch = await getJson(new URL(WELL_KNOWN, dispatchUrl), timeoutMs);
+    const dispatch = await getJson(at(dispatchUrl, WELL_KNOWN), timeoutMs);
     dispatchReport =
       dispatch.ok && isReport<DispatchReport>(dispatch.body, "dispatch") ? dispatch.body : undefined;
     add(
@@ -110,7 +110,7 @@ export async function runDoctor(targets: DoctorTargets): Promise<DoctorCheck[]> 
         : {
             id: "dispatch",
             verdict: "fail",
-            summary: `no dispatch Worker report at ${new URL(WELL_KNOWN, dispatchUrl).href}: ${problemOf(dispatch)}`,
+            summary: `no dispatch Worker report at ${at(dispatchUrl, WELL_KNOWN)}: ${problemOf(dispatch)}`,
             fix: "Check DISPATCH_BASE_URL (or --dispatch), that the dispatch Worker is deployed, and its route.",
           },
     );
@@ -273,7 +273,7 @@ async function jwksCheck(url: string | undefined, timeoutMs: number): Promise<Do
       verdict: "skipped",
       summary: "the control Worker does not report its FORGE_JWKS_URL (an older version)",
     };
-  const answer = await getJson(new URL(url), timeoutMs);
+  const answer = await getJson(url, timeoutMs);
   const keys = answer.ok ? (answer.body as { keys?: unknown }).keys : undefined;
   const usable = Array.isArray(keys) ? keys.filter((k) => (k as { kty?: unknown }).kty === "RSA").length : 0;
   return usable > 0
@@ -286,6 +286,22 @@ async function jwksCheck(url: string | undefined, timeoutMs: number): Promise<Do
       };
 }
 
+/** A URL whose host is this machine: the only place a secret may travel over plain http. */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  return (
+    host === "localhost" ||
+    host.endsWith(".localhost") ||
+    host === "[::1]" ||
+    /^127\.\d+\.\d+\.\d+$/.test(host)
+  );
+}
+
 async function namespaceCheck(
   targets: DoctorTargets,
   controlUp: boolean,
@@ -293,6 +309,17 @@ async function namespaceCheck(
 ): Promise<DoctorCheck> {
   const id = "namespace";
   if (!controlUp) return { id, verdict: "skipped", summary: "the control Worker did not answer" };
+  if (
+    targets.operatorSecret !== undefined &&
+    !targets.controlUrl.startsWith("https:") &&
+    !isLoopbackUrl(targets.controlUrl)
+  )
+    return {
+      id,
+      verdict: "fail",
+      summary: "the operator secret was not sent: the control URL is plain http off this machine",
+      fix: "Use the control Worker's https URL.",
+    };
   if (targets.operatorSecret === undefined || targets.operatorSecret === "")
     return {
       id,
@@ -300,7 +327,7 @@ async function namespaceCheck(
       summary: "the Workers for Platforms namespace was not checked",
       fix: "Pass the control Worker's CONTROL_SHARED_SECRET (--secret -, or MINI_SITES_OPERATOR_SECRET) to check it.",
     };
-  const answer = await getJson(new URL("/v1/admin/diagnostics", targets.controlUrl), timeoutMs, {
+  const answer = await getJson(at(targets.controlUrl, "/v1/admin/diagnostics"), timeoutMs, {
     "x-mini-sites-secret": targets.operatorSecret,
   });
   const namespace = answer.ok
@@ -324,6 +351,13 @@ async function namespaceCheck(
   };
 }
 
+/** Text from a remote report, made safe for a terminal: no control characters (escape sequences). */
+export function printable(value: unknown): string {
+  return String(value)
+    .replace(/[\p{Cc}\p{Cf}]/gu, "?")
+    .slice(0, 1000);
+}
+
 function isReport<T extends { worker: string }>(body: unknown, worker: T["worker"]): body is T {
   return typeof body === "object" && body !== null && (body as { worker?: unknown }).worker === worker;
 }
@@ -338,7 +372,20 @@ const problemOf = (answer: JsonAnswer) =>
  * Host (RFC 6761 reserves them for loopback; glibc does not resolve subdomains of it), so the dev
  * stack's gateway host answers as it does to a browser.
  */
-function getJson(url: URL, timeoutMs: number, headers: Record<string, string> = {}): Promise<JsonAnswer> {
+/** `path` on the origin of `base` (a URL given here or read from a report: parsed later, never trusted). */
+const at = (base: string, path: string) => `${base.replace(/\/+$/, "")}${path}`;
+
+function getJson(
+  where: URL | string,
+  timeoutMs: number,
+  headers: Record<string, string> = {},
+): Promise<JsonAnswer> {
+  let url: URL;
+  try {
+    url = typeof where === "string" ? new URL(where) : where;
+  } catch {
+    return Promise.resolve({ ok: false, problem: `not a URL: ${printable(where)}` });
+  }
   const loopbackName = url.hostname === "localhost" || url.hostname.endsWith(".localhost");
   const client = url.protocol === "https:" ? https : http;
   if (url.protocol !== "https:" && url.protocol !== "http:")

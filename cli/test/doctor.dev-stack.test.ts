@@ -7,7 +7,9 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, DISPATCH_ENTRY } from "../../dev/src/bundle-worker.ts";
@@ -145,6 +147,40 @@ describe("mini-sites doctor", () => {
       expect(code, ancestors).toBe(1);
       expect(verdictOf(report, "embed-ancestors")?.verdict, ancestors).toBe("fail");
       expect(verdictOf(report, "identities-agree")?.verdict).toBe("ok");
+    }
+  });
+
+  it("never sends an operator secret given here to a control URL read from a dev.json found on disk", async () => {
+    const seen: string[] = [];
+    const listener = http.createServer((request, response) => {
+      seen.push(String(request.headers["x-mini-sites-secret"] ?? ""));
+      response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (listener.address() as AddressInfo).port;
+      // A folder someone else prepared, with a dev.json of their choosing above where doctor runs.
+      const planted = join(world.dir, "cloned-repo");
+      await mkdir(join(planted, ".data"), { recursive: true });
+      await mkdir(join(planted, "src"), { recursive: true });
+      await writeFile(
+        join(planted, ".data", "dev.json"),
+        JSON.stringify({ controlUrl: `http://127.0.0.1:${port}`, apiToken: "x" }),
+      );
+      const secret = "PRODUCTION-OPERATOR-SECRET-0123456789";
+      const result = await run(world, ["doctor", "--json"], {
+        cwd: join(planted, "src"),
+        env: { MINI_SITES_OPERATOR_SECRET: secret },
+      });
+      expect(result.code).toBe(1);
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.filter((s) => s !== "")).toEqual([]);
+      // And --secret without --control is refused before anything is sent.
+      const refused = await run(world, ["doctor", "--secret", secret], { cwd: join(planted, "src") });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain("--secret goes with --control");
+    } finally {
+      listener.close();
     }
   });
 

@@ -10,6 +10,14 @@
  * for the macro, "administer the application" for the admin page).
  */
 
+/**
+ * An Atlassian account id as Atlassian issues them: 1–128 letters, digits, `-` and `:` (`557058:<uuid>`,
+ * 24 hex characters; developer.atlassian.com/platform/forge/user-privacy-guidelines). The one pattern
+ * the FIT check and the personal-data code share: an id accepted at the door is one that is
+ * pseudonymized in the audit log, reported and anonymized. `~` and `_` never occur in one.
+ */
+export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9:-]{1,128}$/;
+
 export const FORGE_MODULE_KEYS = {
   /** The `macro` module: view and publisher of one mini-site on a page. */
   macro: "mini-sites-macro",

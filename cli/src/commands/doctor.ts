@@ -5,7 +5,7 @@
 
 import type { Command } from "commander";
 import { connection, findDevInfo, normalizeUrl } from "../config.ts";
-import { type DoctorCheck, runDoctor } from "../doctor.ts";
+import { type DoctorCheck, isLoopbackUrl, printable, runDoctor } from "../doctor.ts";
 import { UsageError } from "../input.ts";
 import { readAll } from "../prompt.ts";
 import { action, type Runner } from "./runner.ts";
@@ -47,15 +47,22 @@ Examples:
           const term = ctx.term;
           let controlUrl = opts.control;
           let dispatchUrl = opts.dispatch;
-          let secret = opts.secret === "-" ? (await readAll(term)).trim() : opts.secret;
-          secret ??= term.env.MINI_SITES_OPERATOR_SECRET || undefined;
+          // The operator secret given here (flag or environment) goes only to a control URL given
+          // here too: never to one read from a dev.json found on disk, which anyone could have put
+          // in a folder above this one.
+          const given = opts.secret === "-" ? (await readAll(term)).trim() : opts.secret;
+          let secret = given ?? (term.env.MINI_SITES_OPERATOR_SECRET || undefined);
+          if (given !== undefined && controlUrl === undefined)
+            throw new UsageError("--secret goes with --control: the secret is sent to that URL only.");
           let source = "";
           if (controlUrl === undefined) {
+            secret = undefined;
             const dev = await findDevInfo(term.cwd, opts.data).catch(() => undefined);
             if (dev !== undefined) {
               controlUrl = dev.info.controlUrl;
               dispatchUrl ??= dev.info.dispatchUrl;
-              secret ??= dev.info.sharedSecret;
+              // The dev stack's own secret, for the dev stack's own control Worker, on loopback only.
+              if (isLoopbackUrl(controlUrl)) secret = dev.info.sharedSecret;
               source = ` (the dev stack, ${dev.path})`;
             } else if (opts.data !== undefined) {
               throw new UsageError(`no dev.json in ${opts.data}: start the dev stack or pass --control.`);
@@ -93,8 +100,9 @@ function render(
   for (const check of checks) {
     const mark =
       check.verdict === "ok" ? style.green("✓") : check.verdict === "fail" ? style.red("✗") : style.dim("–");
-    lines.push(`${mark} ${check.id}: ${check.summary}`);
-    if (check.fix !== undefined && check.verdict !== "ok") lines.push(style.dim(`    fix: ${check.fix}`));
+    lines.push(`${mark} ${check.id}: ${printable(check.summary)}`);
+    if (check.fix !== undefined && check.verdict !== "ok")
+      lines.push(style.dim(`    fix: ${printable(check.fix)}`));
   }
   const failed = checks.filter((c) => c.verdict === "fail").length;
   lines.push(

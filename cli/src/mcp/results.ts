@@ -44,6 +44,10 @@ export const SecretSchema = z.object({
   line: z.number(),
   column: z.number(),
   match: z.string().describe("Redacted: never the secret itself"),
+  fileHash: z
+    .string()
+    .optional()
+    .describe("SHA-256 of the file: with `rule`, what a tenant admin accepts if it is not a secret"),
   fix: z.string(),
 });
 

@@ -21,7 +21,7 @@
  *   alone, and never on `isEditing`.
  */
 
-import { base64urlDecode } from "@mini-sites/core";
+import { ACCOUNT_ID_PATTERN, base64urlDecode } from "@mini-sites/core";
 import { errors, jwtVerify } from "jose";
 import { isLoopbackHost } from "../http.ts";
 import {
@@ -401,9 +401,9 @@ function readForgeClaims(
   };
 }
 
-/** Atlassian account ids: `557058:…` or 24 hex characters; also `unidentified`-style words. */
+/** Atlassian account ids (core ACCOUNT_ID_PATTERN): `557058:…` or 24 hex characters. */
 function isAccountId(value: unknown): value is string {
-  return typeof value === "string" && value.length <= 128 && /^[A-Za-z0-9][A-Za-z0-9:_-]*$/.test(value);
+  return typeof value === "string" && ACCOUNT_ID_PATTERN.test(value);
 }
 
 function readPageContext(context: Record<string, unknown> | undefined): ForgePageContext | null {

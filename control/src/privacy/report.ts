@@ -19,7 +19,7 @@
 import { ApiError } from "../app/errors.ts";
 import { acceptableApiBaseUrl } from "../confluence/permissions.ts";
 import type { D1Database } from "../db/d1.ts";
-import { ACCOUNT_ID, anonymizeAccount, type StoredAccount, storedAccounts } from "./accounts.ts";
+import { ACCOUNT_ID, anonymizeStatements, type StoredAccount, storedAccounts } from "./accounts.ts";
 
 /** `@forge/api` privacy.LIMIT: accounts per request. */
 export const ACCOUNTS_PER_REPORT = 90;
@@ -59,7 +59,12 @@ export type ReportState =
   /** This run reported some accounts; later runs continue the cycle. */
   | "in-progress"
   /** This run reported the cycle's last accounts. */
-  | "completed";
+  | "completed"
+  /**
+   * Atlassian failed after this run had reported some accounts: what was reported (and anonymized) is
+   * kept and counted, `failure` says what went wrong, and the next run continues from there.
+   */
+  | "interrupted";
 
 export interface ReportOutcome {
   readonly state: ReportState;
@@ -70,6 +75,8 @@ export interface ReportOutcome {
   readonly updated: number;
   /** ms: when the next cycle is due (`current`) or when Atlassian lets us call again (`waiting`). */
   readonly nextAt?: number;
+  /** `interrupted` only: the ATLASSIAN_UNAVAILABLE error that stopped the run. */
+  readonly failure?: ApiError;
 }
 
 interface CycleRow {
@@ -148,7 +155,14 @@ export async function reportPersonalData(
         .run();
       return { state: "completed", ...totals };
     }
-    const answer = await postReport(url, systemToken, batch);
+    let answer: ReportAnswer;
+    try {
+      answer = await postReport(url, systemToken, batch);
+    } catch (error) {
+      // Nothing done yet: the caller sees the error. Something done: it is kept, and said (audited).
+      if (totals.reported === 0 || !(error instanceof ApiError)) throw error;
+      return { state: "interrupted", ...totals, failure: error };
+    }
     if (answer.kind === "wait") {
       const retryAt = clock() + answer.seconds * 1000;
       await db
@@ -159,23 +173,26 @@ export async function reportPersonalData(
     }
     // Only accounts this request reported can be closed by its answer.
     const asked = new Set(batch.map((account) => account.accountId));
-    let closed = 0;
+    const closedIds = new Set<string>();
     let updated = 0;
     for (const { accountId, status } of answer.accounts) {
       if (!asked.has(accountId)) continue;
-      if (status === "closed") {
-        await anonymizeAccount(db, tenantId, accountId);
-        closed++;
-      } else updated++;
+      if (status === "closed") closedIds.add(accountId);
+      else updated++;
     }
+    const closed = closedIds.size;
     cursor = (batch.at(-1) as StoredAccount).accountId;
-    await db
-      .prepare(
-        `UPDATE personal_data_reports SET cursor = ?, accounts = accounts + ?, closed = closed + ?,
-           updated = updated + ?, retry_after = NULL WHERE tenant_id = ?`,
-      )
-      .bind(cursor, batch.length, closed, updated, tenantId)
-      .run();
+    // The anonymization and the cursor move together, in one transaction of a fixed number of
+    // statements: a crash or a timeout between them can neither lose a closure nor report twice.
+    await db.batch([
+      ...anonymizeStatements(db, tenantId, [...closedIds]),
+      db
+        .prepare(
+          `UPDATE personal_data_reports SET cursor = ?, accounts = accounts + ?, closed = closed + ?,
+             updated = updated + ?, retry_after = NULL WHERE tenant_id = ?`,
+        )
+        .bind(cursor, batch.length, closed, updated, tenantId),
+    ]);
     totals.reported += batch.length;
     totals.closed += closed;
     totals.updated += updated;

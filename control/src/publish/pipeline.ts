@@ -206,7 +206,18 @@ export async function stageUpload(
     actor: publisher.actor,
     action: "site.publish",
     target: target(siteId, staged.version),
-    detail: { job: job.id, files: report.files.length, bytes: report.bytes, contentHash: report.bundleHash },
+    detail: {
+      job: job.id,
+      files: report.files.length,
+      bytes: report.bytes,
+      contentHash: report.bundleHash,
+      // What let this publish through although the scanner found it: the admins' acceptances used.
+      ...(report.accepted.length === 0
+        ? {}
+        : {
+            accepted: report.accepted.map((f) => ({ rule: f.rule, path: f.path, fileHash: f.fileHash })),
+          }),
+    },
   });
   await ensureStarted(env, job, clock());
   return { job, replayed: false, report };

@@ -58,7 +58,12 @@ const AcceptBody = z
   .openapi("AcceptFindingRequest");
 
 const FindingParams = z.object({
-  rule: RuleId.openapi({ param: { name: "rule", in: "path" } }),
+  // Any rule-id shape, not only rules this release knows: an acceptance of a rule since renamed or
+  // removed must still be withdrawable.
+  rule: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "must be a rule id")
+    .openapi({ param: { name: "rule", in: "path" }, example: "generic-secret-assignment" }),
   fileHash: FileHash.openapi({ param: { name: "fileHash", in: "path" } }),
 });
 

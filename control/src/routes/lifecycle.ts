@@ -218,9 +218,14 @@ export function registerLifecycleRoutes(app: OpenAPIHono<AppEnv>, now: () => num
           updated: outcome.updated,
         },
       });
-    const { nextAt, ...counts } = outcome;
+    // Interrupted after some progress: audited above with what was done, then the error itself.
+    if (outcome.failure !== undefined || outcome.state === "interrupted")
+      throw (
+        outcome.failure ?? new ApiError("ATLASSIAN_UNAVAILABLE", "Personal data reporting was interrupted.")
+      );
+    const { nextAt, failure: _, state, ...counts } = outcome;
     return c.json(
-      { ...counts, ...(nextAt === undefined ? {} : { nextAt: new Date(nextAt).toISOString() }) },
+      { state, ...counts, ...(nextAt === undefined ? {} : { nextAt: new Date(nextAt).toISOString() }) },
       200,
     );
   });

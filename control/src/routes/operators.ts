@@ -119,20 +119,37 @@ const diagnosticsRoute = defineRoute({
   },
 });
 
+interface Verdict {
+  readonly ok: boolean;
+  readonly code?: string;
+  readonly message?: string;
+}
+
+const NAMESPACE_CHECK_TTL_MS = 60_000;
+const namespaceChecks = new WeakMap<object, { at: number; verdict: Promise<Verdict> }>();
+
+async function checkNamespace(env: AppEnv["Bindings"], deps: PublishDeps): Promise<Verdict> {
+  try {
+    const listed = await hostingFor(env, deps).listByTag(PROBE_TAG);
+    return listed.ok ? { ok: true } : { ok: false, code: listed.error.code, message: listed.error.message };
+  } catch (error) {
+    return error instanceof ApiError
+      ? { ok: false, code: error.code, message: error.message }
+      : { ok: false, code: "INTERNAL", message: "The namespace check failed." };
+  }
+}
+
 export function registerOperatorRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDeps = {}): void {
   app.openapi(diagnosticsRoute, async (c) => {
-    const namespace = await (async () => {
-      try {
-        const listed = await hostingFor(c.env, deps).listByTag(PROBE_TAG);
-        return listed.ok
-          ? { ok: true }
-          : { ok: false, code: listed.error.code, message: listed.error.message };
-      } catch (error) {
-        return error instanceof ApiError
-          ? { ok: false, code: error.code, message: error.message }
-          : { ok: false, code: "INTERNAL", message: "The namespace check failed." };
-      }
-    })();
+    // One Cloudflare API call per env and minute at most, however often this is asked: the call
+    // spends the account-wide budget every publish needs (hosting/budget.ts).
+    const now = (deps.now ?? Date.now)();
+    let cached = namespaceChecks.get(c.env);
+    if (cached === undefined || now - cached.at > NAMESPACE_CHECK_TTL_MS) {
+      cached = { at: now, verdict: checkNamespace(c.env, deps) };
+      namespaceChecks.set(c.env, cached);
+    }
+    const namespace = await cached.verdict;
     const database = await c.env.DB.prepare("SELECT 1 AS one")
       .first()
       .then(

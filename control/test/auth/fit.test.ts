@@ -207,6 +207,13 @@ describe("claims", () => {
     expect(await codeOf(token)).toBe("AUTH_MALFORMED");
   });
 
+  it("a principal that is not an Atlassian account id ⇒ AUTH_MALFORMED (it could not be pseudonymized or reported)", async () => {
+    for (const principal of ["user_1", "forge:~abc", "a~b", "", "x".repeat(129), "557058:abc def"])
+      expect(await codeOf(await signFit(forge.signer, macroClaims({ principal }))), principal).toBe(
+        "AUTH_MALFORMED",
+      );
+  });
+
   it("missing exp or iat ⇒ AUTH_MALFORMED", async () => {
     for (const claim of ["exp", "iat"]) {
       const payload = forgeFitPayload(macroClaims()) as Record<string, unknown>;

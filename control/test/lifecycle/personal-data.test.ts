@@ -179,7 +179,7 @@ async function auditPage() {
   const response = await asUser("admin", "GET", "/v1/audit?limit=200");
   expect(response.status).toBe(200);
   return (await response.json()) as {
-    entries: { actor: string; action: string }[];
+    entries: { actor: string; action: string; detail: Record<string, unknown> }[];
     verification: { ok: boolean };
   };
 }
@@ -300,6 +300,43 @@ describe("reporting and anonymizing", () => {
   });
 });
 
+describe("account ids of every shape, and many closing at once", () => {
+  it("never lets values that are not account ids push one past the cursor, and anonymizes many closed accounts in one answer", async () => {
+    await new Promise((resolve) => setTimeout(resolve, CYCLE_SECONDS * 1000 + 100));
+    // A page of ill-formed values sorting before real ids (not ids Atlassian issues: never reported).
+    for (let i = 0; i < REPORT_ACCOUNTS_LIMIT + 5; i++)
+      await world.sql(
+        "INSERT INTO audit_actors (tenant_id, pseudonym, account_id, first_seen_at) VALUES (?, lower(hex(randomblob(12))), ?, ?)",
+        tenantId,
+        `0bad id ${String(i).padStart(3, "0")}`,
+        Date.now(),
+      );
+    const wellFormed = "1well-formed:account";
+    const closing = Array.from({ length: 40 }, (_, i) => `2closing-${String(i).padStart(2, "0")}`);
+    for (const accountId of [wellFormed, ...closing])
+      await world.sql(
+        "INSERT INTO audit_actors (tenant_id, pseudonym, account_id, first_seen_at) VALUES (?, lower(hex(randomblob(12))), ?, ?)",
+        tenantId,
+        accountId,
+        Date.now(),
+      );
+    for (const accountId of closing) confluence.closeAccount(accountId);
+    const before = confluence.reports.length;
+    const runs = await completeCycle();
+    const sent = confluence.reports.slice(before).flatMap((r) => r.accounts.map((a) => a.accountId));
+    expect(sent).toContain(wellFormed);
+    expect(sent.filter((id) => id.startsWith("0bad"))).toEqual([]);
+    expect(runs.reduce((n, r) => n + r.closed, 0)).toBe(closing.length);
+    const left = await world.sql<{ account_id: string }>(
+      "SELECT account_id FROM audit_actors WHERE tenant_id = ? AND account_id LIKE '2closing-%'",
+      tenantId,
+    );
+    expect(left).toEqual([]);
+    await world.sql("DELETE FROM audit_actors WHERE tenant_id = ? AND account_id LIKE '0bad%'", tenantId);
+    await world.sql("DELETE FROM audit_actors WHERE tenant_id = ? AND account_id = ?", tenantId, wellFormed);
+  });
+});
+
 describe("many accounts, and Atlassian asking to wait", () => {
   it(`reports in requests of at most ${REPORT_ACCOUNTS_LIMIT}, waits out a 429 and continues where it stopped`, async () => {
     await new Promise((resolve) => setTimeout(resolve, CYCLE_SECONDS * 1000 + 100));
@@ -343,6 +380,10 @@ describe("many accounts, and Atlassian asking to wait", () => {
     expect(failed.status).toBe(503);
     expect(await failed.json()).toMatchObject({ error: { code: "ATLASSIAN_UNAVAILABLE" } });
     expect(confluence.reports.length).toBe(before + 1);
+    // What the interrupted run did before the failure is on the audit record, with what stopped it.
+    // (Entries come newest first.)
+    const interrupted = (await auditPage()).entries.find((e) => e.action === "privacy.report");
+    expect(interrupted?.detail).toMatchObject({ state: "interrupted", reported: REPORT_ACCOUNTS_LIMIT });
     await completeCycle();
     // The next run went on from the request that failed: no account was reported twice in the cycle.
     const cycle = confluence.reports.slice(before).flatMap((r) => r.accounts.map((a) => a.accountId));

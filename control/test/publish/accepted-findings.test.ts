@@ -93,6 +93,14 @@ describe("accepted findings", () => {
       tenant,
     );
     expect(audited.map((a) => a.action)).toEqual(["finding.accept"]);
+    // The publish's own audit record names the acceptance that let it through.
+    const [publishRecord] = await world.sql<{ detail: string }>(
+      "SELECT detail FROM audit_entries WHERE tenant_id = ? AND action = 'site.publish' ORDER BY seq DESC LIMIT 1",
+      tenant,
+    );
+    expect(JSON.parse(publishRecord?.detail ?? "{}").accepted).toEqual([
+      { rule: "github-token", path: "docs.js", fileHash: sha256(DOCS_JS) },
+    ]);
     expect(JSON.parse(audited[0]?.detail ?? "{}")).toMatchObject({
       ruleId: "github-token",
       fileHash: sha256(DOCS_JS),
@@ -122,6 +130,14 @@ describe("accepted findings", () => {
     const tenant = await world.newTenant();
     const hash = sha256(DOCS_JS);
     await accept(tenant, "github-token", hash);
+    // A rule id this release does not know (renamed since) can still be withdrawn.
+    await world.sql(
+      "INSERT INTO accepted_findings (tenant_id, rule_id, file_hash, accepted_by, accepted_at) VALUES (?, 'retired-rule', ?, 'test', 1)",
+      tenant,
+      hash,
+    );
+    const retired = await world.call(tenant, "DELETE", `/v1/tenant/accepted-findings/retired-rule/${hash}`);
+    expect(await retired.json()).toEqual({ withdrawn: true });
     const withdrawn = await world.call(tenant, "DELETE", `/v1/tenant/accepted-findings/github-token/${hash}`);
     expect(await withdrawn.json()).toEqual({ withdrawn: true });
     const repeat = await world.call(tenant, "DELETE", `/v1/tenant/accepted-findings/github-token/${hash}`);
@@ -135,7 +151,12 @@ describe("accepted findings", () => {
       "SELECT action FROM audit_entries WHERE tenant_id = ? AND action LIKE 'finding.%' ORDER BY seq",
       tenant,
     );
-    expect(actions.map((a) => a.action)).toEqual(["finding.accept", "finding.unaccept", "finding.unaccept"]);
+    expect(actions.map((a) => a.action)).toEqual([
+      "finding.accept",
+      "finding.unaccept",
+      "finding.unaccept",
+      "finding.unaccept",
+    ]);
   });
 
   it("refuses what is not a rule, not a SHA-256, or past the tenant's cap, with typed errors", async () => {
