@@ -91,6 +91,8 @@ export default defineConfig({
                 APP_PSK: TEST_APP_PSK,
               },
               serviceBindings: { DISPATCHER: { name: NAMESPACE_SHIM_NAME, entrypoint: "DispatchNamespace" } },
+              // The tenants' allow-lists as the control Worker writes them (wrangler-dispatch.toml).
+              kvNamespaces: ["TENANT_CSP"],
               workers: userWorkers,
             },
           }),
@@ -108,6 +110,8 @@ export default defineConfig({
               // MIGRATIONS_TEST_DB: left empty for the migration tests.
               d1Databases: ["DB", "AUDIT_TEST_DB", "MIGRATIONS_TEST_DB"],
               r2Buckets: ["BUNDLES"],
+              // The tenants' allow-lists the dispatch Worker reads (wrangler-control.toml).
+              kvNamespaces: ["TENANT_CSP"],
               // The Worker's own Workflow and Durable Object, as wrangler-control.toml binds them.
               workflows: { PROVISION_VERSION: { name: "provision-version", className: "ProvisionVersion" } },
               durableObjects: {

@@ -29,6 +29,7 @@ export const STEPS = [
   ["cookie", "cookie: grantCookieValues (Cookie header split)"],
   ["grant-cold", "grant, first sight: base32 decode + HMAC-SHA256 + checks"],
   ["grant-warm", "grant, seen before: verified-grant cache hit"],
+  ["tenant-csp", "tenant CSP, seen before: per-isolate cache hit (tenant-csp.ts)"],
   ["upstream", "upstream Request: forwarded headers + new Request"],
   ["response", "response: copy upstream headers, drop/set headers, new Response"],
   ["inject", "HTML injection: HTMLRewriter over a 10 KB page, read to the end"],
@@ -51,6 +52,7 @@ import { grantCookieValues } from "./dispatch/src/cookies.ts";
 import { checkGrant } from "./dispatch/src/grants.ts";
 import { forwardedRequestHeaders, secureUpstreamHeaders } from "./dispatch/src/headers.ts";
 import { injectBootstrap } from "./dispatch/src/inject.ts";
+import { tenantCspsFor } from "./dispatch/src/tenant-csp.ts";
 import { mintGrant, newSiteId, newTenantShortId, verifyGrant, workerNameFor } from "@mini-sites/core";
 
 const ASSET = new Uint8Array(10 * 1024).fill(97);
@@ -68,7 +70,8 @@ let fixture;
 async function setUp(env) {
   const { keyring } = await gatewayIdentity(env);
   const siteId = newSiteId();
-  const grant = (await mintGrant(keyring, { siteId, version: 1, tenantId: newTenantShortId() }, Date.now())).text;
+  const tenantId = newTenantShortId();
+  const grant = (await mintGrant(keyring, { siteId, version: 1, tenantId }, Date.now())).text;
   const url = "http://s-" + siteId + ".localhost:8787/assets/index-3f2a.js";
   const headers = {
     host: "s-" + siteId + ".localhost:8787",
@@ -87,8 +90,11 @@ async function setUp(env) {
     headers: { ...headers, accept: "text/html", "sec-fetch-mode": "navigate", "sec-fetch-dest": "iframe" },
   });
   const name = workerNameFor(siteId, 1);
+  // The tenant's allow-lists as KV would answer them (held in memory: the cache hit is what is timed).
+  const allowLists = JSON.stringify({ v: 1, cdn: ["https://cdn.tenant.example"], connect: ["https://api.tenant.example"] });
   const stubEnv = {
     ...env,
+    TENANT_CSP: { get: async (key) => (key === tenantId ? allowLists : null) },
     DISPATCHER: {
       get(worker) {
         if (worker !== name) throw new Error("wrong worker " + worker);
@@ -104,7 +110,7 @@ async function setUp(env) {
     },
   };
   await checkGrant(keyring, grant, siteId, Date.now());
-  fixture = { keyring, siteId, grant, request, page, stubEnv, name, upstream: new Response(ASSET, { headers: ASSET_HEADERS }) };
+  fixture = { keyring, siteId, tenantId, grant, request, page, stubEnv, name, upstream: new Response(ASSET, { headers: ASSET_HEADERS }) };
 }
 
 const steps = {
@@ -116,6 +122,8 @@ const steps = {
   cookie: () => grantCookieValues(fixture.request),
   "grant-cold": () => verifyGrant(fixture.keyring, fixture.grant, { siteId: fixture.siteId, now: Date.now() }),
   "grant-warm": () => checkGrant(fixture.keyring, fixture.grant, fixture.siteId, Date.now()),
+  "tenant-csp": () =>
+    tenantCspsFor(readConfig(fixture.stubEnv).config, fixture.stubEnv.TENANT_CSP).cspFor(fixture.tenantId, Date.now()),
   upstream: () =>
     new Request("https://s-" + fixture.siteId + ".localhost/assets/index-3f2a.js", {
       method: "GET",
@@ -124,7 +132,7 @@ const steps = {
     }),
   response: (env) => {
     const response = new Response(null, fixture.upstream);
-    secureUpstreamHeaders(response.headers, readConfig(env).config);
+    secureUpstreamHeaders(response.headers, readConfig(env).config.csp);
     response.headers.get("location");
     response.headers.get("content-type");
     return response;

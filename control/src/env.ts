@@ -60,6 +60,15 @@ export interface R2Bucket {
   resumeMultipartUpload(key: string, uploadId: string): R2MultipartUpload;
 }
 
+// --- Workers KV ---------------------------------------------------------------------------------------
+
+/** A Workers KV namespace (a subset of workers-types `KVNamespace`: the calls this Worker makes). */
+export interface KvNamespace {
+  get(key: string, options: { type: "text" }): Promise<string | null>;
+  put(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
 // --- Workflows and services --------------------------------------------------------------------------
 
 /** The ProvisionVersion Workflow binding (a subset of workers-types `Workflow`). */
@@ -83,6 +92,11 @@ export interface Fetcher {
 export interface ControlEnv extends IdentityEnv, PublishVars, PrivacyVars {
   readonly DB: D1Database;
   readonly BUNDLES: R2Bucket;
+  /**
+   * Each tenant's CSP allow-lists for the dispatch Worker, which reads the same namespace
+   * (tenant-csp.ts). Saving allow-lists answers NOT_CONFIGURED without it.
+   */
+  readonly TENANT_CSP?: KvNamespace;
   readonly PROVISION_VERSION?: WorkflowBinding;
   /**
    * The Cloudflare API budget shared by every call of this Worker (hosting/budget-object.ts): one

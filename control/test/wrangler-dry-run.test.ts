@@ -1,11 +1,24 @@
 /**
  * `wrangler deploy --dry-run` succeeds offline for every environment of wrangler-control.toml
- * (DESIGN §8): the config parses, the Worker bundles, and D1, R2, the Workflow and the vars are bound.
+ * (DESIGN §8): the config parses, the Worker bundles, and D1, R2, the Workflow, the vars and the
+ * TENANT_CSP namespace (the same id as the dispatch Worker's in that environment) are bound.
  * (Wrangler refuses the config unless the entry exports the Workflow's class, ProvisionVersion.)
  */
 
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { dryRunDeploy } from "../../dev/src/wrangler.ts";
+import { unstable_readConfig } from "wrangler";
+import { dryRunDeploy, REPO_ROOT } from "../../dev/src/wrangler.ts";
+
+/** The TENANT_CSP namespace id `config` declares for `environment`, read with wrangler's own parser. */
+function tenantCspNamespaceId(config: string, environment: string): string | undefined {
+  const parsed = unstable_readConfig(
+    { config: join(REPO_ROOT, config), env: environment || undefined },
+    { hideWarnings: true },
+  );
+  const namespaces: readonly { binding: string; id?: string }[] = parsed.kv_namespaces;
+  return namespaces.find((namespace) => namespace.binding === "TENANT_CSP")?.id;
+}
 
 describe("wrangler-control.toml", () => {
   it.each(["", "staging", "production"])(
@@ -18,6 +31,9 @@ describe("wrangler-control.toml", () => {
       expect(stdout).toMatch(new RegExp(`env\\.DB \\(mini-sites-control-${suffix}\\)\\s+D1 Database`));
       expect(stdout).toMatch(new RegExp(`env\\.BUNDLES \\(mini-sites-bundles-${suffix}\\)\\s+R2 Bucket`));
       expect(stdout).toMatch(/env\.PROVISION_VERSION \(ProvisionVersion\)\s+Workflow/);
+      const id = tenantCspNamespaceId("dispatch/wrangler-dispatch.toml", environment);
+      expect(id).toMatch(/^[0-9a-f]{32}$/);
+      expect(stdout).toMatch(new RegExp(`env\\.TENANT_CSP \\(${id}\\)\\s+KV Namespace`));
       for (const name of [
         "APP_PID",
         "WFP_ACCOUNT_ID",

@@ -50,3 +50,77 @@ export function cspListProblems(
   });
   return problems;
 }
+
+/**
+ * A tenant's allow-lists as the control Worker stores them for the dispatch Worker (one Workers KV
+ * value per tenant, keyed by its short id): `{"v":1,"cdn":[…],"connect":[…]}`. The control Worker
+ * writes only lists that passed `cspListProblems`; the dispatch Worker decodes with the same checks
+ * and trusts nothing it reads, because the value crosses a store that an operator, a script or a
+ * future writer could also fill.
+ */
+export interface TenantAllowLists {
+  readonly cdn: readonly string[];
+  readonly connect: readonly string[];
+}
+
+/** The stored format's version: a reader that does not know `v` ignores the value (deployment defaults). */
+export const TENANT_ALLOW_LISTS_FORMAT = 1;
+
+/**
+ * The longest stored value a reader accepts: two full lists of the longest sources, JSON-quoted, and
+ * the envelope. Anything longer was not written by the control Worker and is ignored whole.
+ */
+export const MAX_TENANT_ALLOW_LISTS_LENGTH = 2 * MAX_CSP_SOURCES * (MAX_CSP_SOURCE_LENGTH + 3) + 64;
+
+/** True when neither list adds anything: the tenant gets the deployment's policy (nothing is stored). */
+export function isEmptyAllowLists(lists: TenantAllowLists): boolean {
+  return lists.cdn.length === 0 && lists.connect.length === 0;
+}
+
+/** The stored text for `lists`; throws when a source would not pass the reader (a caller's bug). */
+export function encodeTenantAllowLists(lists: TenantAllowLists): string {
+  const problem = [...cspListProblems(lists.cdn, "cdn"), ...cspListProblems(lists.connect, "connect")][0];
+  if (problem !== undefined) throw new RangeError(`allow-list entry ${problem.index}: ${problem.problem}`);
+  return JSON.stringify({ v: TENANT_ALLOW_LISTS_FORMAT, cdn: lists.cdn, connect: lists.connect });
+}
+
+export interface DecodedAllowLists {
+  /** The acceptable sources, without duplicates; undefined when the value as a whole is not usable. */
+  readonly lists: TenantAllowLists | undefined;
+  /** Entries left out (a refused source, a list over the cap, a value not in the format). */
+  readonly dropped: number;
+}
+
+/**
+ * Reads a stored value, keeping only what `cspSourceProblem` accepts: a refused entry is dropped (never
+ * passed on), a list longer than MAX_CSP_SOURCES is dropped whole (the control Worker never writes
+ * one), and a value that is too long, not JSON, or of another format version gives no lists at all.
+ */
+export function decodeTenantAllowLists(text: string): DecodedAllowLists {
+  if (text.length > MAX_TENANT_ALLOW_LISTS_LENGTH) return { lists: undefined, dropped: 1 };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { lists: undefined, dropped: 1 };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return { lists: undefined, dropped: 1 };
+  const record = value as Record<string, unknown>;
+  if (record.v !== TENANT_ALLOW_LISTS_FORMAT) return { lists: undefined, dropped: 1 };
+  let dropped = 0;
+  const keep = (list: unknown, kind: CspSourceKind): string[] => {
+    if (list === undefined) return [];
+    if (!Array.isArray(list) || list.length > MAX_CSP_SOURCES) {
+      dropped += Array.isArray(list) ? list.length : 1;
+      return [];
+    }
+    const kept = new Set<string>();
+    for (const source of list) {
+      if (typeof source === "string" && cspSourceProblem(source, kind) === undefined) kept.add(source);
+      else dropped++;
+    }
+    return [...kept];
+  };
+  return { lists: { cdn: keep(record.cdn, "cdn"), connect: keep(record.connect, "connect") }, dropped };
+}

@@ -30,6 +30,8 @@ export { readMigrationFiles };
 
 export const CONTROL_ENTRY = fileURLToPath(new URL("../../control/src/index.ts", import.meta.url));
 const WORKFLOW_NAME = "provision-version";
+/** The local TENANT_CSP namespace's id: its folder under `<data>/control/kv`. */
+const TENANT_CSP_NAMESPACE = "tenant-csp";
 /** Headers that described the loopback hop, not the response (the body is re-sent whole). */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length"]);
 
@@ -51,13 +53,17 @@ export interface Control {
   /** Tenant of the dev Forge installation, and an API token for it (all scopes). */
   readonly devTenant: TenantShortId;
   readonly apiToken: string;
+  /** One key of the TENANT_CSP namespace, read from the real local namespace (the gateway's reader). */
+  readTenantCsp(key: string): Promise<string | null>;
   close(): Promise<void>;
 }
 
 /**
- * The control Worker's own bindings as Miniflare 5 declares them — D1, R2, the ProvisionVersion
- * Workflow and the CloudflareApiBudget Durable Object, as wrangler-control.toml declares them for
- * Cloudflare — shared by the dev stack and the publish tests so both run the Worker one way.
+ * The control Worker's own bindings as Miniflare 5 declares them — D1, R2, the TENANT_CSP KV
+ * namespace, the ProvisionVersion Workflow and the CloudflareApiBudget Durable Object, as
+ * wrangler-control.toml declares them for Cloudflare — shared by the dev stack and the publish tests
+ * so both run the Worker one way. The dev stack's gateway reads TENANT_CSP from this instance
+ * (`readTenantCsp`), so both Workers share one namespace as on Cloudflare.
  */
 export function controlWorkerBindings(workerName: string) {
   return {
@@ -68,6 +74,7 @@ export function controlWorkerBindings(workerName: string) {
     env: {
       DB: { type: "d1" as const },
       BUNDLES: { type: "r2" as const },
+      TENANT_CSP: { type: "kv" as const, id: TENANT_CSP_NAMESPACE },
       PROVISION_VERSION: {
         type: "workflow" as const,
         name: WORKFLOW_NAME,
@@ -140,7 +147,15 @@ export async function startControl(options: ControlOptions): Promise<Control> {
     const devTenant = await devTenantOf(db);
     const apiToken = await ensureDevApiToken(db, devTenant, options.apiTokenSeed);
     await recoverInterruptedJobs(miniflare);
-    return { url, miniflare, devTenant, apiToken, close: () => miniflare.dispose() };
+    const tenantCsp = await miniflare.getKVNamespace("TENANT_CSP", "control");
+    return {
+      url,
+      miniflare,
+      devTenant,
+      apiToken,
+      readTenantCsp: (key) => tenantCsp.get(key, "text"),
+      close: () => miniflare.dispose(),
+    };
   } catch (error) {
     await miniflare.dispose();
     throw error;

@@ -33,6 +33,12 @@ export interface EdgeOptions {
   readonly maxRunning?: number;
   /** Open workerd's inspector for the dispatch Worker (profiling): see `inspectorUrl()`. */
   readonly inspector?: boolean;
+  /**
+   * Reads one key of the TENANT_CSP KV namespace (the tenants' allow-lists), which lives with the
+   * control Worker that writes it: null when absent; a rejection is a failed read. Unset: the dispatch
+   * Worker has no TENANT_CSP binding, as a deployment without the namespace.
+   */
+  readonly tenantCsp?: (key: string) => Promise<string | null>;
   readonly log?: Log;
 }
 
@@ -308,6 +314,28 @@ async function alive(instance: Instance): Promise<boolean> {
   }
 }
 
+/**
+ * The router's TENANT_CSP (namespace-router.worker.js) asks here for one key: 200 with the value, 404
+ * when there is none, 503 when the read failed — which the router turns back into a KV binding's
+ * answers (text, null, a thrown error).
+ */
+function tenantCspReader(read: (key: string) => Promise<string | null>) {
+  return {
+    type: "fetcher" as const,
+    handler: async (request: { readonly url: string }) => {
+      const key = new URL(request.url).searchParams.get("key") ?? "";
+      try {
+        const value = await read(key);
+        return value === null
+          ? new MiniflareResponse(null, { status: 404 })
+          : new MiniflareResponse(value, { status: 200 });
+      } catch {
+        return new MiniflareResponse(null, { status: 503 });
+      }
+    },
+  };
+}
+
 function gatewayOptions(
   options: EdgeOptions,
   route: (name: string, failed: number | undefined) => Promise<MiniflareResponse>,
@@ -351,6 +379,9 @@ function gatewayOptions(
                 return route(query.get("name") ?? "", failed === null ? undefined : Number(failed));
               },
             },
+            ...(options.tenantCsp === undefined
+              ? {}
+              : { TENANT_CSP_READER: tenantCspReader(options.tenantCsp) }),
           },
         },
         dev: {

@@ -8,6 +8,12 @@
  * restarts the workerd that serves the others. The route name → process socket is learnt from Node
  * (LOADER, which starts a stopped user Worker first) and kept here; NET reaches loopback only.
  *
+ * TENANT_CSP (the tenants' CSP allow-lists): on Cloudflare a Workers KV namespace both Workers bind.
+ * Here the namespace lives in the control Worker's Miniflare instance (which writes it, persisted with
+ * its D1 and R2), and this isolate reads a key through Node (TENANT_CSP_READER): one store, so what an
+ * admin saves is what the gateway reads, with a KV binding's answers — the text, null for no key, a
+ * thrown error for a failed read.
+ *
  * Threat: a port can be reused. Once Node stops a user Worker's process, another site's process (or
  * anything else) may listen on its port later, and a stale route would hand this site's request, and
  * its answer, to the wrong owner. So every route names the process instance it was given for; Node
@@ -113,14 +119,31 @@ class Namespace {
   }
 }
 
+/** The part of a KV namespace binding the dispatch Worker calls, over TENANT_CSP_READER. */
+class TenantCspReader {
+  #reader;
+  constructor(reader) {
+    this.#reader = reader;
+  }
+  async get(key, options) {
+    if (options?.type !== undefined && options.type !== "text")
+      throw new Error("TENANT_CSP: only text reads");
+    const answer = await this.#reader.fetch(`http://tenant-csp/?key=${encodeURIComponent(key)}`);
+    if (answer.status === 404) return null;
+    if (!answer.ok) throw new Error(`TENANT_CSP read failed (${answer.status})`);
+    return answer.text();
+  }
+}
+
 /** One routed env per real env: the dispatch Worker caches its config and keys per env object. */
 const routedEnvs = new WeakMap();
 
 function routedEnv(env) {
   let routed = routedEnvs.get(env);
   if (routed === undefined) {
-    const { NET: _net, LOADER: _loader, ...rest } = env;
+    const { NET: _net, LOADER: _loader, TENANT_CSP_READER: reader, ...rest } = env;
     routed = { ...rest, DISPATCHER: new Namespace(env) };
+    if (reader !== undefined) routed.TENANT_CSP = new TenantCspReader(reader);
     routedEnvs.set(env, routed);
   }
   return routed;

@@ -49,6 +49,11 @@ export interface DevStackOptions {
   readonly maxRunning?: number;
   readonly log?: Log;
   /**
+   * Seconds the gateway keeps a tenant's CSP allow-lists (TENANT_CSP_CACHE_SECONDS; default 30). 0
+   * reads them on every site request, so a test sees a saved change on the next request.
+   */
+  readonly tenantCspCacheSeconds?: number;
+  /**
    * Start the local Confluence and the Forge host with the app's Custom UI (default: when this build
    * has them — a checkout of the repository does, the packed CLI does not).
    */
@@ -177,6 +182,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       // The Custom UI's origin (the local CDN, port reserved below): the view that takes heights,
       // links and renewals from the gateway's script.
       EMBED_ORIGIN: "",
+      ...(options.tenantCspCacheSeconds === undefined
+        ? {}
+        : { TENANT_CSP_CACHE_SECONDS: String(options.tenantCspCacheSeconds) }),
     };
     const withConfluence = options.localConfluence ?? LOCAL_CONFLUENCE_INCLUDED;
     const cdnPort = withConfluence ? await reservePort(portAt(8)) : undefined;
@@ -187,8 +195,15 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     dispatchVars.DISPATCH_BASE_URL = `http://${SITES_DOMAIN}:${gateway.port}`;
     const dispatchScript = await bundleWorker(DISPATCH_ENTRY);
     await gateway.release();
+    // TENANT_CSP lives with the control Worker, which starts after the gateway: until then a read
+    // fails, and the gateway serves its fail-safe policy (as on Cloudflare when KV fails).
+    let control: Control | undefined;
+    const tenantCsp = async (key: string) => {
+      if (control === undefined) throw new Error("the control Worker has not started yet");
+      return control.readTenantCsp(key);
+    };
     edge = await Edge.start(
-      { dispatchScript, dispatchVars, port: gateway.port, maxRunning: options.maxRunning, log },
+      { dispatchScript, dispatchVars, port: gateway.port, maxRunning: options.maxRunning, log, tenantCsp },
       initial.map(siteWorkerOf),
     );
     const running = edge;
@@ -216,7 +231,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     // A tester may bring their own signing keys and app ids (DESIGN §7: FITs "crafted outside").
     const forgeJwksUrl = process.env.FORGE_JWKS_URL ?? forgeJwks.jwksUrl;
     const allowedForgeAppIds = process.env.ALLOWED_FORGE_APP_IDS ?? DEV_FORGE_INSTALLATION.appId;
-    const control = await startControl({
+    control = await startControl({
       dataDir: options.dataDir,
       port: portAt(4),
       gateway: running.url,

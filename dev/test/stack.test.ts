@@ -1,7 +1,8 @@
 /**
  * The local stack end to end: two sites provisioned through CloudflareWfPProvider (the control
  * Worker's production code) against the Cloudflare API stand-in, served by the unchanged dispatch
- * Worker behind grants, still served after a restart, and started on demand when stopped.
+ * Worker behind grants, still served after a restart, and started on demand when stopped; a tenant
+ * admin's allow-lists, saved through the control API, appear in the CSP of that tenant's site only.
  */
 
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -15,6 +16,7 @@ import {
   readBundle,
   type SiteId,
   siteTag,
+  type TenantShortId,
   tenantTag,
   workerNameFor,
 } from "@mini-sites/core";
@@ -47,7 +49,12 @@ async function open(stack: DevStack, worker: string, path: string): Promise<Loop
   });
 }
 
-async function provision(stack: DevStack, siteId: SiteId, files: Record<string, string>) {
+async function provision(
+  stack: DevStack,
+  siteId: SiteId,
+  files: Record<string, string>,
+  tenant: TenantShortId = newTenantShortId(),
+) {
   const encoder = new TextEncoder();
   const bytes = new Map(Object.entries(files).map(([path, text]) => [path, encoder.encode(text)]));
   const report = await readBundle({
@@ -62,7 +69,6 @@ async function provision(stack: DevStack, siteId: SiteId, files: Record<string, 
     apiToken: stack.info.cloudflareApiToken,
   });
   const name = workerNameFor(siteId, 1);
-  const tenant = newTenantShortId();
   const result = await provider.createWorker({
     name,
     files: report.files,
@@ -80,10 +86,32 @@ const siteA = newSiteId();
 const siteB = newSiteId();
 let workerA: string;
 let workerB: string;
+const siteC = newSiteId();
+let workerC: string | undefined;
+/** What the dev tenant's admin saves in the allow-lists test. */
+const ALLOW_LISTS = {
+  cdnAllowList: ["https://cdn.e2e.example"],
+  connectAllowList: ["https://api.e2e.example"],
+};
+
+/** The stack as these tests run it: the gateway reads allow-lists on every request (no cache TTL to wait out). */
+const startStack = () => startDevStack({ dataDir, port: 0, maxRunning: 1, tenantCspCacheSeconds: 0 });
+
+/** The CSP's sources for one directive. */
+function directive(reply: LoopbackReply, name: string): string[] {
+  const csp = String(reply.headers["content-security-policy"] ?? "");
+  return (
+    csp
+      .split("; ")
+      .find((part) => part.startsWith(`${name} `))
+      ?.split(" ")
+      .slice(1) ?? []
+  );
+}
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "mini-sites-stack-"));
-  stack = await startDevStack({ dataDir, port: 0, maxRunning: 1 });
+  stack = await startStack();
   workerA = await provision(stack, siteA, {
     "index.html": '<!doctype html><script type="module" src="/assets/app.js"></script><h1>Site A</h1>',
     "assets/app.js": "export const site = 'A';",
@@ -207,10 +235,37 @@ describe("the local stack", () => {
     expect(stack.edge.running()).toEqual([workerB]);
   });
 
+  it("shows the allow-lists a tenant admin saves through the control API in that tenant's site's CSP, and only there", async () => {
+    workerC = await provision(
+      stack,
+      siteC,
+      { "index.html": "<h1>Site C</h1>", "assets/app.js": "export const site = 'C';" },
+      stack.control.devTenant,
+    );
+    const before = await open(stack, workerC, "/assets/app.js");
+    expect(before.status).toBe(200);
+    expect(directive(before, "connect-src")).toEqual(["'self'"]);
+
+    const saved = await fetch(`${stack.info.controlUrl}/v1/tenant/settings`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${stack.info.apiToken}`, "content-type": "application/json" },
+      body: JSON.stringify(ALLOW_LISTS),
+    });
+    expect(saved.status).toBe(200);
+
+    const after = await open(stack, workerC, "/assets/app.js");
+    expect(after.body).toBe("export const site = 'C';");
+    expect(directive(after, "script-src")).toContain("https://cdn.e2e.example");
+    expect(directive(after, "connect-src")).toEqual(["'self'", "https://api.e2e.example"]);
+    // Site A belongs to another tenant: none of it.
+    const other = await open(stack, workerA, "/assets/app.js");
+    expect(String(other.headers["content-security-policy"])).not.toContain("e2e.example");
+  });
+
   it("serves sites published before a restart after it", async () => {
     const token = stack.info.apiToken;
     await stack.close();
-    stack = await startDevStack({ dataDir, port: 0, maxRunning: 1 });
+    stack = await startStack();
     expect(stack.info.apiToken).toBe(token);
     const sites = await fetch(`${stack.info.controlUrl}/v1/sites`, {
       headers: { authorization: `Bearer ${token}` },
@@ -220,5 +275,8 @@ describe("the local stack", () => {
     expect(a.body).toBe("export const site = 'A';");
     const b = await open(stack, workerB, "/assets/app.js");
     expect(b.body).toBe("export const site = 'B';");
+    // The allow-lists are kept with the control Worker's data, and the gateway still reads them.
+    if (workerC !== undefined)
+      expect(directive(await open(stack, workerC, "/"), "connect-src")).toContain("https://api.e2e.example");
   }, 60_000);
 });

@@ -20,6 +20,15 @@ export const DEFAULT_CDN_ALLOW_LIST: readonly string[] = [
   "https://fonts.gstatic.com",
 ];
 
+/**
+ * A tenant's allow-list change reaches a viewer within this long (plus Workers KV's own propagation,
+ * docs/security.md): long enough that a busy isolate reads KV once per tenant per half minute, short
+ * enough that an admin sees the change in about a minute.
+ */
+export const DEFAULT_TENANT_CSP_CACHE_SECONDS = 30;
+/** Upper bound for TENANT_CSP_CACHE_SECONDS: a removed source must not live on for long. */
+export const MAX_TENANT_CSP_CACHE_SECONDS = 300;
+
 /** With no EMBED_ANCESTORS nobody may frame a site: refusing to render beats rendering anywhere. */
 export const DEFAULT_EMBED_ANCESTORS: readonly string[] = ["'none'"];
 
@@ -33,6 +42,8 @@ export interface GatewayConfig {
   readonly embedOrigin: string | undefined;
   readonly cdnAllowList: readonly string[];
   readonly connectAllowList: readonly string[];
+  /** How long an isolate keeps a tenant's allow-lists before reading them again (tenant-csp.ts). */
+  readonly tenantCspCacheSeconds: number;
   /** The full Content-Security-Policy value, built once. */
   readonly csp: string;
   /** The `<script>` element injected into HTML documents (inject.ts), built once. */
@@ -54,7 +65,22 @@ function sources(value: unknown, fallback: readonly string[]): readonly string[]
   return list.every((source) => CSP_SOURCE.test(source)) ? list : undefined;
 }
 
-export function contentSecurityPolicy(c: Omit<GatewayConfig, "csp" | "bootstrapScript">): string {
+/**
+ * TENANT_CSP_CACHE_SECONDS: a whole number 0–MAX (0 reads KV on every site request: tests only).
+ * Unlike the CSP variables it cannot widen a policy, so an unusable value takes the default instead
+ * of refusing to serve.
+ */
+function cacheSeconds(value: unknown): number {
+  if (typeof value !== "string" || !/^[0-9]{1,6}$/.test(value.trim()))
+    return DEFAULT_TENANT_CSP_CACHE_SECONDS;
+  const seconds = Number(value.trim());
+  return seconds <= MAX_TENANT_CSP_CACHE_SECONDS ? seconds : DEFAULT_TENANT_CSP_CACHE_SECONDS;
+}
+
+/** The sources a policy is built from (a config, or a config with a tenant's lists added). */
+export type CspSources = Pick<GatewayConfig, "cdnAllowList" | "connectAllowList" | "embedAncestors">;
+
+export function contentSecurityPolicy(c: CspSources): string {
   const cdn = c.cdnAllowList.join(" ");
   const join = (...parts: string[]) => parts.filter((part) => part !== "").join(" ");
   return [
@@ -104,7 +130,15 @@ function parse(env: DispatchEnv): ConfigState {
   if (!connectAllowList)
     return bad("CONNECT_ALLOW_LIST", "CONNECT_ALLOW_LIST must be space-separated CSP sources.");
 
-  const partial = { sitesDomain, gatewayHost, embedAncestors, embedOrigin, cdnAllowList, connectAllowList };
+  const partial = {
+    sitesDomain,
+    gatewayHost,
+    embedAncestors,
+    embedOrigin,
+    cdnAllowList,
+    connectAllowList,
+    tenantCspCacheSeconds: cacheSeconds(env.TENANT_CSP_CACHE_SECONDS),
+  };
   return {
     ok: true,
     config: {
@@ -128,10 +162,7 @@ export function readConfig(env: DispatchEnv): ConfigState {
 
 /** Headers for responses sent before the config could be read: no frame may show them. */
 export const FALLBACK_CSP = contentSecurityPolicy({
-  sitesDomain: "invalid",
-  gatewayHost: undefined,
   embedAncestors: ["'none'"],
-  embedOrigin: undefined,
   cdnAllowList: [],
   connectAllowList: [],
 });

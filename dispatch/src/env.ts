@@ -1,9 +1,11 @@
 /**
- * What the dispatch Worker is given (wrangler-dispatch.toml). Everything except DISPATCHER is a
- * string var or secret; unset vars take the defaults in config.ts, unset secrets fail closed.
+ * What the dispatch Worker is given (wrangler-dispatch.toml). Everything except DISPATCHER and
+ * TENANT_CSP is a string var or secret; unset vars take the defaults in config.ts, unset secrets fail
+ * closed.
  */
 
 import type { IdentityEnv } from "@mini-sites/core";
+import type { TenantCspStore } from "./tenant-csp.ts";
 
 export interface DispatchEnv extends IdentityEnv {
   /** The Workers-for-Platforms namespace holding one user Worker per site version. */
@@ -18,6 +20,13 @@ export interface DispatchEnv extends IdentityEnv {
   readonly EMBED_ORIGIN?: string;
   /** Script/style/image/font CDN sources, space-separated; defaults to DEFAULT_CDN_ALLOW_LIST. */
   readonly CDN_ALLOW_LIST?: string;
-  /** Extra `connect-src` sources (the tenant allow-list), space-separated; default none. */
+  /** Extra `connect-src` sources for every site of the deployment, space-separated; default none. */
   readonly CONNECT_ALLOW_LIST?: string;
+  /**
+   * Workers KV, written by the control Worker: each tenant's own allow-lists, by tenant short id
+   * (tenant-csp.ts). Unbound: every site gets the fail-safe policy, and `/.well-known/mini-sites` says so.
+   */
+  readonly TENANT_CSP?: TenantCspStore;
+  /** Seconds an isolate keeps a tenant's allow-lists; default 30 (config.ts). */
+  readonly TENANT_CSP_CACHE_SECONDS?: string;
 }

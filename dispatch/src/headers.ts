@@ -2,15 +2,21 @@
  * The headers every response carries, errors and redirects included (DESIGN §3 Serve), and the
  * clean-up of what a user Worker answers. A site's response can add nothing that outlives or
  * escapes its origin: no cookie (the only cookie on a site's origin is the gateway's grant), no CSP
- * of its own (ours replaces it), no shared caching (bytes are per-viewer, behind a grant).
+ * of its own (ours replaces it: the deployment's, plus the site's tenant's allow-lists on the site's
+ * own bytes), no shared caching (bytes are per-viewer, behind a grant).
  */
 
 import { FALLBACK_CSP, type GatewayConfig } from "./config.ts";
 
 export const ERROR_HEADER = "x-mini-sites-error";
 
+/** The gateway's own answers (refusals, redirects, the renew page): the deployment's policy. */
 export function setSecurityHeaders(headers: Headers, config: GatewayConfig | undefined): void {
-  headers.set("Content-Security-Policy", config?.csp ?? FALLBACK_CSP);
+  setHeadersWithCsp(headers, config?.csp ?? FALLBACK_CSP);
+}
+
+function setHeadersWithCsp(headers: Headers, csp: string): void {
+  headers.set("Content-Security-Policy", csp);
   headers.set("X-Content-Type-Options", "nosniff");
   headers.set("Referrer-Policy", "no-referrer");
   headers.set("Cross-Origin-Resource-Policy", "same-origin");
@@ -43,12 +49,15 @@ const DROPPED_UPSTREAM_HEADERS = [
  */
 export const SITE_CACHE_CONTROL = "private, no-cache";
 
-/** Rewrites (a mutable copy of) a user Worker's response headers into what the browser may see. */
-export function secureUpstreamHeaders(headers: Headers, config: GatewayConfig): void {
+/**
+ * Rewrites (a mutable copy of) a user Worker's response headers into what the browser may see; `csp`
+ * is the site's tenant's policy (tenant-csp.ts), never anything the user Worker sent.
+ */
+export function secureUpstreamHeaders(headers: Headers, csp: string): void {
   // workerd's delete() of an absent header costs about four times has(), and most are absent.
   for (const name of DROPPED_UPSTREAM_HEADERS) if (headers.has(name)) headers.delete(name);
   headers.set("Cache-Control", SITE_CACHE_CONTROL);
-  setSecurityHeaders(headers, config);
+  setHeadersWithCsp(headers, csp);
 }
 
 /** Request headers a user Worker (Workers Static Assets) needs; the grant cookie is never among them. */

@@ -10,7 +10,8 @@
  *   6. serve       DISPATCHER.get(workerNameFor(site, version)).fetch(clean request) (serve.ts)
  *
  * Every response, refusals and redirects included, carries the CSP and security headers
- * (headers.ts); refusals are typed (errors.ts).
+ * (headers.ts); a site's own bytes carry its tenant's CSP, the deployment's plus the tenant's
+ * allow-lists from Workers KV, kept per isolate (tenant-csp.ts); refusals are typed (errors.ts).
  */
 
 import { readConfig } from "./config.ts";
@@ -68,7 +69,7 @@ async function handle(request: Request, env: DispatchEnv): Promise<Response> {
     if (isReservedPath(url.pathname)) return errorResponse(request, config, NOT_FOUND);
     const checked = await checkHostGrant(identity.keyring, host.grant, now);
     if (!checked.ok) return errorResponse(request, config, checked.error);
-    return serveSite(request, url, env, config, checked.claims.siteId, checked.claims);
+    return serveSite(request, url, env, config, checked.claims.siteId, checked.claims, now);
   }
 
   const { siteId } = host;
@@ -79,7 +80,7 @@ async function handle(request: Request, env: DispatchEnv): Promise<Response> {
   if (cookies.length === 0) return errorResponse(request, config, GRANT_MISSING);
   const checked = await checkCookieGrants(identity.keyring, cookies, siteId, now);
   if (!checked.ok) return errorResponse(request, config, checked.error);
-  return serveSite(request, url, env, config, siteId, checked.claims);
+  return serveSite(request, url, env, config, siteId, checked.claims, now);
 }
 
 export default {

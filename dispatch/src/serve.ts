@@ -4,6 +4,8 @@
  * The user Worker sees a clean request: the site's canonical origin (never the `g-<grant>` host),
  * the path we checked, and only the headers static assets need (never the grant cookie).
  *
+ * The site's bytes carry its tenant's CSP (tenant-csp.ts): the grant's tenant, verified with the grant.
+ *
  * Every viewer pays this on every request, so the answer is rewritten in place: one copy of the
  * upstream headers (a fetched Response's are immutable), the edits headers.ts requires, and the body
  * handed on untouched — only an HTML document goes through the rewriter that injects the script.
@@ -15,6 +17,7 @@ import type { DispatchEnv } from "./env.ts";
 import { errorResponse, SITE_NOT_FOUND, UPSTREAM_FAILED } from "./errors.ts";
 import { forwardedRequestHeaders, secureUpstreamHeaders } from "./headers.ts";
 import { injectBootstrap } from "./inject.ts";
+import { tenantCspsFor } from "./tenant-csp.ts";
 
 /** WfP: `get()` of a missing script does not throw; its `fetch()` rejects with this (DESIGN §8). */
 const WORKER_NOT_FOUND = "Worker not found";
@@ -26,8 +29,12 @@ export async function serveSite(
   config: GatewayConfig,
   siteId: SiteId,
   claims: GrantClaims,
+  now: number,
 ): Promise<Response> {
   const siteOrigin = `https://${siteHostLabel(siteId)}.${config.sitesDomain}`;
+  // A string when this isolate knows the tenant's policy (a Map lookup); otherwise a KV read that
+  // runs while the user Worker answers, and never rejects.
+  const csp = tenantCspsFor(config, env.TENANT_CSP).cspFor(claims.tenantId, now);
   let upstream: Response;
   try {
     // URL and init rather than a Request: the Fetcher builds the one Request it sends.
@@ -47,7 +54,7 @@ export async function serveSite(
   // Status, status text and a mutable copy of the headers, in one step.
   const response = new Response(upstream.body, upstream);
   const headers = response.headers;
-  secureUpstreamHeaders(headers, config);
+  secureUpstreamHeaders(headers, typeof csp === "string" ? csp : await csp);
   const location = headers.get("location");
   if (location !== null) {
     // Asset routing redirects (e.g. /about.html → /about) point at the canonical origin; keep the

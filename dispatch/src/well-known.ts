@@ -29,7 +29,12 @@ export async function handleGatewayHost(
     body = {
       worker: "dispatch",
       identity: await gatewayIdentityReport(env),
-      config: { sitesDomain: config.sitesDomain, embedAncestors: config.embedAncestors },
+      config: {
+        sitesDomain: config.sitesDomain,
+        embedAncestors: config.embedAncestors,
+        // Unbound, every site gets the fail-safe CSP and tenants' allow-lists are ignored.
+        tenantCsp: env.TENANT_CSP === undefined ? "missing" : "bound",
+      },
     };
   } else if (url.pathname === HEALTH_PATH) {
     const identity = await gatewayIdentity(env);

@@ -1,10 +1,23 @@
 /**
  * `wrangler deploy --dry-run` succeeds offline for every environment of wrangler-dispatch.toml
- * (DESIGN §8): the config parses, the Worker bundles, and the DISPATCHER namespace binding is declared.
+ * (DESIGN §8): the config parses, the Worker bundles, the DISPATCHER namespace binding is declared, and
+ * TENANT_CSP names the same KV namespace as the control Worker's in that environment.
  */
 
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { dryRunDeploy } from "../../dev/src/wrangler.ts";
+import { unstable_readConfig } from "wrangler";
+import { dryRunDeploy, REPO_ROOT } from "../../dev/src/wrangler.ts";
+
+/** The TENANT_CSP namespace id `config` declares for `environment`, read with wrangler's own parser. */
+function tenantCspNamespaceId(config: string, environment: string): string | undefined {
+  const parsed = unstable_readConfig(
+    { config: join(REPO_ROOT, config), env: environment || undefined },
+    { hideWarnings: true },
+  );
+  const namespaces: readonly { binding: string; id?: string }[] = parsed.kv_namespaces;
+  return namespaces.find((namespace) => namespace.binding === "TENANT_CSP")?.id;
+}
 
 describe("wrangler-dispatch.toml", () => {
   it.each(["", "staging", "production"])(
@@ -15,6 +28,9 @@ describe("wrangler-dispatch.toml", () => {
       expect(stdout).toContain("--dry-run: exiting now.");
       expect(stdout).toMatch(/env\.DISPATCHER \(mini-sites-(dev|staging|production)\)\s+Dispatch Namespace/);
       expect(stdout).toContain("env.SITES_DOMAIN");
+      const id = tenantCspNamespaceId("control/wrangler-control.toml", environment);
+      expect(id).toMatch(/^[0-9a-f]{32}$/);
+      expect(stdout).toMatch(new RegExp(`env\\.TENANT_CSP \\(${id}\\)\\s+KV Namespace`));
     },
     120_000,
   );

@@ -460,7 +460,9 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     await panel.getByTestId("cdn-allow-list").fill("https://cdn.example.com\nhttps://*.fonts.example.net");
     await panel.getByTestId("connect-allow-list").fill("https://api.example.com");
     await panel.getByTestId("save-allow-lists").click();
-    await panel.getByText("Saved. Sites published from now on get these lists.").waitFor();
+    await panel
+      .getByText("Saved. Every site of this Confluence site gets these lists within two minutes.")
+      .waitFor();
 
     await row.getByTestId("toggle-site").click();
     await until(

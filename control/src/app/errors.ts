@@ -133,6 +133,11 @@ export const API_ERRORS = {
   NOT_CONFIGURED: 503,
   /** A dependency (D1, R2, the Cloudflare API) is failing; nothing half-done was kept. Retry. */
   UNAVAILABLE: 503,
+  /**
+   * A tenant's allow-lists were recorded but the gateway's copy (Workers KV) could not be written:
+   * sites still get the previous lists. Saving again retries; a reconcile pass also repairs the copy.
+   */
+  SETTINGS_NOT_APPLIED: 503,
   /** Confluence did not answer the permission check: denied; retry shortly. */
   PERMISSION_CHECK_UNAVAILABLE: 503,
   /**

@@ -94,6 +94,7 @@ export const AUDIT_ACTIONS = [
   "page.deleted",
   "reconcile.reprovision",
   "reconcile.delete",
+  "reconcile.tenant_csp",
   "key.rotate",
   "macro.bind",
   "request.denied",

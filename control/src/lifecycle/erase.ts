@@ -1,12 +1,14 @@
 /**
  * Erasing a tenant (DESIGN §3 Lifecycle: Forge's `preUninstall` schedules it): every user Worker
- * tagged `tenant-<id>`, every R2 object under `t/<id>/`, every D1 row (child rows cascade from the
- * tenant row), while the audit log keeps a `tenant.purge` record and the tenant's past entries.
+ * tagged `tenant-<id>`, every R2 object under `t/<id>/`, the gateway's copy of its CSP allow-lists
+ * (Workers KV, tenant-csp.ts), every D1 row (child rows cascade from the tenant row), while the audit
+ * log keeps a `tenant.purge` record and the tenant's past entries.
  *
  * Order and failure: the tenant is first marked `purging` (no new grants, no publishes, the macro
- * treats it as gone), then Workers and bytes are deleted, and the rows last. If Cloudflare or R2 fail,
- * the tenant stays `purging` and the call can simply be repeated (fail-safe retain: an outage never
- * loses track of what is still to delete).
+ * treats it as gone), then Workers, bytes and the KV copy are deleted, and the rows last. If
+ * Cloudflare, R2 or KV fail, the tenant stays `purging` and the call can simply be repeated (fail-safe
+ * retain: an outage never loses track of what is still to delete — once the rows are gone, nothing
+ * would remember the KV key, and reconcile only visits tenants that still exist).
  */
 
 import { type TenantShortId, tenantTag } from "@mini-sites/core";
@@ -14,6 +16,7 @@ import { audit } from "../audit/log.ts";
 import type { ControlEnv } from "../env.ts";
 import { deletePrefix, tenantPrefix } from "../publish/r2.ts";
 import { hostingFor, type PublishDeps } from "../publish/services.ts";
+import { deleteAllowLists } from "../tenant-csp.ts";
 
 export interface TenantErasure {
   readonly tenant: TenantShortId;
@@ -21,6 +24,8 @@ export interface TenantErasure {
   readonly state: "deleted" | "pending";
   readonly workers: "deleted" | "pending";
   readonly objects: number;
+  /** The gateway's copy of the tenant's allow-lists; "deleted" too when no KV namespace is bound. */
+  readonly allowLists: "deleted" | "pending";
 }
 
 export async function eraseTenant(
@@ -37,7 +42,15 @@ export async function eraseTenant(
       () => "pending" as const,
     );
   const objects = await deletePrefix(env.BUNDLES, tenantPrefix(tenant)).catch(() => -1);
-  const complete = workers === "deleted" && objects >= 0;
+  // Without the binding this Worker never wrote a copy (saving allow-lists refuses NOT_CONFIGURED).
+  const allowLists =
+    env.TENANT_CSP === undefined
+      ? "deleted"
+      : await deleteAllowLists(env.TENANT_CSP, tenant).then(
+          () => "deleted" as const,
+          () => "pending" as const,
+        );
+  const complete = workers === "deleted" && objects >= 0 && allowLists === "deleted";
   // audit_actors maps the audit log's pseudonyms to account ids and has no foreign key (the log
   // outlives the tenant): deleted with the tenant row, so the kept entries name nobody any more.
   if (complete)
@@ -50,7 +63,13 @@ export async function eraseTenant(
     actor,
     action: "tenant.purge",
     target: `tenant:${tenant}`,
-    detail: { workers, objects: Math.max(objects, 0), complete },
+    detail: { workers, objects: Math.max(objects, 0), allowLists, complete },
   });
-  return { tenant, state: complete ? "deleted" : "pending", workers, objects: Math.max(objects, 0) };
+  return {
+    tenant,
+    state: complete ? "deleted" : "pending",
+    workers,
+    objects: Math.max(objects, 0),
+    allowLists,
+  };
 }

@@ -9,9 +9,13 @@
  * - a Worker no row knows is an orphan: it is deleted only once it stayed unknown for two passes (a
  *   Worker provisioned between the listing and the query is never lost), and never more than
  *   `reconcileMaxDeletes` per pass, so a broken listing or a bug cannot wipe a namespace;
+ * - the gateway's copy of the tenant's CSP allow-lists (Workers KV, tenant-csp.ts) is compared with
+ *   D1's record and rewritten where it drifted (a save whose KV write failed, lists saved before the
+ *   copy existed, a hand edit): one KV read per tenant per pass, a write only on drift;
  * - every action is audited in the tenant's chain.
  * Fail-safe: a Cloudflare error on a tenant's listing skips that tenant (nothing is changed on a
- * partial picture); a D1 error aborts the pass. Jobs stuck past their TTL are reaped by recoverJobs,
+ * partial picture), and a KV error leaves that tenant's copy for the next pass; a D1 error aborts the
+ * pass. Jobs stuck past their TTL are reaped by recoverJobs,
  * which the same cron runs.
  */
 
@@ -24,6 +28,7 @@ import { readPublishConfig } from "../publish/config.ts";
 import { ensureStarted } from "../publish/jobs.ts";
 import { hostingFor, type PublishDeps } from "../publish/services.ts";
 import { getJob, insertJob, newJobId } from "../publish/store.ts";
+import { resyncAllowLists } from "../tenant-csp.ts";
 
 /** Tenants compared per pass; the next pass continues after the last one. */
 export const RECONCILE_TENANTS_PER_PASS = 50;
@@ -41,6 +46,10 @@ export interface ReconcileReport {
   readonly skipped: readonly { tenant: string; code: string }[];
   /** Deletions or re-provisions left for a later pass by the per-pass caps. */
   readonly deferred: number;
+  /** Tenants whose gateway copy of the allow-lists differed from D1 and was rewritten. */
+  readonly allowListsRepaired: readonly string[];
+  /** Tenants whose copy could not be compared or written (KV failing): left for the next pass. */
+  readonly allowListsSkipped: readonly string[];
   readonly nextAfter: string;
 }
 
@@ -143,8 +152,26 @@ export async function reconcilePass(
   const orphansSeen: string[] = [];
   const deleted: string[] = [];
   const skipped: { tenant: string; code: string }[] = [];
+  const allowListsRepaired: string[] = [];
+  const allowListsSkipped: string[] = [];
 
   for (const tenant of tenants) {
+    if (env.TENANT_CSP !== undefined) {
+      const store = env.TENANT_CSP;
+      const synced = await resyncAllowLists(store, env.DB, tenant.id).catch(() => "failed" as const);
+      if (synced === "failed") allowListsSkipped.push(tenant.id);
+      if (synced === "repaired") {
+        allowListsRepaired.push(tenant.id);
+        await audit(env, {
+          tenantId: tenant.id,
+          actor: RECONCILE_ACTOR,
+          action: "reconcile.tenant_csp",
+          target: `tenant:${tenant.id}`,
+          detail: { reason: "the gateway's copy of the allow-lists differed from the record" },
+        });
+      }
+    }
+
     const listed = await hosting.listByTag(tenantTag(tenant.id));
     if (!listed.ok) {
       skipped.push({ tenant: tenant.id, code: listed.error.code });
@@ -211,6 +238,8 @@ export async function reconcilePass(
     deleted,
     skipped,
     deferred,
+    allowListsRepaired,
+    allowListsSkipped,
     nextAfter,
   };
 }

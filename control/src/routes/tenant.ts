@@ -6,7 +6,9 @@
  *   GET /v1/tenant/usage      sites, stored bytes and publishes against the quotas
  *
  * The allow-lists are checked with core/src/csp.ts: a source is pasted into a response header, so
- * anything but a plain https/wss host source is refused with the index and the reason.
+ * anything but a plain https/wss host source is refused with the index and the reason. A save is
+ * answered 200 only once the gateway's copy is written (tenant-csp.ts); sites show the change within
+ * the gateway's cache TTL plus Workers KV's propagation (about a minute and a half).
  */
 
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
@@ -18,6 +20,7 @@ import { countSites } from "../db/sites.ts";
 import { getTenantSettings, putTenantSettings } from "../db/tenant-settings.ts";
 import { readPublishConfig } from "../publish/config.ts";
 import { publishAttemptsSince, storedBytes } from "../publish/store.ts";
+import { publishAllowLists, tenantCspStore } from "../tenant-csp.ts";
 import { defineRoute } from "./define.ts";
 
 const SourceList = z.array(z.string().max(MAX_CSP_SOURCE_LENGTH)).max(MAX_CSP_SOURCES);
@@ -67,12 +70,16 @@ const putSettingsRoute = defineRoute(
   {
     method: "put",
     path: "/v1/tenant/settings",
-    summary: "Replace the tenant's CSP allow-lists (applies to versions provisioned from now on)",
+    summary: "Replace the tenant's CSP allow-lists (every site of the tenant, within about 90 seconds)",
+    description:
+      "Answers 200 once the gateway has been given the lists; `SETTINGS_NOT_APPLIED` when they were " +
+      "recorded but the gateway could not be given them (sites keep the previous lists: save again).",
     tags: ["tenant"],
     request: { body: { ...json(SettingsBody), required: true } },
     responses: { 200: { description: "The settings", ...json(Settings) } },
   },
   "NOT_CONFIGURED",
+  "SETTINGS_NOT_APPLIED",
 );
 
 const usageRoute = defineRoute({
@@ -110,9 +117,16 @@ export function registerTenantRoutes(app: OpenAPIHono<AppEnv>, now: () => number
     ];
     const first = issues[0];
     if (first !== undefined) throw new ApiError("INVALID_REQUEST", `${first.path}: ${first.message}`, issues);
+    // Lists the gateway could never see are refused before anything is recorded.
+    const store = tenantCspStore(c.env);
     const before = await getTenantSettings(c.env.DB, tenant.id);
     const actor = accessOf(c).actor;
     await putTenantSettings(c.env.DB, tenant.id, body, actor, now());
+    const applied = await publishAllowLists(store, c.env.DB, tenant.id).then(
+      () => true,
+      () => false,
+    );
+    // The record changed either way, so the change is audited either way, with whether it applies.
     await audit(c.env, {
       tenantId: tenant.id,
       actor,
@@ -122,8 +136,15 @@ export function registerTenantRoutes(app: OpenAPIHono<AppEnv>, now: () => number
         cdnAllowList: body.cdnAllowList,
         connectAllowList: body.connectAllowList,
         previous: { cdnAllowList: before.cdnAllowList, connectAllowList: before.connectAllowList },
+        applied,
       },
     });
+    if (!applied)
+      throw new ApiError(
+        "SETTINGS_NOT_APPLIED",
+        "The allow-lists were recorded, but the gateway could not be given them: sites still get the " +
+          "previous lists. Save again in a moment; the next maintenance pass also applies them.",
+      );
     return c.json(settingsJson(await getTenantSettings(c.env.DB, tenant.id)), 200);
   });
 

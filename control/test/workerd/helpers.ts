@@ -15,6 +15,7 @@ import type { D1Database } from "../../src/db/d1.ts";
 import { createSite, type Site } from "../../src/db/sites.ts";
 import { ensureTenant } from "../../src/db/tenants.ts";
 import { insertVersion, transitionVersion, type Version } from "../../src/db/versions.ts";
+import type { ControlEnv } from "../../src/env.ts";
 
 export const testEnv = env;
 
@@ -58,9 +59,10 @@ const app = createApp();
 
 /**
  * Sends `path` through the production app as `caller` (with its API token in `Authorization`), or
- * with no credential at all when `caller` is undefined.
+ * with no credential at all when `caller` is undefined; `environment` replaces the Worker's env (a
+ * binding that fails, one that is missing).
  */
-export function as(caller: TestCaller | undefined) {
+export function as(caller: TestCaller | undefined, environment: ControlEnv = env) {
   let token: Promise<string> | undefined;
   return async (path: string, init: RequestInit | Request = {}) => {
     const headers = new Headers(init.headers);
@@ -78,7 +80,7 @@ export function as(caller: TestCaller | undefined) {
             duplex: "half",
           } as RequestInit)
         : new Request(`http://control.test${path}`, { ...init, headers });
-    return app.request(request, undefined, env);
+    return app.request(request, undefined, environment);
   };
 }
 

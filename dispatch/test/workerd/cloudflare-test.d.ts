@@ -3,6 +3,14 @@
  * web-standard lib as the Worker (see src/workers-runtime.d.ts for why not the plugin's own types).
  */
 declare module "cloudflare:test" {
-  /** The dispatch Worker's bindings as vitest.config.ts configures them. */
-  export const env: import("../../src/env.ts").DispatchEnv;
+  /**
+   * The dispatch Worker's bindings as vitest.config.ts configures them; TENANT_CSP is a real KV
+   * namespace, which the tests also write (as the control Worker does).
+   */
+  export const env: import("../../src/env.ts").DispatchEnv & {
+    readonly TENANT_CSP: import("../../src/tenant-csp.ts").TenantCspStore & {
+      put(key: string, value: string): Promise<void>;
+      delete(key: string): Promise<void>;
+    };
+  };
 }

@@ -11,6 +11,7 @@ import {
   mintGrant,
   requireIdentity,
   type SiteId,
+  type TenantShortId,
 } from "@mini-sites/core";
 import { expect } from "vitest";
 import worker, { type DispatchEnv } from "../../src/index.ts";
@@ -40,13 +41,20 @@ export interface MintOptions {
   /** Unix ms; a past value makes an expired grant. */
   readonly now?: number;
   readonly keyring?: Keyring;
+  /** The tenant the grant names (its CSP allow-lists apply); the fixtures' TENANT unless told. */
+  readonly tenantId?: TenantShortId;
 }
 
 export async function grantFor(siteId: SiteId, options: MintOptions = {}): Promise<string> {
   const keyring = options.keyring ?? (await ourKeyring());
   const minted = await mintGrant(
     keyring,
-    { siteId, version: options.version ?? 1, tenantId: TENANT, ttlSeconds: options.ttlSeconds },
+    {
+      siteId,
+      version: options.version ?? 1,
+      tenantId: options.tenantId ?? TENANT,
+      ttlSeconds: options.ttlSeconds,
+    },
     options.now ?? Date.now(),
   );
   return minted.text;

@@ -304,7 +304,7 @@ function AllowListsSection() {
     try {
       await callControl("PUT", "/v1/tenant/settings", body);
       setProblems([]);
-      setNotice("Saved. Sites published from now on get these lists.");
+      setNotice("Saved. Every site of this Confluence site gets these lists within two minutes.");
       await settings.reload();
     } catch (error) {
       const named =
