@@ -4,20 +4,9 @@
  * TENANT_CSP names the same KV namespace as the control Worker's in that environment.
  */
 
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { unstable_readConfig } from "wrangler";
-import { dryRunDeploy, REPO_ROOT } from "../../dev/src/wrangler.ts";
-
-/** The TENANT_CSP namespace id `config` declares for `environment`, read with wrangler's own parser. */
-function tenantCspNamespaceId(config: string, environment: string): string | undefined {
-  const parsed = unstable_readConfig(
-    { config: join(REPO_ROOT, config), env: environment || undefined },
-    { hideWarnings: true },
-  );
-  const namespaces: readonly { binding: string; id?: string }[] = parsed.kv_namespaces;
-  return namespaces.find((namespace) => namespace.binding === "TENANT_CSP")?.id;
-}
+import { dryRunDeploy } from "../../dev/src/wrangler.ts";
+import { tenantCspNamespaceId } from "../../dev/test/fixtures/wrangler-config.ts";
 
 describe("wrangler-dispatch.toml", () => {
   it.each(["", "staging", "production"])(
