@@ -10,7 +10,7 @@
  *                   (app + cloud + installation), active                 403 TENANT_PURGING / INSTALLATION_MISMATCH
  *   5. Confluence   macro: read/update on the FIT's page; admin page:     403 NO_ACCESS, 503 if Confluence is down
  *                   "administer" — with the user's OWN token
- *   6. object       the site/job/token in the path, looked up in the     404 (another tenant's reads as missing)
+ *   6. object       the site/job/token/monitor in the path, looked up in the     404 (another tenant's reads as missing)
  *                   tenant; the macro's binding from signed claims only
  *
  * Denials after step 1 name a caller and are audited in its tenant's chain (after the response, so
@@ -52,6 +52,7 @@ import {
 import { controlKeys } from "../identity.ts";
 import { getBinding } from "../macro/store.ts";
 import { verifyUploadTicket } from "../macro/ticket.ts";
+import { getMonitor, MONITOR_ID } from "../monitors/store.ts";
 import { getJob } from "../publish/store.ts";
 import { afterResponse, auditInBackground } from "./background.ts";
 import { DenialCounter } from "./denials.ts";
@@ -350,6 +351,14 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
         const token = await getApiToken(c.env.DB, inTenant().id, raw);
         if (token === undefined) throw new ApiError("NOT_FOUND", "No such token.");
         access.token = token;
+        break;
+      }
+      case "monitor": {
+        const raw = params.monitor ?? "";
+        if (!MONITOR_ID.test(raw)) throw malformedParam("monitor", "must be a monitor id (`mon_…`)");
+        const monitor = await getMonitor(c.env.DB, inTenant().id, raw);
+        if (monitor === undefined) throw new ApiError("NOT_FOUND", "No such monitor.");
+        access.monitor = monitor;
         break;
       }
       case "macro": {

@@ -56,6 +56,8 @@ export type RouteObject =
   | "job"
   /** The API token named by `:token`. */
   | "token"
+  /** The monitor named by `:monitor`. */
+  | "monitor"
   /** The macro of the FIT (cloudId, content id, local id — signed claims only), and the site it shows. */
   | "macro"
   /** The editor upload named by `:ticket`, bound to the FIT's tenant, page and user. */
@@ -154,6 +156,25 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
     forgeAdmin: true,
   }),
 
+  // --- Monitors: the tenant's health checks (DESIGN §3). Reading them shows URLs of the tenant's
+  // services, so a token needs sites:read or tenant:admin; adding one makes OUR Worker send requests
+  // to a URL of the caller's choosing, so only tenant admins and the admin page may.
+  policy("GET", "/v1/monitors", { apiToken: ["sites:read", "tenant:admin"], forgeAdmin: true }),
+  policy("POST", "/v1/monitors", { apiToken: "tenant:admin", forgeAdmin: true }),
+  policy(
+    "GET",
+    "/v1/monitors/:monitor",
+    { apiToken: ["sites:read", "tenant:admin"], forgeAdmin: true },
+    "monitor",
+  ),
+  policy("DELETE", "/v1/monitors/:monitor", { apiToken: "tenant:admin", forgeAdmin: true }, "monitor"),
+
+  // --- Tenant keys: the key pair that signs reports to the app's web trigger. Only the app's own
+  // Forge function reaches these (a FIT without a user, for this installation): it stores the public
+  // key in Forge KVS and hands over the web trigger URL, which only it can learn.
+  policy("POST", "/v1/tenants/register", { forgeApp: true }),
+  policy("POST", "/v1/tenants/rotate-key", { forgeApp: true }),
+
   // --- The Macro API: the macro's own binding only, after the Confluence check on its page ---------
   licensed(policy("POST", "/v1/macro/serve-url", { forgeMacro: "read" }, "macro")),
   policy("GET", "/v1/macro/state", { forgeMacro: "read" }, "macro"),
@@ -214,6 +235,7 @@ export function checkPolicyTable(table: readonly RoutePolicy[]): void {
       siteOrNew: ":site",
       job: ":job",
       token: ":token",
+      monitor: ":monitor",
       uploadTicket: ":ticket",
     };
     const param = needs[entry.object];
