@@ -643,6 +643,7 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     const installs = stack.localConfluence?.deliveries.filter(
       (d) =>
         d.eventType === "avi:forge:installed:app" &&
+        d.target === "POST /v1/lifecycle/installed" &&
         d.installationId === stack.info.forgeInstallation.installationId,
     );
     expect(installs?.at(-1)?.answer).toEqual({ state: "restored" });
