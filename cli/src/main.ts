@@ -14,6 +14,7 @@ import { registerAccountCommands } from "./commands/account.ts";
 import { registerFindingCommands } from "./commands/findings.ts";
 import { registerLocalCommands } from "./commands/local.ts";
 import { registerMcpCommand } from "./commands/mcp.ts";
+import { registerMonitorCommands } from "./commands/monitors.ts";
 import { registerPublishCommand } from "./commands/publish.ts";
 import type { Runner } from "./commands/runner.ts";
 import { registerSiteCommands } from "./commands/sites.ts";
@@ -93,6 +94,7 @@ Exit codes: 0 ok, 1 refused or failed, 2 usage error, 130 cancelled.
   registerSiteCommands(program, runner);
   registerTokenCommands(program, runner);
   registerFindingCommands(program, runner);
+  registerMonitorCommands(program, runner);
   registerLocalCommands(program, runner);
   registerMcpCommand(program, runner);
   return program;
