@@ -495,6 +495,27 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     await admin.close();
   }, 240_000);
 
+  it("the admin page manages monitors: the demo monitor is listed, an SSRF target is refused with the reason, one is added and removed", async () => {
+    const admin = await newPageAs("admin");
+    await admin.goto(`${acme}/wiki/admin/mini-sites`);
+    const panel = admin.frameLocator("main.admin iframe").getByTestId("section-monitors");
+    await panel.getByText("Demo service").waitFor({ timeout: 30_000 });
+    await panel.getByTestId("monitor-name").fill("Metadata");
+    await panel.getByTestId("monitor-url").fill("https://169.254.169.254/latest/meta-data/");
+    await panel.getByTestId("add-monitor").click();
+    await panel.getByTestId("monitors-notice").waitFor();
+    expect(await panel.getByTestId("monitors-notice").textContent()).toContain("cloud metadata endpoint");
+    await panel.getByTestId("monitor-name").fill("Public API");
+    await panel.getByTestId("monitor-url").fill("https://api.example.com/health");
+    await panel.getByTestId("add-monitor").click();
+    const added = panel.getByTestId("monitor").filter({ hasText: "Public API" });
+    await added.waitFor();
+    expect(await added.getByTestId("monitor-state").textContent()).toBe("unknown");
+    await added.getByTestId("remove-monitor").click();
+    await added.waitFor({ state: "detached" });
+    await admin.close();
+  });
+
   it("a trashed page's macro says so (the control Worker refuses grants), and the site comes back on restore", async () => {
     const editor = await newPageAs("editor");
     await editor.goto(pageUrl("1003"));
