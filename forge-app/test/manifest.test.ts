@@ -149,7 +149,10 @@ describe("forge-app/manifest.yml", () => {
 
   it("uses the module keys the control Worker's route policy gives routes to", async () => {
     const manifest = parse(await readFile(MANIFEST, "utf8")) as Manifest;
-    expect(manifest.modules.macro?.map((m) => m.key)).toEqual([FORGE_MODULE_KEYS.macro]);
+    expect(manifest.modules.macro?.map((m) => m.key)).toEqual([
+      FORGE_MODULE_KEYS.macro,
+      FORGE_MODULE_KEYS.status,
+    ]);
     expect(manifest.modules["confluence:globalSettings"]?.map((m) => m.key)).toEqual([
       FORGE_MODULE_KEYS.admin,
     ]);

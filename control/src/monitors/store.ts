@@ -248,3 +248,40 @@ export function pruneResultsStatement(db: D1Database, tenant: TenantShortId, mon
     )
     .bind(tenant, monitorId, now - RESULT_RETENTION_MS, MAX_RESULTS_PER_MONITOR);
 }
+
+/** The last `perMonitor` results of every monitor of the tenant, oldest first, in one query. */
+export async function recentResultsByMonitor(
+  db: D1Database,
+  tenant: TenantShortId,
+  perMonitor: number,
+): Promise<Map<string, CheckResult[]>> {
+  const { results } = await db
+    .prepare(
+      `SELECT monitor_id, checked_at, ok, status, latency_ms, error FROM (
+         SELECT *, ROW_NUMBER() OVER (PARTITION BY monitor_id ORDER BY checked_at DESC) AS n
+         FROM monitor_results WHERE tenant_id = ?)
+       WHERE n <= ? ORDER BY monitor_id, checked_at`,
+    )
+    .bind(tenant, perMonitor)
+    .all<{
+      monitor_id: string;
+      checked_at: number;
+      ok: number;
+      status: number | null;
+      latency_ms: number | null;
+      error: string | null;
+    }>();
+  const byMonitor = new Map<string, CheckResult[]>();
+  for (const r of results) {
+    const list = byMonitor.get(r.monitor_id) ?? [];
+    list.push({
+      checkedAt: r.checked_at,
+      ok: r.ok === 1,
+      status: r.status,
+      latencyMs: r.latency_ms,
+      error: r.error,
+    });
+    byMonitor.set(r.monitor_id, list);
+  }
+  return byMonitor;
+}

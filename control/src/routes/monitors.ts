@@ -5,6 +5,8 @@
  *   POST   /v1/monitors              add one; the URL passes the SSRF guard first
  *   GET    /v1/monitors/{monitor}    one monitor and its recent results (the status chart)
  *   DELETE /v1/monitors/{monitor}    remove it with its history
+ *   GET    /v1/status/monitors       the "Service status" macro's board: states, latency, uptime and
+ *                                    recent history of every monitor — never their URLs
  *
  * A monitor makes our Worker request a URL of the tenant's choosing, so the URL is checked by the
  * SSRF guard (core/src/monitors/target.ts) here, and again — every redirect hop too — by every check
@@ -25,6 +27,7 @@ import {
   listMonitors,
   type Monitor,
   recentResults,
+  recentResultsByMonitor,
   type Uptime,
   uptimeOf,
 } from "../monitors/store.ts";
@@ -32,6 +35,8 @@ import { defineRoute } from "./define.ts";
 
 /** Results shown with one monitor: about the last hour and a half at the shortest interval. */
 const HISTORY_LENGTH = 90;
+/** Results per monitor in the status macro's chart. */
+const STATUS_HISTORY_LENGTH = 30;
 
 const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 
@@ -158,6 +163,33 @@ const deleteRoute = defineRoute(
   "INVALID_REQUEST",
 );
 
+const StatusBoard = z
+  .object({
+    monitors: z.array(
+      z.object({
+        id: z.string(),
+        name: z.string(),
+        state: z.enum(["unknown", "up", "down"]),
+        stateChangedAt: z.string().nullable(),
+        latencyMs: z.number().int().nullable(),
+        uptime: z.object({ day: z.number().nullable(), week: z.number().nullable() }),
+        history: z.array(
+          z.object({ at: z.string(), ok: z.boolean(), latencyMs: z.number().int().nullable() }),
+        ),
+      }),
+    ),
+  })
+  .openapi("StatusBoard");
+
+const statusRoute = defineRoute({
+  method: "get",
+  path: "/v1/status/monitors",
+  summary: "The Service status macro's board: each monitor's state, latency, uptime and recent results",
+  description: "Names and states only: a monitor's URL is shown to the tenant's admins, never on a page.",
+  tags: ["monitors"],
+  responses: { 200: { description: "The board, by monitor name", ...json(StatusBoard) } },
+});
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 const resultJson = (r: CheckResult) => ({
@@ -264,6 +296,33 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>, now: () => numbe
       uptimeOf(c.env.DB, tenant, now()),
     ]);
     return c.json({ ...monitorJson(monitor, uptime.get(monitor.id)), history: history.map(resultJson) }, 200);
+  });
+
+  app.openapi(statusRoute, async (c) => {
+    const tenant = tenantOf(c).id;
+    const [monitors, uptime, history] = await Promise.all([
+      listMonitors(c.env.DB, tenant),
+      uptimeOf(c.env.DB, tenant, now()),
+      recentResultsByMonitor(c.env.DB, tenant, STATUS_HISTORY_LENGTH),
+    ]);
+    return c.json(
+      {
+        monitors: monitors.map((m) => ({
+          id: m.id,
+          name: m.name,
+          state: m.state,
+          stateChangedAt: iso(m.stateChangedAt),
+          latencyMs: m.lastLatencyMs,
+          uptime: uptime.get(m.id) ?? { day: null, week: null },
+          history: (history.get(m.id) ?? []).map((r) => ({
+            at: new Date(r.checkedAt).toISOString(),
+            ok: r.ok,
+            latencyMs: r.latencyMs,
+          })),
+        })),
+      },
+      200,
+    );
   });
 
   app.openapi(deleteRoute, async (c) => {

@@ -319,7 +319,9 @@ function expectationFor(attacker: Attacker, method: string, path: string): Expec
   const lifecycle = path.startsWith("/v1/lifecycle/");
   // Tenant keys: the app's own function registers and rotates them (a FIT without a user).
   const appOnly = lifecycle || path.startsWith("/v1/tenants/");
-  const tenantRoute = !macro && !operator && !appOnly;
+  // The Service status macro's board: its own module only (no attacker here speaks for it).
+  const statusBoard = path.startsWith("/v1/status/");
+  const tenantRoute = !macro && !operator && !appOnly && !statusBoard;
   if (attacker === "none") return refused(401, "AUTH_MISSING");
   if (attacker === "ciSecret") return operator ? OK() : refused(403, "PRINCIPAL_NOT_ALLOWED");
   if (operator) return refused(403, "PRINCIPAL_NOT_ALLOWED");
@@ -331,6 +333,10 @@ function expectationFor(attacker: Attacker, method: string, path: string): Expec
     return route === "POST /v1/lifecycle/personal-data" ? refused(400, "SYSTEM_TOKEN_MISSING") : OK();
   }
 
+  if (statusBoard)
+    return attacker === "noPrincipal"
+      ? refused(403, "NO_PRINCIPAL")
+      : refused(403, "PRINCIPAL_NOT_ALLOWED", "INSTALLATION_MISMATCH");
   if (attacker === "otherTenantToken") {
     if (macro) return refused(403, "PRINCIPAL_NOT_ALLOWED");
     // Anything naming the victim's objects reads as missing; the token's own listings are its own.
@@ -524,6 +530,44 @@ describe("accepted findings, as the editor's check reads them", () => {
     const refused = await macroCall("GET", "/accepted-findings", viewer);
     expect(refused.status).toBe(403);
     expect(await refused.text()).not.toContain(VICTIM_ACCEPTED.fileHash);
+  });
+});
+
+describe("the Service status macro", () => {
+  it("shows a viewer of its page the tenant's monitors without their URLs; a restricted page's viewer and another tenant get nothing", async () => {
+    const viewer = await fit({ user: "viewer", moduleKey: FORGE_MODULE_KEYS.status, localId: "status" });
+    const board = await world.send("GET", "/v1/status/monitors", { headers: viewer });
+    expect(board.status).toBe(200);
+    const text = await board.text();
+    expect(JSON.parse(text)).toMatchObject({ monitors: [{ id: victim.monitorId, name: "Victim orders" }] });
+    expect(text).not.toContain(VICTIM_MONITOR_URL);
+    const restricted = await fit({
+      user: "viewer",
+      moduleKey: FORGE_MODULE_KEYS.status,
+      content: RESTRICTED_PAGE,
+      localId: "status",
+    });
+    const refusedBoard = await world.send("GET", "/v1/status/monitors", { headers: restricted });
+    expect(refusedBoard.status).toBe(403);
+    expect(await refusedBoard.text()).not.toContain("Victim orders");
+    const stranger = await fit({
+      user: "viewer",
+      moduleKey: FORGE_MODULE_KEYS.status,
+      localId: "status",
+      cloudId: OTHER_CLOUD_ID,
+      installationId: OTHER_INSTALLATION_ID,
+    });
+    const theirs = await world.send("GET", "/v1/status/monitors", { headers: stranger });
+    expect(theirs.status).toBe(200);
+    expect(await theirs.text()).not.toContain("Victim orders");
+    // The status macro's FIT reaches nothing else: not the monitors API, not the Macro API.
+    for (const [method, path] of [
+      ["GET", "/v1/monitors"],
+      ["GET", `/v1/monitors/${victim.monitorId}`],
+      ["GET", "/v1/macro/state"],
+      ["GET", "/v1/sites"],
+    ] as const)
+      expect((await world.send(method, path, { headers: viewer })).status, path).toBe(403);
   });
 });
 
