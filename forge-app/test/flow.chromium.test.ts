@@ -516,6 +516,24 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     await admin.close();
   });
 
+  it("the Service status macro shows a viewer the tenant's monitors with state, latency, uptime and a chart, without their URLs", async () => {
+    const viewer = await newPageAs("viewer");
+    await viewer.goto(pageUrl("1005"));
+    const board = macroView(viewer);
+    const demo = board.getByTestId("status-monitor").filter({ hasText: "Demo service" });
+    await demo.waitFor({ timeout: 60_000 });
+    // The demo service is up, and the first check ran at start (the dev stack's cron runs every 5 s).
+    await until(
+      () => textOf(demo.getByTestId("status-state")),
+      (state) => state === "up",
+      "the demo monitor to be up",
+    );
+    expect(await demo.getByTestId("status-chart").count()).toBe(1);
+    expect(await board.locator("body").textContent()).not.toContain("/health");
+    await shoot(viewer, "status-macro");
+    await viewer.close();
+  }, 90_000);
+
   it("a trashed page's macro says so (the control Worker refuses grants), and the site comes back on restore", async () => {
     const editor = await newPageAs("editor");
     await editor.goto(pageUrl("1003"));

@@ -249,7 +249,7 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     return {
       ...common,
       localId: block.macro.localId,
-      moduleKey: FORGE_MODULE_KEYS.macro,
+      moduleKey: block.macro.moduleKey ?? FORGE_MODULE_KEYS.macro,
       extension: {
         type: "macro",
         content: { id: page.id, type: page.type },
@@ -544,6 +544,7 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     const macroModule = moduleByKey(manifest, "macro", FORGE_MODULE_KEYS.macro);
     for (const block of page.body) {
       if (block.macro === undefined || macroModule?.adfExport === undefined) continue;
+      if ((block.macro.moduleKey ?? FORGE_MODULE_KEYS.macro) !== FORGE_MODULE_KEYS.macro) continue;
       const context = contextOf(site, user, {
         module: "macro",
         pageId: page.id,
@@ -572,6 +573,10 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       cdnOrigin: options.cdn.origin,
       resources: Object.fromEntries(
         manifest.resources.map((r) => [r.key, options.cdn.resourceUrl(r.key, "FRAME", siteUrl(site.key))]),
+      ),
+      // Each macro module's view resource, so a page renders whichever of the app's macros it holds.
+      macroResources: Object.fromEntries(
+        (manifest.modules.macro ?? []).map((m) => [m.key, m.resource ?? "view"]),
       ),
       pages: pages
         .filter((p) => p.site === site.key && p.status !== "deleted" && can(user, p, "read"))
