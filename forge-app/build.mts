@@ -17,7 +17,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const APP_DIR = fileURLToPath(new URL(".", import.meta.url));
-export const RESOURCES = ["view", "publisher", "admin"] as const;
+export const RESOURCES = ["view", "publisher", "admin", "status"] as const;
 export type ResourceKey = (typeof RESOURCES)[number];
 
 const STAMP = ".build-stamp";

@@ -55,6 +55,10 @@ export function advice(
       return "Fix what is listed, then publish again (`mini-sites validate` checks without publishing).";
     case "INVALID_REQUEST":
       return "The server refused the request as sent: check the values given.";
+    case "MONITOR_TARGET_FORBIDDEN":
+      return "Monitors check public https services only: use the service's public URL (never loopback, private, link-local or metadata addresses).";
+    case "QUOTA_MONITORS":
+      return "The tenant has as many monitors as it may: remove some first (`mini-sites monitors rm`).";
     case "LICENSE_INACTIVE":
       return "The app's license for this Confluence site is not active: publishing and previews resume when an admin renews it (listing and management still work).";
     case "TENANT_PURGING":

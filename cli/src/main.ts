@@ -15,6 +15,7 @@ import { registerDoctorCommand } from "./commands/doctor.ts";
 import { registerFindingCommands } from "./commands/findings.ts";
 import { registerLocalCommands } from "./commands/local.ts";
 import { registerMcpCommand } from "./commands/mcp.ts";
+import { registerMonitorCommands } from "./commands/monitors.ts";
 import { registerPublishCommand } from "./commands/publish.ts";
 import type { Runner } from "./commands/runner.ts";
 import { registerSiteCommands } from "./commands/sites.ts";
@@ -94,6 +95,7 @@ Exit codes: 0 ok, 1 refused or failed, 2 usage error, 130 cancelled.
   registerSiteCommands(program, runner);
   registerTokenCommands(program, runner);
   registerFindingCommands(program, runner);
+  registerMonitorCommands(program, runner);
   registerDoctorCommand(program, runner);
   registerLocalCommands(program, runner);
   registerMcpCommand(program, runner);

@@ -317,3 +317,68 @@ describe("failures a person meets first", () => {
     expect(fresh.stderr).toContain("mini-sites login");
   });
 });
+
+describe("mini-sites monitors", () => {
+  it("lists the dev stack's demo monitor, adds one, refuses an SSRF target with its code, and removes by name", async () => {
+    const login = await run(world, ["login", "--dev", "--data", world.stack.info.dataDir]);
+    expect(login.code, login.stderr).toBe(0);
+    const listed = await run(world, ["monitors", "list", "--json"]);
+    expect(listed.code, listed.stderr).toBe(0);
+    const names = () => (json(listed.stdout).monitors as { name: string }[]).map((m) => m.name);
+    expect(names()).toContain("Demo service");
+
+    const added = await run(world, [
+      "monitors",
+      "add",
+      "Orders API",
+      "https://orders.example.com/health",
+      "--method",
+      "head",
+      "--expect",
+      "200-299",
+      "--every",
+      "120",
+      "--json",
+    ]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(json(added.stdout)).toMatchObject({
+      name: "Orders API",
+      method: "HEAD",
+      expectedStatus: { min: 200, max: 299 },
+      intervalSeconds: 120,
+      state: "unknown",
+    });
+    const human = await run(world, ["monitors", "list"]);
+    expect(human.stdout).toContain("Orders API");
+
+    const metadata = await run(world, [
+      "monitors",
+      "add",
+      "steal",
+      "https://169.254.169.254/latest/meta-data/",
+    ]);
+    expect(metadata.code).toBe(1);
+    expect(metadata.stderr).toContain("MONITOR_TARGET_FORBIDDEN");
+    expect(metadata.stderr).toContain("metadata");
+    const tooOften = await run(world, [
+      "monitors",
+      "add",
+      "fast",
+      "https://fast.example.com/",
+      "--every",
+      "30",
+    ]);
+    expect(tooOften.code).toBe(1);
+    expect(tooOften.stderr).toContain("INVALID_REQUEST");
+    const badExpect = await run(world, ["monitors", "add", "x", "https://x.example.com/", "--expect", "abc"]);
+    expect(badExpect.code).toBe(2);
+
+    const removed = await run(world, ["monitors", "rm", "orders api", "--json"]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(json(removed.stdout)).toMatchObject({ deleted: true });
+    const after = await run(world, ["monitors", "list", "--json"]);
+    expect((json(after.stdout).monitors as { name: string }[]).map((m) => m.name)).not.toContain(
+      "Orders API",
+    );
+  });
+});

@@ -8,6 +8,7 @@
 import type { IdentityEnv } from "@mini-sites/core";
 import type { D1Database } from "./db/d1.ts";
 import type { BudgetNamespace } from "./hosting/budget.ts";
+import type { MonitorVars } from "./monitors/config.ts";
 import type { PrivacyVars } from "./privacy/report.ts";
 import type { PublishVars } from "./publish/config.ts";
 
@@ -89,7 +90,7 @@ export interface Fetcher {
   fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
 }
 
-export interface ControlEnv extends IdentityEnv, PublishVars, PrivacyVars {
+export interface ControlEnv extends IdentityEnv, PublishVars, PrivacyVars, MonitorVars {
   readonly DB: D1Database;
   readonly BUNDLES: R2Bucket;
   /**

@@ -10,6 +10,8 @@ import type { ControlEnv } from "./env.ts";
 import { reconcilePass } from "./lifecycle/reconcile.ts";
 import { sweepLifecycle } from "./lifecycle/sweep.ts";
 import { cleanAbandonedUploads } from "./macro/cleanup.ts";
+import { checkDueMonitors } from "./monitors/checker.ts";
+import { pushPendingReports } from "./monitors/reports.ts";
 import { pruneDenials } from "./policy/denials.ts";
 import { recoverJobs } from "./publish/recover.ts";
 
@@ -50,7 +52,12 @@ export default {
   fetch: (request: Request, env: ControlEnv, ctx: unknown) =>
     app.fetch(request, env, ctx as Parameters<typeof app.fetch>[2]),
   async scheduled(controller: ScheduledController, env: ControlEnv): Promise<void> {
-    if (controller.cron === MONITOR_CRON) return; // Monitors land with their own issue.
+    if (controller.cron === MONITOR_CRON) {
+      // Check first, then push: a state change found now is reported in the same pass.
+      await task("monitors", () => checkDueMonitors(env));
+      await task("monitor-reports", () => pushPendingReports(env));
+      return;
+    }
     // The 5-minute cron, or a trigger by hand (the dev stack at start-up passes a scheduledTime in the
     // future so every job left running by a killed stack counts as stuck). Never earlier than now.
     const now = Math.max(Date.now(), controller.scheduledTime);

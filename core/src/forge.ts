@@ -7,7 +7,7 @@
  *
  * The module key is context the frontend reports, so it only ever NARROWS what a caller may do: every
  * grant of access still rests on a Confluence check made with the user's own token (page read/update
- * for the macro, "administer the application" for the admin page).
+ * for the macro and the status macro, "administer the application" for the admin page).
  */
 
 /**
@@ -23,6 +23,8 @@ export const FORGE_MODULE_KEYS = {
   macro: "mini-sites-macro",
   /** The `confluence:globalSettings` admin page: the tenant's sites, tokens, audit log. */
   admin: "mini-sites-admin",
+  /** The "Service status" macro: the tenant's monitors (state, latency, uptime, recent history). */
+  status: "mini-sites-status",
 } as const;
 
 export type ForgeModuleRole = keyof typeof FORGE_MODULE_KEYS;

@@ -12,5 +12,7 @@ export * from "./grants/index.ts";
 export * from "./identity/index.ts";
 export * from "./ids.ts";
 export * from "./limits.ts";
+export * from "./monitors/index.ts";
 export * from "./pipeline.ts";
+export * from "./reports/index.ts";
 export * from "./secrets/index.ts";

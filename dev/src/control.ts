@@ -35,6 +35,10 @@ const TENANT_CSP_NAMESPACE = "tenant-csp";
 /** Headers that described the loopback hop, not the response (the body is re-sent whole). */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length"]);
 
+/** The monitors' cron as wrangler-control.toml names it (control/src/index.ts answers it). */
+export const MONITOR_CRON = "* * * * *";
+export const DEFAULT_MONITOR_CRON_MS = 5_000;
+
 export interface ControlOptions {
   readonly dataDir: string;
   readonly port: number;
@@ -45,6 +49,11 @@ export interface ControlOptions {
   /** 32 bytes kept in dev-secrets.json: the dev API token is derived from it, so it survives restarts. */
   readonly apiTokenSeed: string;
   readonly log?: Log;
+  /**
+   * How often the monitors' cron runs (ms). Cloudflare runs it every minute; locally it runs more
+   * often so a state change shows within seconds of a check falling due (monitor intervals stay ≥ 1 min).
+   */
+  readonly monitorCronMs?: number;
 }
 
 export interface Control {
@@ -148,13 +157,26 @@ export async function startControl(options: ControlOptions): Promise<Control> {
     const apiToken = await ensureDevApiToken(db, devTenant, options.apiTokenSeed);
     await recoverInterruptedJobs(miniflare);
     const tenantCsp = await miniflare.getKVNamespace("TENANT_CSP", "control");
+    const worker = await miniflare.getWorker("control");
+    let cron: Promise<unknown> = Promise.resolve();
+    const monitors = setInterval(() => {
+      // One pass at a time, as Cloudflare never overlaps a Worker's own cron invocations here either.
+      cron = cron
+        .then(() => worker.scheduled({ cron: MONITOR_CRON, scheduledTime: new Date() }))
+        .catch(() => undefined);
+    }, options.monitorCronMs ?? DEFAULT_MONITOR_CRON_MS);
+    monitors.unref();
     return {
       url,
       miniflare,
       devTenant,
       apiToken,
       readTenantCsp: (key) => tenantCsp.get(key, "text"),
-      close: () => miniflare.dispose(),
+      close: async () => {
+        clearInterval(monitors);
+        await cron;
+        await miniflare.dispose();
+      },
     };
   } catch (error) {
     await miniflare.dispose();

@@ -11,6 +11,8 @@
  *   P+7   local Confluence (`localConfluence.url`): pages hosting the app's real Custom UI, the
  *         Forge host side of the bridge, `acme.localhost:P+7` and `globex.localhost:P+7` (two tenants)
  *   P+8   the app's Custom UI "CDN": the built resources on an origin of their own
+ *   P+9   the monitors' demo service (`demoService.url`, GET /health), which can be stopped and started
+ *   P+10  its switch (`demoService.controlUrl`: POST /up, POST /down)
  * With base port 0 every service takes a free port (tests).
  *
  * Everything is kept under the data folder: uploaded assets and scripts (so sites published before a
@@ -36,6 +38,7 @@ import { type DevConsole, startDevConsole } from "./console.ts";
 import { type Control, startControl } from "./control.ts";
 import { Edge } from "./edge.ts";
 import { DEV_FORGE_INSTALLATION, loadOrCreateFitSigner, startForgeJwksServer } from "./forge/index.ts";
+import { type DemoService, startDemoService } from "./monitors/demo-service.ts";
 import type { SiteWorker } from "./user-workers.ts";
 
 export interface DevStackOptions {
@@ -48,6 +51,8 @@ export interface DevStackOptions {
   /** User Workers running at once (the least recently used beyond it are stopped). */
   readonly maxRunning?: number;
   readonly log?: Log;
+  /** How often the control Worker's monitor cron runs (ms; default every 5 s, Cloudflare: every minute). */
+  readonly monitorCronMs?: number;
   /**
    * Seconds the gateway keeps a tenant's CSP allow-lists (TENANT_CSP_CACHE_SECONDS; default 30). 0
    * reads them on every site request, so a test sees a saved change on the next request.
@@ -96,6 +101,11 @@ export interface DevInfo {
   >;
   readonly grantTtlSeconds: number;
   readonly dataDir: string;
+  /**
+   * The monitors' demo service on loopback, watched by the demo monitor "Demo service" of the dev
+   * tenant: `healthUrl` is what it checks; POST `<controlUrl>/down` stops it, `/up` starts it again.
+   */
+  readonly demoService: { readonly healthUrl: string; readonly controlUrl: string };
   /** The local Confluence hosting the app (absent when started without it). */
   readonly localConfluence?: {
     /** Landing page; each site is at `sites[key]` (`http://<key>.localhost:<port>`). */
@@ -118,6 +128,7 @@ export interface DevStack {
   readonly edge: Edge;
   readonly cloudflareApi: CloudflareApi;
   readonly control: Control;
+  readonly demoService: DemoService;
   /** The local Confluence and Forge host (absent when started without it). */
   readonly localConfluence?: LocalConfluence;
   close(): Promise<void>;
@@ -129,6 +140,32 @@ interface DevSecrets {
   readonly accountId: string;
   readonly sharedSecret: string;
   readonly apiTokenSeed: string;
+}
+
+/** The dev tenant's demo monitor (demo data): it watches the demo service. */
+export const DEMO_MONITOR_NAME = "Demo service";
+
+/**
+ * Adds the demo monitor through the control API as any client would (so it passes the SSRF guard,
+ * with loopback allowed in dev), or points the existing one at this run's demo service.
+ */
+async function ensureDemoMonitor(control: Control, healthUrl: string): Promise<void> {
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(new URL(path, control.url), {
+      ...init,
+      headers: { authorization: `Bearer ${control.apiToken}`, "content-type": "application/json" },
+    });
+  const listed = (await (await api("/v1/monitors")).json()) as {
+    monitors: { id: string; name: string; url: string }[];
+  };
+  const existing = listed.monitors.find((m) => m.name === DEMO_MONITOR_NAME);
+  if (existing?.url === healthUrl) return;
+  if (existing !== undefined) await api(`/v1/monitors/${existing.id}`, { method: "DELETE" });
+  const created = await api("/v1/monitors", {
+    method: "POST",
+    body: JSON.stringify({ name: DEMO_MONITOR_NAME, url: healthUrl, intervalSeconds: 60, timeoutSeconds: 5 }),
+  });
+  if (created.status !== 201) throw new Error(`demo monitor: ${created.status} ${await created.text()}`);
 }
 
 export const DEFAULT_PORT = 8787;
@@ -254,9 +291,16 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         GRANT_TTL_SECONDS: String(grantTtlSeconds),
         // Dev only: the Confluence stand-in and `*.localhost` site origins are plain http.
         DEV_ALLOW_LOOPBACK_HTTP: "true",
+        // Dev only: monitors may watch the demo service on loopback (nothing else private).
+        MONITOR_ALLOW_LOOPBACK: "true",
       },
+      ...(options.monitorCronMs === undefined ? {} : { monitorCronMs: options.monitorCronMs }),
     });
     opened.push(control);
+
+    const demoService = await startDemoService({ port: portAt(9), controlPort: portAt(10) });
+    opened.push(demoService);
+    await ensureDemoMonitor(control, `${demoService.url}/health`);
 
     let localConfluence: DevInfo["localConfluence"];
     let localHost: LocalConfluence | undefined;
@@ -317,6 +361,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       ),
       grantTtlSeconds,
       dataDir: options.dataDir,
+      demoService: { healthUrl: `${demoService.url}/health`, controlUrl: demoService.controlUrl },
       ...(localConfluence === undefined ? {} : { localConfluence }),
     };
     await writeJsonAtomically(join(options.dataDir, "dev.json"), info);
@@ -325,6 +370,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       edge: running,
       cloudflareApi,
       control,
+      demoService,
       ...(localHost === undefined ? {} : { localConfluence: localHost }),
       close: closeAll,
     };

@@ -497,6 +497,45 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     await admin.close();
   }, 240_000);
 
+  it("the admin page manages monitors: the demo monitor is listed, an SSRF target is refused with the reason, one is added and removed", async () => {
+    const admin = await newPageAs("admin");
+    await admin.goto(`${acme}/wiki/admin/mini-sites`);
+    const panel = admin.frameLocator("main.admin iframe").getByTestId("section-monitors");
+    await panel.getByText("Demo service").waitFor({ timeout: 30_000 });
+    await panel.getByTestId("monitor-name").fill("Metadata");
+    await panel.getByTestId("monitor-url").fill("https://169.254.169.254/latest/meta-data/");
+    await panel.getByTestId("add-monitor").click();
+    await panel.getByTestId("monitors-notice").waitFor();
+    expect(await panel.getByTestId("monitors-notice").textContent()).toContain("cloud metadata endpoint");
+    await panel.getByTestId("monitor-name").fill("Public API");
+    await panel.getByTestId("monitor-url").fill("https://api.example.com/health");
+    await panel.getByTestId("add-monitor").click();
+    const added = panel.getByTestId("monitor").filter({ hasText: "Public API" });
+    await added.waitFor();
+    expect(await added.getByTestId("monitor-state").textContent()).toBe("unknown");
+    await added.getByTestId("remove-monitor").click();
+    await added.waitFor({ state: "detached" });
+    await admin.close();
+  });
+
+  it("the Service status macro shows a viewer the tenant's monitors with state, latency, uptime and a chart, without their URLs", async () => {
+    const viewer = await newPageAs("viewer");
+    await viewer.goto(pageUrl("1005"));
+    const board = macroView(viewer);
+    const demo = board.getByTestId("status-monitor").filter({ hasText: "Demo service" });
+    await demo.waitFor({ timeout: 60_000 });
+    // The demo service is up, and the first check ran at start (the dev stack's cron runs every 5 s).
+    await until(
+      () => textOf(demo.getByTestId("status-state")),
+      (state) => state === "up",
+      "the demo monitor to be up",
+    );
+    expect(await demo.getByTestId("status-chart").count()).toBe(1);
+    expect(await board.locator("body").textContent()).not.toContain("/health");
+    await shoot(viewer, "status-macro");
+    await viewer.close();
+  }, 90_000);
+
   it("a trashed page's macro says so (the control Worker refuses grants), and the site comes back on restore", async () => {
     const editor = await newPageAs("editor");
     await editor.goto(pageUrl("1003"));
@@ -645,6 +684,7 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     const installs = stack.localConfluence?.deliveries.filter(
       (d) =>
         d.eventType === "avi:forge:installed:app" &&
+        d.target === "POST /v1/lifecycle/installed" &&
         d.installationId === stack.info.forgeInstallation.installationId,
     );
     expect(installs?.at(-1)?.answer).toEqual({ state: "restored" });

@@ -36,6 +36,10 @@ const TWIN_EVENTS = [
   "avi:confluence:deleted:blogpost",
 ];
 
+/** Functions of the app that triggers run, and the control Worker routes each calls. */
+const APP_FUNCTIONS_ON_TRIGGERS = ["register-tenant", "rotate-tenant-key"];
+const TENANT_KEY_ROUTES = ["/v1/tenants/register", "/v1/tenants/rotate-key"];
+
 interface Manifest {
   modules: Record<
     string,
@@ -90,7 +94,8 @@ describe("forge-app/manifest.yml", () => {
   it("subscribes to DESIGN §8's events and their twins, and to nothing else", async () => {
     const manifest = parse(await readFile(MANIFEST, "utf8")) as Manifest;
     const events = (manifest.modules.trigger ?? []).flatMap((t) => t.events ?? []);
-    expect([...events].sort()).toEqual([...DESIGN_EVENTS, ...TWIN_EVENTS].sort());
+    // (installed/upgraded reach two receivers: the control Worker, and the app's registration.)
+    expect([...new Set(events)].sort()).toEqual([...DESIGN_EVENTS, ...TWIN_EVENTS].sort());
   });
 
   it("delivers every event to a control Worker route that takes Forge's event calls (FIT, no user)", async () => {
@@ -102,8 +107,13 @@ describe("forge-app/manifest.yml", () => {
     ];
     expect(receivers.length).toBeGreaterThan(0);
     for (const receiver of receivers) {
-      // Straight to the remote: no Forge function in between (manifest.yml says why).
-      expect(receiver.function, receiver.key).toBeUndefined();
+      // The app's own functions: only the signed reports' registration and key rotation, which need
+      // the app's platform (Forge KVS, its web trigger URL) and call /v1/tenants/* (Forge functions only).
+      if (receiver.function !== undefined) {
+        expect(APP_FUNCTIONS_ON_TRIGGERS, receiver.key).toContain(receiver.function);
+        continue;
+      }
+      // Events straight to the remote: no Forge function in between (manifest.yml says why).
       const endpoint = manifest.modules.endpoint?.find((e) => e.key === receiver.endpoint);
       expect(endpoint?.remote, receiver.key).toBe("control");
       // Forge sends a trigger no user token; only the personal data report gets the app's own token.
@@ -117,9 +127,32 @@ describe("forge-app/manifest.yml", () => {
     }
   });
 
+  it("runs signed-report functions whose control Worker routes only Forge functions may call", async () => {
+    for (const path of TENANT_KEY_ROUTES) {
+      const policy = ROUTE_POLICIES.find((p) => p.method === "POST" && p.path === path);
+      expect(policy?.allow, path).toEqual({ forgeApp: true });
+    }
+    const manifest = parse(await readFile(MANIFEST, "utf8")) as Manifest & {
+      modules: { function?: { key: string; handler: string }[] };
+    };
+    const webtriggers = manifest.modules.webtrigger ?? [];
+    expect(webtriggers.map((w) => w.key)).toEqual(["monitor-reports"]);
+    const functions = await import("../src/index.ts");
+    for (const key of [...APP_FUNCTIONS_ON_TRIGGERS, webtriggers[0]?.function]) {
+      const handler = manifest.modules.function?.find((f) => f.key === key)?.handler ?? "";
+      expect(
+        typeof (functions as Record<string, unknown>)[handler.replace(/^index\./, "")],
+        String(key),
+      ).toBe("function");
+    }
+  });
+
   it("uses the module keys the control Worker's route policy gives routes to", async () => {
     const manifest = parse(await readFile(MANIFEST, "utf8")) as Manifest;
-    expect(manifest.modules.macro?.map((m) => m.key)).toEqual([FORGE_MODULE_KEYS.macro]);
+    expect(manifest.modules.macro?.map((m) => m.key)).toEqual([
+      FORGE_MODULE_KEYS.macro,
+      FORGE_MODULE_KEYS.status,
+    ]);
     expect(manifest.modules["confluence:globalSettings"]?.map((m) => m.key)).toEqual([
       FORGE_MODULE_KEYS.admin,
     ]);
@@ -143,7 +176,7 @@ describe("forge-app/manifest.yml", () => {
     const linters = (await lint.getClientSideLintersOnly(manifest, "development", logger, flags)).filter(
       (linter) => linter.constructor.name !== "PermissionLinter",
     );
-    const files = ["src/index.ts", "src/export.ts", "src/macro-config.ts"];
+    const files = ["src/index.ts", "src/export.ts", "src/macro-config.ts", "src/monitors.ts"];
     const results = await lint.lint(files, manifest, "development", logger, flags, {
       linter: { mode: "client-side" },
       linters,

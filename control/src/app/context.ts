@@ -17,6 +17,7 @@ import type { Installation, Tenant } from "../db/tenants.ts";
 import type { ControlEnv } from "../env.ts";
 import type { MacroBinding, MacroKey } from "../macro/store.ts";
 import type { UploadTicketClaims } from "../macro/ticket.ts";
+import type { Monitor } from "../monitors/store.ts";
 import type { CallerKind } from "../policy/kinds.ts";
 import type { MatchedRoute } from "../policy/match.ts";
 import type { Job } from "../publish/store.ts";
@@ -52,6 +53,7 @@ export interface Access {
   readonly site?: Site | undefined;
   readonly job?: Job;
   readonly token?: ApiTokenSummary;
+  readonly monitor?: Monitor;
   readonly macro?: MacroAccess;
   readonly ticket?: UploadTicketClaims;
   /** Lifecycle routes: the FIT's installation (the tenant, if any, is handed over as it is). */
@@ -106,6 +108,12 @@ export function tokenOf(c: AppContext): ApiTokenSummary {
   const token = accessOf(c).token;
   if (token === undefined) throw bug("a token");
   return token;
+}
+
+export function monitorOf(c: AppContext): Monitor {
+  const monitor = accessOf(c).monitor;
+  if (monitor === undefined) throw bug("a monitor");
+  return monitor;
 }
 
 export function macroOf(c: AppContext): MacroAccess {

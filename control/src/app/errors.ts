@@ -83,6 +83,8 @@ export const API_ERRORS = {
   QUOTA_BYTES: 403,
   /** The tenant has accepted as many secret-scan findings as it may (withdraw some first). */
   QUOTA_ACCEPTED_FINDINGS: 403,
+  /** The tenant has as many monitors as it may (remove some first). */
+  QUOTA_MONITORS: 403,
   /** An editor upload whose ticket ran out; start again. */
   UPLOAD_TICKET_EXPIRED: 403,
   /**
@@ -123,6 +125,11 @@ export const API_ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   /** The bundle breaks a rule of DESIGN §5 or holds a secret: `errors` and `findings` say where. */
   BUNDLE_REJECTED: 422,
+  /**
+   * A monitor URL (or a web trigger URL) the SSRF guard refuses: not https, or loopback, private,
+   * link-local, metadata or reserved in any spelling (core/src/monitors/target.ts); `reason` says which.
+   */
+  MONITOR_TARGET_FORBIDDEN: 422,
   /** Too many publishes from this tenant in the window; `Retry-After` says when to come back. */
   RATE_LIMITED: 429,
 

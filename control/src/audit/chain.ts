@@ -99,6 +99,10 @@ export const AUDIT_ACTIONS = [
   "macro.bind",
   "request.denied",
   "privacy.report",
+  "tenant.key.create",
+  "tenant.key.rotate",
+  "monitor.create",
+  "monitor.delete",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -8,10 +8,10 @@
  *   3. scope        an API token holds the route's scope                 403 INSUFFICIENT_SCOPE
  *   4. tenant       the token's tenant, or the FIT's installation         401 (token of a purged tenant),
  *                   (app + cloud + installation), active                 403 TENANT_PURGING / INSTALLATION_MISMATCH
- *   5. Confluence   macro: read/update on the FIT's page; admin page:     403 NO_ACCESS, 503 if Confluence is down
- *                   "administer" — with the user's OWN token
- *   6. object       the site/job/token in the path, looked up in the     404 (another tenant's reads as missing)
- *                   tenant; the macro's binding from signed claims only
+ *   5. Confluence   macro, status macro: read/update on the FIT's page;   403 NO_ACCESS, 503 if Confluence is down
+ *                   admin page: "administer" — with the user's OWN token
+ *   6. object       the site/job/token/monitor in the path, looked up    404 (another tenant's reads as missing)
+ *                   in the tenant; the macro's binding from signed claims only
  *
  * Denials after step 1 name a caller and are audited in its tenant's chain (after the response, so
  * they never delay it); denials at step 1 are counted (denials.ts).
@@ -52,6 +52,7 @@ import {
 import { controlKeys } from "../identity.ts";
 import { getBinding } from "../macro/store.ts";
 import { verifyUploadTicket } from "../macro/ticket.ts";
+import { getMonitor, MONITOR_ID } from "../monitors/store.ts";
 import { getJob } from "../publish/store.ts";
 import { afterResponse, auditInBackground } from "./background.ts";
 import { DenialCounter } from "./denials.ts";
@@ -104,6 +105,8 @@ function allows(allow: Allow, kind: CallerKind): boolean {
       return allow.forgeMacro !== undefined;
     case "forgeAdmin":
       return allow.forgeAdmin === true;
+    case "forgeStatus":
+      return allow.forgeStatus !== undefined;
     case "forgeApp":
       return allow.forgeApp === true;
     case "sharedSecret":
@@ -191,7 +194,10 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
 
     // --- 2. caller kind ---------------------------------------------------------------------------
     if (!allows(policy.allow, kind)) {
-      const userRoute = policy.allow.forgeMacro !== undefined || policy.allow.forgeAdmin === true;
+      const userRoute =
+        policy.allow.forgeMacro !== undefined ||
+        policy.allow.forgeAdmin === true ||
+        policy.allow.forgeStatus !== undefined;
       throw refuse(
         kind === "forgeApp" && userRoute ? "NO_PRINCIPAL" : "PRINCIPAL_NOT_ALLOWED",
         await knownTenant(),
@@ -280,6 +286,24 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
       }
       macroCheck = { content: ref, localId, canEdit };
     }
+    if (principal.kind === "forge" && kind === "forgeStatus") {
+      // The status macro: the user must be able to view the page it is on, asked with their own token.
+      const { ctx } = principal;
+      const content = ctx.page.content;
+      if (!ctx.hasContext || content === undefined || !isContentType(content.type))
+        throw new ApiError(
+          "INVALID_CONTEXT",
+          "Call this from the Service status macro on a Confluence page.",
+        );
+      const ref: ContentRef = { id: content.id, type: content.type };
+      const verdict = await permissionsOf(c).canRead({
+        tenant: ctx.tenantKey,
+        content: ref,
+        userToken: c.req.header(USER_TOKEN_HEADER),
+        apiBaseUrl: ctx.apiBaseUrl,
+      });
+      if (!verdict.allowed) throw denyByConfluence(verdict, "read", forgeTenant?.id, refuse, ref);
+    }
     if (principal.kind === "forge" && kind === "forgeAdmin") {
       const { ctx } = principal;
       const verdict = await permissionsOf(c).isAdmin({
@@ -350,6 +374,14 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
         const token = await getApiToken(c.env.DB, inTenant().id, raw);
         if (token === undefined) throw new ApiError("NOT_FOUND", "No such token.");
         access.token = token;
+        break;
+      }
+      case "monitor": {
+        const raw = params.monitor ?? "";
+        if (!MONITOR_ID.test(raw)) throw malformedParam("monitor", "must be a monitor id (`mon_…`)");
+        const monitor = await getMonitor(c.env.DB, inTenant().id, raw);
+        if (monitor === undefined) throw new ApiError("NOT_FOUND", "No such monitor.");
+        access.monitor = monitor;
         break;
       }
       case "macro": {

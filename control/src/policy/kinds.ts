@@ -5,6 +5,7 @@
  *   no `principal` (a Forge function, DESIGN §8)      → forgeApp    lifecycle and event routes only
  *   a user, `context.moduleKey` = the macro            → forgeMacro  its own binding, after a page check
  *   a user, `context.moduleKey` = the admin page       → forgeAdmin  the tenant, after an admin check
+ *   a user, `context.moduleKey` = the status macro     → forgeStatus the tenant's monitor status, after a page read check
  *   a user from any other module                       → forgeOther  nothing
  *
  * The module key is context the frontend reports (Forge does not document it as permission-checked),
@@ -20,6 +21,7 @@ export type CallerKind =
   | "apiToken"
   | "forgeMacro"
   | "forgeAdmin"
+  | "forgeStatus"
   | "forgeApp"
   | "forgeOther"
   | "sharedSecret";
@@ -38,6 +40,8 @@ export function callerKindOf(principal: Principal): CallerKind {
           return "forgeMacro";
         case "admin":
           return "forgeAdmin";
+        case "status":
+          return "forgeStatus";
         default:
           return "forgeOther";
       }

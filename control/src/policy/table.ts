@@ -38,6 +38,11 @@ export interface Allow {
   readonly forgeMacro?: MacroCheck;
   /** The Forge admin page, for a user Confluence says is an administrator. Holds every scope. */
   readonly forgeAdmin?: true;
+  /**
+   * The "Service status" macro, for a user who may view the page it is on (checked with the user's own
+   * token): the tenant's monitor status — names, states, latency, uptime, history; never their URLs.
+   */
+  readonly forgeStatus?: "read";
   /** A Forge function's FIT (no user, no page): lifecycle and event routes only. */
   readonly forgeApp?: true;
   /** The deployment's CI secret: deployment-wide operator routes only, never a tenant's data. */
@@ -56,6 +61,8 @@ export type RouteObject =
   | "job"
   /** The API token named by `:token`. */
   | "token"
+  /** The monitor named by `:monitor`. */
+  | "monitor"
   /** The macro of the FIT (cloudId, content id, local id — signed claims only), and the site it shows. */
   | "macro"
   /** The editor upload named by `:ticket`, bound to the FIT's tenant, page and user. */
@@ -154,6 +161,29 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
     forgeAdmin: true,
   }),
 
+  // --- Monitors: the tenant's health checks (DESIGN §3). Reading them shows URLs of the tenant's
+  // services, so a token needs sites:read or tenant:admin; adding one makes OUR Worker send requests
+  // to a URL of the caller's choosing, so only tenant admins and the admin page may.
+  policy("GET", "/v1/monitors", { apiToken: ["sites:read", "tenant:admin"], forgeAdmin: true }),
+  policy("POST", "/v1/monitors", { apiToken: "tenant:admin", forgeAdmin: true }),
+  policy(
+    "GET",
+    "/v1/monitors/:monitor",
+    { apiToken: ["sites:read", "tenant:admin"], forgeAdmin: true },
+    "monitor",
+  ),
+  policy("DELETE", "/v1/monitors/:monitor", { apiToken: "tenant:admin", forgeAdmin: true }, "monitor"),
+
+  // The "Service status" macro on any page the user may view: the tenant's monitors as a status board
+  // (a status page is meant to be read by everyone who may read the page; URLs stay with the admins).
+  policy("GET", "/v1/status/monitors", { forgeStatus: "read" }),
+
+  // --- Tenant keys: the key pair that signs reports to the app's web trigger. Only the app's own
+  // Forge function reaches these (a FIT without a user, for this installation): it stores the public
+  // key in Forge KVS and hands over the web trigger URL, which only it can learn.
+  policy("POST", "/v1/tenants/register", { forgeApp: true }),
+  policy("POST", "/v1/tenants/rotate-key", { forgeApp: true }),
+
   // --- The Macro API: the macro's own binding only, after the Confluence check on its page ---------
   licensed(policy("POST", "/v1/macro/serve-url", { forgeMacro: "read" }, "macro")),
   policy("GET", "/v1/macro/state", { forgeMacro: "read" }, "macro"),
@@ -215,6 +245,7 @@ export function checkPolicyTable(table: readonly RoutePolicy[]): void {
       siteOrNew: ":site",
       job: ":job",
       token: ":token",
+      monitor: ":monitor",
       uploadTicket: ":ticket",
     };
     const param = needs[entry.object];
@@ -226,6 +257,13 @@ export function checkPolicyTable(table: readonly RoutePolicy[]): void {
     }
     if (entry.allow.forgeMacro !== undefined && entry.object !== "macro" && entry.object !== "uploadTicket")
       throw new Error(`route policy: ${id} lets the macro reach something other than its own binding`);
+    if (
+      entry.allow.forgeStatus !== undefined &&
+      (kinds.length !== 1 || !entry.path.startsWith("/v1/status/"))
+    )
+      throw new Error(
+        `route policy: ${id} lets the status macro reach something other than the status board`,
+      );
     if (entry.object === "installation" && (entry.allow.forgeApp !== true || kinds.length !== 1))
       throw new Error(`route policy: ${id} hands a raw installation to callers other than Forge functions`);
   }

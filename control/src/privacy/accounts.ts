@@ -43,6 +43,7 @@ export const ACCOUNT_COLUMNS = [
   { table: "api_tokens", column: "created_by", at: "created_at" },
   { table: "tenant_settings", column: "updated_by", at: "updated_at" },
   { table: "accepted_findings", column: "accepted_by", at: "accepted_at" },
+  { table: "monitors", column: "created_by", at: "created_at" },
 ] as const;
 
 export interface StoredAccount {

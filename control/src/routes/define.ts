@@ -37,6 +37,7 @@ export function describePolicy(policy: RoutePolicy): string {
   if (allow.forgeMacro === "uploadTicket")
     who.push("the Forge macro, with an upload ticket issued to this user on this page");
   if (allow.forgeAdmin) who.push("the Forge admin page, for a Confluence administrator");
+  if (allow.forgeStatus === "read") who.push("the Service status macro, for a user who may view its page");
   if (allow.forgeApp) who.push("a Forge function of the app (no user)");
   if (allow.sharedSecret) who.push("the deployment's CI secret");
   return `Who may call this: ${who.join("; ")}.`;
@@ -46,6 +47,7 @@ const SECURITY: Record<string, string> = {
   apiToken: "apiToken",
   forgeMacro: "forgeInvocationToken",
   forgeAdmin: "forgeInvocationToken",
+  forgeStatus: "forgeInvocationToken",
   forgeApp: "forgeInvocationToken",
   sharedSecret: "sharedSecret",
 };
@@ -64,9 +66,14 @@ export function defineRoute<R extends RouteConfig>(config: R, ...codes: ApiError
     refusals.push("AUTH_MISSING", "AUTH_INVALID_TOKEN", "PRINCIPAL_NOT_ALLOWED");
     if (policy.allow.apiToken !== undefined && policy.allow.apiToken !== "any")
       refusals.push("INSUFFICIENT_SCOPE");
-    if (policy.allow.forgeMacro !== undefined || policy.allow.forgeAdmin)
+    if (
+      policy.allow.forgeMacro !== undefined ||
+      policy.allow.forgeAdmin ||
+      policy.allow.forgeStatus !== undefined
+    )
       refusals.push("NO_ACCESS", "TENANT_PURGING", "PERMISSION_CHECK_UNAVAILABLE");
-    if (policy.allow.forgeMacro !== undefined) refusals.push("INVALID_CONTEXT");
+    if (policy.allow.forgeMacro !== undefined || policy.allow.forgeStatus !== undefined)
+      refusals.push("INVALID_CONTEXT");
     if (policy.object !== "none" && policy.object !== "macro") refusals.push("NOT_FOUND");
     refusals.push("INTERNAL");
   }

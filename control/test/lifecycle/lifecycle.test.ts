@@ -288,6 +288,36 @@ describe("uninstall", () => {
   it("erases every Worker, object and row after the grace period, retrying through Cloudflare errors, keeping the audit record", async () => {
     const REINSTALLED = { cloudId: CLOUD_ID, installationId: REINSTALLATION_ID };
     const tenant = (await tenantRow())?.id as string;
+    // The tenant's monitors, their results and queued reports, its report channel and its key pair
+    // (migration 0009) go with it too.
+    const MONITOR = "mon_aaaaaaaaaaaaaaaa";
+    await world.sql(
+      "INSERT INTO report_channels (tenant_id, url, updated_at) VALUES (?, 'https://hooks.example.com/x1', 1)",
+      tenant,
+    );
+    await world.sql(
+      `INSERT INTO monitors (tenant_id, id, name, url, method, expected_min, expected_max, timeout_ms,
+         interval_seconds, next_check_at, created_by, created_at)
+       VALUES (?, ?, 'm', 'https://a.example.com/', 'GET', 200, 399, 5000, 60, 0, 'forge:someone', 0)`,
+      tenant,
+      MONITOR,
+    );
+    await world.sql(
+      "INSERT INTO monitor_results (tenant_id, monitor_id, checked_at, ok) VALUES (?, ?, 1, 1)",
+      tenant,
+      MONITOR,
+    );
+    await world.sql(
+      "INSERT INTO monitor_reports (tenant_id, id, monitor_id, body, created_at, next_attempt_at) VALUES (?, 'rep_1', ?, '{}', 0, 0)",
+      tenant,
+      MONITOR,
+    );
+    await world.sql(
+      `INSERT INTO tenant_keys (tenant_id, key_id, public_key, wrapped_private_key, wrap_key_id, state, created_at)
+       VALUES (?, '0123456789abcdef', ?, 'wrapped', 'wrapkey', 'current', 0)`,
+      tenant,
+      "A".repeat(43),
+    );
     expect(await (await forgeEvent("/v1/lifecycle/uninstalling", {}, REINSTALLED)).json()).toEqual({
       state: "purging",
     });

@@ -67,7 +67,10 @@ const victim = {
   /** A token of the victim's that the attacks may name (a narrow token may revoke it: that is its job). */
   tokenId: "",
   ticketPath: "",
+  monitorId: "",
 };
+/** The victim's monitor: its URL names an internal service, which no attacker may learn. */
+const VICTIM_MONITOR_URL = "https://victim-orders-9d3f.example.com/health";
 let attackerToken = "";
 let narrowToken = "";
 /** A finding the victim's admin accepted: its note must never reach an attacker, nor be withdrawn by one. */
@@ -227,6 +230,12 @@ beforeAll(async () => {
     headers: { authorization: `Bearer ${victim.adminToken}`, "content-type": "application/json" },
   });
   expect(accepted.status).toBe(201);
+  const monitor = await world.send("POST", "/v1/monitors", {
+    body: JSON.stringify({ name: "Victim orders", url: VICTIM_MONITOR_URL }),
+    headers: { authorization: `Bearer ${victim.adminToken}`, "content-type": "application/json" },
+  });
+  expect(monitor.status).toBe(201);
+  victim.monitorId = ((await monitor.json()) as { id: string }).id;
   for (const job of [bound.jobId, restricted.jobId])
     expect(await settle(job, victim.adminToken)).toBe("succeeded");
 }, 240_000);
@@ -308,23 +317,36 @@ function expectationFor(attacker: Attacker, method: string, path: string): Expec
   const upload = path.startsWith("/v1/macro/uploads/");
   const operator = path.startsWith("/v1/admin/");
   const lifecycle = path.startsWith("/v1/lifecycle/");
-  const tenantRoute = !macro && !operator && !lifecycle;
+  // Tenant keys: the app's own function registers and rotates them (a FIT without a user).
+  const appOnly = lifecycle || path.startsWith("/v1/tenants/");
+  // The Service status macro's board: its own module only (no attacker here speaks for it).
+  const statusBoard = path.startsWith("/v1/status/");
+  const tenantRoute = !macro && !operator && !appOnly && !statusBoard;
   if (attacker === "none") return refused(401, "AUTH_MISSING");
   if (attacker === "ciSecret") return operator ? OK() : refused(403, "PRINCIPAL_NOT_ALLOWED");
   if (operator) return refused(403, "PRINCIPAL_NOT_ALLOWED");
   // Lifecycle routes are the Forge functions' own: a FIT without a user for THIS installation is the
   // app's backend itself (only Forge can sign one), and nobody else reaches them.
-  if (lifecycle) {
+  if (appOnly) {
     if (attacker !== "noPrincipal") return refused(403, "PRINCIPAL_NOT_ALLOWED");
     // The personal data report also needs the app's system token, which only Forge's trigger carries.
     return route === "POST /v1/lifecycle/personal-data" ? refused(400, "SYSTEM_TOKEN_MISSING") : OK();
   }
 
+  if (statusBoard)
+    return attacker === "noPrincipal"
+      ? refused(403, "NO_PRINCIPAL")
+      : refused(403, "PRINCIPAL_NOT_ALLOWED", "INSTALLATION_MISMATCH");
   if (attacker === "otherTenantToken") {
     if (macro) return refused(403, "PRINCIPAL_NOT_ALLOWED");
     // Anything naming the victim's objects reads as missing; the token's own listings are its own.
-    if (/\{(site|job|token)\}/.test(path)) return refused(404, "NOT_FOUND");
-    if (route === "POST /v1/tokens" || route === "POST /v1/tenant/accepted-findings") return OK(201);
+    if (/\{(site|job|token|monitor)\}/.test(path)) return refused(404, "NOT_FOUND");
+    if (
+      route === "POST /v1/tokens" ||
+      route === "POST /v1/tenant/accepted-findings" ||
+      route === "POST /v1/monitors"
+    )
+      return OK(201);
     return OK();
   }
   if (attacker === "narrowToken") {
@@ -378,6 +400,10 @@ function adminOnly(route: string): Expectation {
     "GET /v1/tenant/accepted-findings",
     "POST /v1/tenant/accepted-findings",
     "DELETE /v1/tenant/accepted-findings/{rule}/{fileHash}",
+    "GET /v1/monitors",
+    "POST /v1/monitors",
+    "GET /v1/monitors/{monitor}",
+    "DELETE /v1/monitors/{monitor}",
   ];
   return adminRoutes.includes(route) ? refused(403, "NO_ACCESS") : refused(403, "PRINCIPAL_NOT_ALLOWED");
 }
@@ -387,6 +413,7 @@ function concrete(path: string): string {
     .replace("{site}", victim.boundSite)
     .replace("{job}", victim.jobId)
     .replace("{token}", victim.tokenId)
+    .replace("{monitor}", victim.monitorId)
     .replace("{n}", "1")
     .replace("{rule}/{fileHash}", `${VICTIM_ACCEPTED.ruleId}/${VICTIM_ACCEPTED.fileHash}`)
     .replace("/v1/macro/uploads/{ticket}", victim.ticketPath);
@@ -409,6 +436,9 @@ function bodyFor(method: string, path: string): { body?: string | Uint8Array; ty
     "/v1/tenant/settings": { cdnAllowList: ["https://cdn.attacker.example"], connectAllowList: [] },
     "/v1/tenant/accepted-findings": { ruleId: "github-token", fileHash: "a".repeat(64) },
     "/v1/lifecycle/installed": { eventType: "avi:forge:installed:app" },
+    "/v1/monitors": { name: "attack", url: "https://attacker.example.com/" },
+    "/v1/tenants/register": {},
+    "/v1/tenants/rotate-key": {},
     "/v1/lifecycle/page-events": {
       eventType: "avi:confluence:trashed:page",
       content: { id: "9999", type: "page" },
@@ -437,6 +467,8 @@ describe("every operation of the OpenAPI document, against every kind of attacke
       "/__ms/enter/",
       "PK\u0003\u0004",
       VICTIM_ACCEPTED.note,
+      VICTIM_MONITOR_URL,
+      victim.monitorId,
     ];
     const failures: string[] = [];
     for (const attacker of ATTACKERS) {
@@ -478,6 +510,11 @@ describe("every operation of the OpenAPI document, against every kind of attacke
       })
     ).json()) as { findings: { fileHash: string }[] };
     expect(findings.findings.map((f) => f.fileHash)).toEqual([VICTIM_ACCEPTED.fileHash]);
+    // … and the victim's monitor is still there, alone.
+    const monitors = (await (
+      await world.send("GET", "/v1/monitors", { headers: { authorization: `Bearer ${victim.adminToken}` } })
+    ).json()) as { monitors: { id: string }[] };
+    expect(monitors.monitors.map((m) => m.id)).toEqual([victim.monitorId]);
   }, 300_000);
 });
 
@@ -493,6 +530,44 @@ describe("accepted findings, as the editor's check reads them", () => {
     const refused = await macroCall("GET", "/accepted-findings", viewer);
     expect(refused.status).toBe(403);
     expect(await refused.text()).not.toContain(VICTIM_ACCEPTED.fileHash);
+  });
+});
+
+describe("the Service status macro", () => {
+  it("shows a viewer of its page the tenant's monitors without their URLs; a restricted page's viewer and another tenant get nothing", async () => {
+    const viewer = await fit({ user: "viewer", moduleKey: FORGE_MODULE_KEYS.status, localId: "status" });
+    const board = await world.send("GET", "/v1/status/monitors", { headers: viewer });
+    expect(board.status).toBe(200);
+    const text = await board.text();
+    expect(JSON.parse(text)).toMatchObject({ monitors: [{ id: victim.monitorId, name: "Victim orders" }] });
+    expect(text).not.toContain(VICTIM_MONITOR_URL);
+    const restricted = await fit({
+      user: "viewer",
+      moduleKey: FORGE_MODULE_KEYS.status,
+      content: RESTRICTED_PAGE,
+      localId: "status",
+    });
+    const refusedBoard = await world.send("GET", "/v1/status/monitors", { headers: restricted });
+    expect(refusedBoard.status).toBe(403);
+    expect(await refusedBoard.text()).not.toContain("Victim orders");
+    const stranger = await fit({
+      user: "viewer",
+      moduleKey: FORGE_MODULE_KEYS.status,
+      localId: "status",
+      cloudId: OTHER_CLOUD_ID,
+      installationId: OTHER_INSTALLATION_ID,
+    });
+    const theirs = await world.send("GET", "/v1/status/monitors", { headers: stranger });
+    expect(theirs.status).toBe(200);
+    expect(await theirs.text()).not.toContain("Victim orders");
+    // The status macro's FIT reaches nothing else: not the monitors API, not the Macro API.
+    for (const [method, path] of [
+      ["GET", "/v1/monitors"],
+      ["GET", `/v1/monitors/${victim.monitorId}`],
+      ["GET", "/v1/macro/state"],
+      ["GET", "/v1/sites"],
+    ] as const)
+      expect((await world.send(method, path, { headers: viewer })).status, path).toBe(403);
   });
 });
 

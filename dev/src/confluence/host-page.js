@@ -206,6 +206,9 @@ function closeModal(frameId, payload) {
   return true;
 }
 
+/** The app's macro modules by key; a block without one is the Mini-site macro. */
+const MINI_SITE_MACRO = "mini-sites-macro";
+
 function macroFrame(block) {
   const ref = {
     module: "macro",
@@ -213,7 +216,8 @@ function macroFrame(block) {
     localId: block.macro.localId,
     isEditing: boot.mode === "edit",
   };
-  return appFrame("view", ref);
+  const resource = boot.macroResources?.[block.macro.moduleKey ?? MINI_SITE_MACRO] ?? "view";
+  return appFrame(resource, ref);
 }
 
 function reloadMacro(localId) {
@@ -371,7 +375,7 @@ function pageView() {
       return el(
         "div",
         { class: "macro", "data-local-id": block.macro.localId, "data-testid": "macro" },
-        editing
+        editing && (block.macro.moduleKey ?? MINI_SITE_MACRO) === MINI_SITE_MACRO
           ? el(
               "button",
               { "data-testid": "edit-macro", onclick: () => openConfig(block.macro.localId) },

@@ -50,6 +50,24 @@ export const DEFAULT_USER = "editor";
 export const DEV_FIT_PATH = "/__dev/fit";
 /** Bridge calls bigger than this are refused (a chunk is 5 MiB, base64 in JSON ~6.7 MiB). */
 const MAX_BRIDGE_BODY = 16 * 1024 * 1024;
+/** Forge caps a web trigger's request body; reports are a few hundred bytes. */
+const MAX_WEBTRIGGER_BODY = 1024 * 1024;
+/** Where the app's web trigger keeps reported states in its KVS (forge-app/src/monitors.ts KVS_STATUS). */
+const MONITOR_STATUS_KEY = "monitors:status";
+/** Web trigger calls kept for the monitors page and tests. */
+const MAX_WEBTRIGGER_LOG = 200;
+
+/** One call of a web trigger and the function's answer. */
+export interface WebTriggerCall {
+  readonly site: string;
+  readonly triggerKey: string;
+  readonly statusCode: number;
+  readonly at: number;
+  /** The function's answer body. */
+  readonly body: string;
+  /** What was sent (a stand-in's record: tests replay it to prove replays are refused). */
+  readonly request: { readonly headers: Readonly<Record<string, string[]>>; readonly body: string };
+}
 
 export interface LocalConfluenceOptions {
   readonly port?: number;
@@ -77,6 +95,8 @@ export interface LocalConfluence {
   pages(): readonly LocalPage[];
   /** Every product and lifecycle event delivered so far, with the remote's answer. */
   readonly deliveries: readonly DeliveryRecord[];
+  /** Every web trigger call so far (the signed monitor reports), with the function's answer. */
+  readonly webTriggerCalls: readonly WebTriggerCall[];
   /** Resolves when the events delivered so far have been answered (tests). */
   settled(): Promise<void>;
   /** Runs the app's scheduled triggers (all, or one) on every installed site now. */
@@ -143,6 +163,7 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     systemToken: (installation) => confluence.systemTokenFor(installation.installationId),
   });
 
+  const webTriggerCalls: WebTriggerCall[] = [];
   const siteByKey = (key: string) => LOCAL_SITES.find((s) => s.key === key);
   const siteUrl = (key: string) => `http://${key}.localhost:${port}`;
   const apiBaseUrl = (site: LocalSite) => `${confluence.url}/ex/confluence/${site.cloudId}`;
@@ -228,7 +249,7 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     return {
       ...common,
       localId: block.macro.localId,
-      moduleKey: FORGE_MODULE_KEYS.macro,
+      moduleKey: block.macro.moduleKey ?? FORGE_MODULE_KEYS.macro,
       extension: {
         type: "macro",
         content: { id: page.id, type: page.type },
@@ -523,6 +544,7 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     const macroModule = moduleByKey(manifest, "macro", FORGE_MODULE_KEYS.macro);
     for (const block of page.body) {
       if (block.macro === undefined || macroModule?.adfExport === undefined) continue;
+      if ((block.macro.moduleKey ?? FORGE_MODULE_KEYS.macro) !== FORGE_MODULE_KEYS.macro) continue;
       const context = contextOf(site, user, {
         module: "macro",
         pageId: page.id,
@@ -552,6 +574,10 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       resources: Object.fromEntries(
         manifest.resources.map((r) => [r.key, options.cdn.resourceUrl(r.key, "FRAME", siteUrl(site.key))]),
       ),
+      // Each macro module's view resource, so a page renders whichever of the app's macros it holds.
+      macroResources: Object.fromEntries(
+        (manifest.modules.macro ?? []).map((m) => [m.key, m.resource ?? "view"]),
+      ),
       pages: pages
         .filter((p) => p.site === site.key && p.status !== "deleted" && can(user, p, "read"))
         .map((p) => ({ id: p.id, title: p.title, spaceKey: p.spaceKey, status: p.status, type: p.type })),
@@ -574,6 +600,41 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
       if (!(next in SAMPLE_ACCOUNT_IDS)) throw new HttpError(400, "No such user.");
       response.setHeader("set-cookie", `${USER_COOKIE}=${next}; Path=/; SameSite=Lax`);
       return send(response, 200, { user: next });
+    }
+    if (path === "/__host/monitors" || path === "/__host/monitors.json") {
+      // What the app's web trigger stored from verified reports (Forge KVS), and every call it got.
+      const kvs = await options.functions.kvsOf(installation(site.key)).snapshot();
+      const status = (kvs[MONITOR_STATUS_KEY] ?? { monitors: {}, events: [] }) as {
+        monitors: Record<
+          string,
+          { name: string; state: string; at: number; latencyMs: number | null; error: string | null }
+        >;
+        events: { name: string; from: string; to: string; at: number }[];
+      };
+      const calls = webTriggerCalls
+        .filter((c) => c.site === site.key)
+        .map(({ request: _request, ...call }) => call);
+      if (path.endsWith(".json")) return send(response, 200, { ...status, webTriggerCalls: calls });
+      const rows = Object.values(status.monitors)
+        .map(
+          (m) =>
+            `<tr><td>${escapeHtml(m.name)}</td><td class="${m.state}">${m.state}</td><td>${new Date(m.at).toISOString()}</td><td>${m.latencyMs ?? ""}</td><td>${escapeHtml(m.error ?? "")}</td></tr>`,
+        )
+        .join("");
+      const log = calls
+        .slice(-20)
+        .reverse()
+        .map(
+          (c) =>
+            `<li>${new Date(c.at).toISOString()} ${c.statusCode} ${escapeHtml(c.body.slice(0, 80))}</li>`,
+        )
+        .join("");
+      return send(
+        response,
+        200,
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5"><title>Service status – ${escapeHtml(site.name)}</title></head><body><h1>Service status (signed reports received)</h1><table><thead><tr><th>Monitor</th><th>State</th><th>Since</th><th>Latency (ms)</th><th>Error</th></tr></thead><tbody>${rows}</tbody></table><h2>Web trigger calls</h2><ul>${log}</ul></body></html>`,
+        "text/html; charset=utf-8",
+      );
     }
     if (path === "/__host/bridge" && request.method === "POST") {
       const body = await readJson(request);
@@ -662,8 +723,77 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     return send(response, 404, { error: "No such page in the local Confluence." });
   }
 
+  /**
+   * A web trigger, as Forge serves one: unauthenticated by design (the function decides), the request
+   * handed over as `{method, headers: Record<string, string[]>, body, path, queryParameters}` and the
+   * function's `{statusCode, headers, body}` sent back. Every call is kept for the monitors page.
+   */
+  async function handleWebTrigger(
+    installationId: string,
+    triggerKey: string,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ) {
+    const site = LOCAL_SITES.find((s) => s.installationId === installationId);
+    const module = moduleByKey(manifest, "webtrigger", triggerKey);
+    if (site === undefined || module?.function === undefined || !state.of(site.key).installed)
+      return send(response, 404, { error: "No such web trigger." });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of request) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_WEBTRIGGER_BODY) return send(response, 413, { error: "The body is too large." });
+      chunks.push(chunk as Buffer);
+    }
+    const headers: Record<string, string[]> = {};
+    for (let i = 0; i < request.rawHeaders.length; i += 2) {
+      const name = (request.rawHeaders[i] as string).toLowerCase();
+      headers[name] = [...(headers[name] ?? []), request.rawHeaders[i + 1] as string];
+    }
+    const url = new URL(request.url ?? "/", `http://localhost:${port}`);
+    let answer: { statusCode?: number; headers?: Record<string, string[]>; body?: string } = {};
+    const body = Buffer.concat(chunks).toString("utf8");
+    try {
+      answer = ((await options.functions.invoke(installation(site.key), module.function, {
+        method: request.method ?? "GET",
+        headers,
+        body,
+        path: url.pathname,
+        queryParameters: Object.fromEntries(
+          [...url.searchParams.keys()].map((k) => [k, url.searchParams.getAll(k)]),
+        ),
+      })) ?? {}) as typeof answer;
+    } catch (error) {
+      log(`web trigger ${triggerKey} on ${site.key}: ${(error as Error).message}`);
+      answer = { statusCode: 500, body: "" };
+    }
+    const statusCode = answer.statusCode ?? 200;
+    webTriggerCalls.push({
+      site: site.key,
+      triggerKey,
+      statusCode,
+      at: Date.now(),
+      body: answer.body ?? "",
+      request: { headers, body },
+    });
+    webTriggerCalls.splice(0, Math.max(0, webTriggerCalls.length - MAX_WEBTRIGGER_LOG));
+    response.writeHead(
+      statusCode,
+      Object.fromEntries(Object.entries(answer.headers ?? {}).map(([k, v]) => [k, v.join(", ")])),
+    );
+    response.end(statusCode === 204 ? undefined : (answer.body ?? ""));
+  }
+
   async function handleLanding(request: IncomingMessage, response: ServerResponse) {
     const url = new URL(request.url ?? "/", `http://localhost:${port}`);
+    const trigger = /^\/x1\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+    if (trigger !== null)
+      return handleWebTrigger(
+        decodeURIComponent(trigger[1] as string),
+        decodeURIComponent(trigger[2] as string),
+        request,
+        response,
+      );
     if (url.pathname === DEV_FIT_PATH && request.method === "POST") {
       // Dev only: a FIT with chosen claims — any user on any macro, whether or not Confluence would
       // let them see it — for tests and tools (never part of anything that ships).
@@ -753,6 +883,8 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
   });
   port = (server.address() as AddressInfo).port;
+  // Web trigger URLs (webTrigger.getUrl) point here, on loopback as the control Worker reaches it.
+  options.functions.webTriggerBaseUrl = `http://127.0.0.1:${port}`;
 
   // Forge delivers avi:forge:installed:app once per installation: the first start installs the app on
   // every site; later starts remember it (an admin may have uninstalled it since).
@@ -777,6 +909,7 @@ export async function startLocalConfluence(options: LocalConfluenceOptions): Pro
     sites: LOCAL_SITES,
     pages: () => pages,
     deliveries: events.log,
+    webTriggerCalls,
     settled: () => events.settled(),
     runScheduled,
     close() {

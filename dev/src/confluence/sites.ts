@@ -11,11 +11,14 @@
  */
 
 import { randomUUID } from "node:crypto";
+import { FORGE_MODULE_KEYS } from "@mini-sites/core";
 import { DEV_FORGE_INSTALLATION } from "../forge/fit.ts";
 import type { StandInContentType } from "./standin.ts";
 
 export interface MacroInstance {
   readonly localId: string;
+  /** Which of the app's macro modules (manifest.yml): absent = the Mini-site macro. */
+  readonly moduleKey?: string;
   /** What the macro's config holds (`view.submit({config})` writes it). */
   config: Record<string, unknown>;
 }
@@ -68,6 +71,9 @@ export const LOCAL_SITES: readonly LocalSite[] = [
 
 const intro = (text: string): PageBlock => ({ text });
 const macro = (): PageBlock => ({ macro: { localId: randomUUID(), config: {} } });
+const statusMacro = (): PageBlock => ({
+  macro: { localId: randomUUID(), config: {}, moduleKey: FORGE_MODULE_KEYS.status },
+});
 
 /** The sample pages; ids are unique across sites (the REST stand-in keys content by id). */
 export function samplePages(): LocalPage[] {
@@ -89,6 +95,15 @@ export function samplePages(): LocalPage[] {
       title: "Prototype review",
       status: "current",
       body: [intro("A clickable prototype for this week's review."), macro()],
+    },
+    {
+      id: "1005",
+      type: "page",
+      site: "acme",
+      spaceKey: "ENG",
+      title: "Service status",
+      status: "current",
+      body: [intro("The services our dashboards are about, checked by Mini-Sites monitors."), statusMacro()],
     },
     {
       id: "3001",

@@ -7,17 +7,21 @@
  *   - `{type:'frc', remote}`    → `invokeRemote` from a function: the remote's base URL with a FIT that
  *                                 names the installation and carries no user and no context (DESIGN §8),
  *                                 signed by the local JWKS the control Worker trusts;
+ *   - `{type:'fpp', remote:'stargate'}` POST `/graphql` `createWebTriggerUrl` → `webTrigger.getUrl`:
+ *                                 this host's URL for the installation's web trigger (webTriggerUrl),
+ *                                 which the local Confluence serves by running the trigger's function;
  *   - anything else             → 501 with Forge's `forge-proxy-error` header, so the SDK throws a
  *                                 typed error instead of the app silently getting nothing.
  * Each invocation runs inside an AsyncLocalStorage scope that says which installation it serves, so
- * concurrent invocations of different tenants never share a KVS or a token.
+ * concurrent invocations of different tenants never share a KVS or a token; `__forge_runtime__` (what
+ * `@forge/api` reads the app and context ids from) answers for that invocation too.
  */
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { build } from "esbuild";
-import { FORGE_APP_DIR, type ForgeManifest, handlerOf } from "./app.ts";
+import { FORGE_APP_DIR, type ForgeManifest, handlerOf, moduleByKey } from "./app.ts";
 import { signFit } from "./fit.ts";
 import { type ForgeInstallation, fitClaimsFor } from "./installation.ts";
 import { LocalKvs } from "./kvs.ts";
@@ -49,6 +53,11 @@ export interface ForgeFunctionsOptions {
   readonly entry?: string;
 }
 
+/** Where an installation's web trigger answers: `<base>/x1/<installationId>/<triggerKey>`. */
+export function webTriggerPath(installationId: string, triggerKey: string): string {
+  return `/x1/${encodeURIComponent(installationId)}/${encodeURIComponent(triggerKey)}`;
+}
+
 export interface InvocationRecord {
   readonly functionKey: string;
   readonly installationId: string;
@@ -64,6 +73,8 @@ export class ForgeFunctions {
 
   private readonly options: ForgeFunctionsOptions;
   private readonly exports: Record<string, unknown>;
+  /** The host serving web triggers (local Confluence), set once it listens. */
+  webTriggerBaseUrl: string | undefined;
 
   private constructor(options: ForgeFunctionsOptions, exports: Record<string, unknown>) {
     this.options = options;
@@ -171,7 +182,25 @@ export class ForgeFunctions {
       headers.set("authorization", `Bearer ${fit}`);
       return fetch(remote.baseUrl.replace(/\/+$/, "") + path, { ...init, headers, redirect: "manual" });
     }
+    if (descriptor.type === "fpp" && descriptor.remote === "stargate" && path === "/graphql")
+      return this.graphql(invocation, typeof init.body === "string" ? init.body : "");
     return proxyError(501, "NOT_AVAILABLE_LOCALLY");
+  }
+
+  /** The one GraphQL operation the app uses: `webTrigger.getUrl` (createWebTriggerUrl). */
+  private graphql(invocation: Invocation, body: string): Response {
+    const request = JSON.parse(body || "{}") as {
+      query?: string;
+      variables?: { input?: { triggerKey?: string } };
+    };
+    const triggerKey = request.variables?.input?.triggerKey;
+    if (!String(request.query).includes("createWebTriggerUrl") || triggerKey === undefined)
+      return proxyError(501, "NOT_AVAILABLE_LOCALLY");
+    if (moduleByKey(this.options.manifest, "webtrigger", triggerKey) === undefined)
+      return Response.json({ errors: [{ message: `no webtrigger module ${triggerKey}` }] }, { status: 200 });
+    if (this.webTriggerBaseUrl === undefined) return proxyError(503, "WEBTRIGGER_HOST_NOT_RUNNING");
+    const url = this.webTriggerBaseUrl + webTriggerPath(invocation.installation.installationId, triggerKey);
+    return Response.json({ data: { createWebTriggerUrl: { url } } });
   }
 }
 
@@ -181,6 +210,11 @@ function proxyError(status: number, reason: string): Response {
     headers: { "content-type": "application/json", "forge-proxy-error": reason },
   });
 }
+
+const NO_METRICS = {
+  counter: () => ({ incr: () => undefined }),
+  timing: () => ({ measure: () => ({ stop: () => undefined }) }),
+};
 
 /** Which ForgeFunctions owns the invocation in progress (several stacks may run in one test process). */
 const owners = new WeakMap<Invocation, ForgeFunctions>();
@@ -197,4 +231,26 @@ function installForgeFetch(): void {
     return owner.platformFetch(invocation, descriptor, path, init);
   };
   (globalThis as { __forge_fetch__?: ForgeFetch }).__forge_fetch__ = forgeFetch;
+  // What @forge/api reads the app, environment and context ids from, for the invocation in progress.
+  Object.defineProperty(globalThis, "__forge_runtime__", {
+    configurable: true,
+    get() {
+      const invocation = invocations.getStore();
+      if (invocation === undefined) return undefined;
+      const { installation } = invocation;
+      return {
+        appContext: {
+          appId: installation.appId,
+          environmentId: "local",
+          environmentType: "DEVELOPMENT",
+          installationId: installation.installationId,
+          moduleKey: invocation.functionKey,
+        },
+        contextAri: `ari:cloud:confluence::site/${installation.cloudId}`,
+        lambdaContext: {},
+        // @forge/api counts and times its calls; nothing here reads the figures.
+        metrics: NO_METRICS,
+      };
+    },
+  });
 }

@@ -66,6 +66,18 @@ interface AcceptedFinding {
   readonly acceptedAt: string;
 }
 
+interface Monitor {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  readonly method: "GET" | "HEAD";
+  readonly intervalSeconds: number;
+  readonly state: "unknown" | "up" | "down";
+  readonly stateChangedAt: string | null;
+  readonly lastCheck: { readonly latencyMs: number | null; readonly error: string | null } | null;
+  readonly uptime: { readonly day: number | null; readonly week: number | null };
+}
+
 const SCOPES = ["sites:read", "sites:write", "tokens:manage", "tenant:admin"] as const;
 
 /** Loads one section; its error is the section's own. */
@@ -132,6 +144,7 @@ export function AdminPage() {
       <SitesSection />
       <AllowListsSection />
       <AcceptedFindingsSection />
+      <MonitorsSection />
       <UsageSection />
       <TokensSection />
       <AuditSection />
@@ -521,6 +534,131 @@ function AcceptedFindingsSection() {
                 <td>
                   <Button onClick={() => void withdraw(finding)} testId="withdraw-finding">
                     Withdraw
+                  </Button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Section>
+  );
+}
+
+const percent = (share: number | null) =>
+  share === null ? "–" : `${(share * 100).toFixed(share === 1 ? 0 : 2)} %`;
+
+/**
+ * The tenant's monitors (DESIGN §3): health checks of its services; state changes reach Confluence as
+ * signed reports. The server refuses URLs that are not https or point at private addresses, and says why.
+ */
+function MonitorsSection() {
+  const monitors = useSection(
+    useCallback(() => callControl<{ monitors: Monitor[]; max: number }>("GET", "/v1/monitors"), []),
+  );
+  const [name, setName] = useState("");
+  const [url, setUrl] = useState("");
+  const [minutes, setMinutes] = useState("5");
+  const [notice, setNotice] = useState<string | undefined>();
+  const add = async () => {
+    try {
+      await callControl("POST", "/v1/monitors", {
+        name: name.trim(),
+        url: url.trim(),
+        intervalSeconds: Math.round(Number(minutes) * 60),
+      });
+      setName("");
+      setUrl("");
+      setNotice(undefined);
+      await monitors.reload();
+    } catch (error) {
+      setNotice(describeError(error));
+    }
+  };
+  const remove = async (monitor: Monitor) => {
+    try {
+      await callControl("DELETE", `/v1/monitors/${monitor.id}`);
+      setNotice(undefined);
+      await monitors.reload();
+    } catch (error) {
+      setNotice(describeError(error));
+    }
+  };
+  return (
+    <Section id="monitors" title="Monitors" error={monitors.error}>
+      <p className="ms-subtle">
+        Health checks of your services, every few minutes. Changes (up, down) are reported to Confluence over
+        a channel signed with this site's own key. Only public https addresses can be checked.
+      </p>
+      <div className="ms-row">
+        <input
+          className="ms-input"
+          placeholder="Name"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          data-testid="monitor-name"
+        />
+        <input
+          className="ms-input"
+          placeholder="https://status.example.com/health"
+          value={url}
+          onChange={(e) => setUrl(e.target.value)}
+          data-testid="monitor-url"
+        />
+        <input
+          className="ms-input"
+          type="number"
+          min={1}
+          aria-label="Check every (minutes)"
+          value={minutes}
+          onChange={(e) => setMinutes(e.target.value)}
+          data-testid="monitor-interval"
+        />
+        <Button
+          appearance="primary"
+          disabled={name.trim() === "" || url.trim() === "" || !(Number(minutes) >= 1)}
+          onClick={() => void add()}
+          testId="add-monitor"
+        >
+          Add
+        </Button>
+      </div>
+      {notice !== undefined && (
+        <p role="status" data-testid="monitors-notice">
+          {notice}
+        </p>
+      )}
+      {monitors.value !== undefined && monitors.value.monitors.length === 0 ? (
+        <p className="ms-subtle" data-testid="no-monitors">
+          No monitors yet.
+        </p>
+      ) : (
+        <table className="ms-table">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>State</th>
+              <th>Latency</th>
+              <th>Uptime 24 h</th>
+              <th>Uptime 7 d</th>
+              <th>URL</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {monitors.value?.monitors.map((monitor) => (
+              <tr key={monitor.id} data-testid="monitor">
+                <td>{monitor.name}</td>
+                <td data-testid="monitor-state">{monitor.state}</td>
+                <td>{monitor.lastCheck?.latencyMs == null ? "–" : `${monitor.lastCheck.latencyMs} ms`}</td>
+                <td>{percent(monitor.uptime.day)}</td>
+                <td>{percent(monitor.uptime.week)}</td>
+                <td className="ms-mono">
+                  {monitor.method} {monitor.url}
+                </td>
+                <td>
+                  <Button onClick={() => void remove(monitor)} testId="remove-monitor">
+                    Remove
                   </Button>
                 </td>
               </tr>

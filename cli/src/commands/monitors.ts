@@ -1,0 +1,156 @@
+/**
+ * `monitors add|list|rm`: the tenant's health checks (DESIGN §3). Listing needs `sites:read` or
+ * `tenant:admin`; adding and removing need `tenant:admin` (audited). The server refuses URLs that are
+ * not https or that point at loopback, private, link-local or metadata addresses
+ * (MONITOR_TARGET_FORBIDDEN, with the reason), so the CLI sends the URL as given.
+ */
+
+import type { Command } from "commander";
+import { UsageError } from "../input.ts";
+import { table } from "../terminal.ts";
+import { action, type Runner } from "./runner.ts";
+
+interface Monitor {
+  id: string;
+  name: string;
+  url: string;
+  method: "GET" | "HEAD";
+  expectedStatus: { min: number; max: number };
+  timeoutSeconds: number;
+  intervalSeconds: number;
+  state: "unknown" | "up" | "down";
+  stateChangedAt: string | null;
+  lastCheck: {
+    checkedAt: string;
+    ok: boolean;
+    status: number | null;
+    latencyMs: number | null;
+    error: string | null;
+  } | null;
+  uptime: { day: number | null; week: number | null };
+}
+
+const percent = (share: number | null) =>
+  share === null ? "–" : `${(share * 100).toFixed(share === 1 ? 0 : 2)}%`;
+
+/** `200-399` → {min, max}; a single status → that status only. */
+function statusRange(text: string): { min: number; max: number } {
+  const match = /^([1-5][0-9]{2})(?:-([1-5][0-9]{2}))?$/.exec(text.trim());
+  if (match === null) throw new UsageError(`--expect takes a status or a range like 200-399, not "${text}".`);
+  const min = Number(match[1]);
+  const max = Number(match[2] ?? match[1]);
+  if (min > max) throw new UsageError(`--expect: ${min} is above ${max}.`);
+  return { min, max };
+}
+
+function positiveInt(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`${flag} takes a whole number of seconds, not "${text}".`);
+  return n;
+}
+
+export function registerMonitorCommands(program: Command, runner: Runner): void {
+  const monitors = program
+    .command("monitors")
+    .description("the tenant's monitors: health checks of its services, reported to Confluence");
+
+  monitors
+    .command("list")
+    .description("every monitor with its state, last check and uptime over 24 h and 7 days")
+    .option("--json", 'print {"monitors":[…],"max"}')
+    .action(
+      action(runner, "monitors list", async (ctx) => {
+        const list = await (await ctx.api()).json<{ monitors: Monitor[]; max: number }>(
+          "GET",
+          "/v1/monitors",
+        );
+        ctx.print(list, () =>
+          list.monitors.length === 0
+            ? "No monitors yet. Add one with `mini-sites monitors add <name> <url>`.\n"
+            : table(
+                ["ID", "NAME", "STATE", "LATENCY", "24 H", "7 D", "EVERY", "URL"],
+                list.monitors.map((m) => [
+                  m.id,
+                  m.name,
+                  m.state,
+                  m.lastCheck?.latencyMs === null || m.lastCheck === null
+                    ? "–"
+                    : `${m.lastCheck.latencyMs} ms`,
+                  percent(m.uptime.day),
+                  percent(m.uptime.week),
+                  `${m.intervalSeconds} s`,
+                  `${m.method} ${m.url}`,
+                ]),
+                ctx.style,
+              ),
+        );
+        return 0;
+      }),
+    );
+
+  monitors
+    .command("add")
+    .description("add a monitor (https only; checked at once, then every --every seconds)")
+    .argument("<name>", "a name, unique in the tenant (ignoring case)")
+    .argument("<url>", "the URL to check, e.g. https://status.example.com/health")
+    .option("--method <method>", "GET or HEAD", "GET")
+    .option("--expect <status>", "statuses that count as up: one status or a range", "200-399")
+    .option("--timeout <seconds>", "give up on a check after this long (1–30)", "10")
+    .option("--every <seconds>", "check interval (at least 60)", "300")
+    .option("--json", "print the monitor as the API answers it")
+    .action(
+      action(
+        runner,
+        "monitors add",
+        async (
+          ctx,
+          name: string,
+          url: string,
+          flags: { method: string; expect: string; timeout: string; every: string },
+        ) => {
+          const method = flags.method.toUpperCase();
+          if (method !== "GET" && method !== "HEAD")
+            throw new UsageError(`--method takes GET or HEAD, not "${flags.method}".`);
+          const created = await (await ctx.api()).json<Monitor>("POST", "/v1/monitors", {
+            json: {
+              name,
+              url,
+              method,
+              expectedStatus: statusRange(flags.expect),
+              timeoutSeconds: positiveInt("--timeout", flags.timeout),
+              intervalSeconds: positiveInt("--every", flags.every),
+            },
+          });
+          ctx.print(
+            created,
+            () =>
+              `${ctx.style.green("✓")} Added ${created.name} (${created.id}): ${created.method} ${created.url} every ${created.intervalSeconds} s.\n`,
+          );
+          return 0;
+        },
+      ),
+    );
+
+  monitors
+    .command("rm")
+    .description("remove a monitor and its history")
+    .argument("<monitor>", "the monitor's id (mon_…) or its name")
+    .option("--json", 'print {"deleted","id"}')
+    .action(
+      action(runner, "monitors rm", async (ctx, which: string) => {
+        const api = await ctx.api();
+        let id = which;
+        if (!/^mon_[a-z2-7]{16}$/.test(which)) {
+          const list = await api.json<{ monitors: Monitor[] }>("GET", "/v1/monitors");
+          const found = list.monitors.find((m) => m.name.toLowerCase() === which.toLowerCase());
+          if (found === undefined)
+            throw new UsageError(`no monitor is named "${which}" (\`mini-sites monitors list\` shows them).`);
+          id = found.id;
+        }
+        const result = await api.json<{ deleted: boolean }>("DELETE", `/v1/monitors/${id}`);
+        ctx.print({ ...result, id }, () => `${ctx.style.green("✓")} Removed ${which}.\n`);
+        return 0;
+      }),
+    );
+}

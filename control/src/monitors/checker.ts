@@ -1,0 +1,194 @@
+/**
+ * The monitors' cron pass (DESIGN §3): checks the monitors that are due, stores each result, and
+ * turns state changes into signed reports.
+ *
+ *   claim      each due monitor's next check time is moved forward by a conditional UPDATE before it
+ *              is checked, so two overlapping passes never check (or report) the same slot twice
+ *   check      bounded concurrency (MONITOR_CONCURRENCY), a timeout per check covering every hop,
+ *              redirects followed by hand with the SSRF guard run on every hop, no body read
+ *   record     one D1 batch: the result, the monitor's last check and — if the state changed — the
+ *              new state (guarded by the state it read) AND the queued report; then the history is
+ *              pruned. A crash before the batch changes nothing (the next pass checks again); after
+ *              it, the report waits in the outbox: the state is stored before any push
+ *   push       monitors/reports.ts sends due reports, signed, with retries
+ *
+ * What the runtime lets us see: workerd's fetch() neither exposes the address it connected to nor
+ * offers a DNS API, so a public NAME that resolves to a private address cannot be caught here; IP
+ * literals in every spelling, private-looking names and every redirect hop are. Cloudflare's own
+ * egress does not route to private networks of ours (there are none behind the Worker), which is what
+ * bounds the remaining risk in production; docs/security.md says so.
+ */
+
+import { checkMonitorUrl, type TenantShortId } from "@mini-sites/core";
+import type { ControlEnv } from "../env.ts";
+import { MAX_REDIRECTS, MONITOR_CONCURRENCY, monitorBatch, targetPolicy } from "./config.ts";
+import { queueReportStatement, type StateReport } from "./reports.ts";
+import {
+  type CheckResult,
+  type Monitor,
+  type MonitorRow,
+  pruneResultsStatement,
+  toMonitor,
+} from "./store.ts";
+
+export interface CheckerDeps {
+  /** Outgoing requests; tests hand in their own. */
+  readonly fetch?: (request: Request) => Promise<Response>;
+  readonly now?: () => number;
+}
+
+export interface PassOutcome {
+  readonly checked: number;
+  readonly changed: number;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** One check: every hop guarded, the whole of it within the monitor's timeout. */
+export async function checkMonitor(
+  monitor: Pick<Monitor, "url" | "method" | "timeoutMs" | "expectedMin" | "expectedMax">,
+  env: ControlEnv,
+  deps: CheckerDeps = {},
+): Promise<Omit<CheckResult, "checkedAt">> {
+  const send = deps.fetch ?? ((request: Request) => fetch(request));
+  const now = deps.now ?? Date.now;
+  const policy = targetPolicy(env);
+  const started = now();
+  const signal = AbortSignal.timeout(monitor.timeoutMs);
+  let url = monitor.url;
+  try {
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const verdict = checkMonitorUrl(url, policy);
+      if (!verdict.ok) return { ok: false, status: null, latencyMs: null, error: `target:${verdict.reason}` };
+      const response = await send(
+        new Request(verdict.url.href, {
+          method: monitor.method,
+          redirect: "manual",
+          signal,
+          headers: { "user-agent": "mini-sites-monitor/1", accept: "*/*" },
+        }),
+      );
+      await response.body?.cancel().catch(() => undefined);
+      const location = response.headers.get("location");
+      if (REDIRECT_STATUSES.has(response.status) && location !== null) {
+        url = new URL(location, verdict.url).href;
+        continue;
+      }
+      const latencyMs = Math.max(0, now() - started);
+      const ok = response.status >= monitor.expectedMin && response.status <= monitor.expectedMax;
+      return { ok, status: response.status, latencyMs, error: ok ? null : "status" };
+    }
+    return { ok: false, status: null, latencyMs: null, error: "redirects" };
+  } catch (error) {
+    const name = (error as Error).name;
+    return {
+      ok: false,
+      status: null,
+      latencyMs: null,
+      error: name === "TimeoutError" || name === "AbortError" ? "timeout" : "network",
+    };
+  }
+}
+
+/** Runs `work` over `items` with at most `limit` at once. */
+async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  });
+  await Promise.all(runners);
+}
+
+/** The cron pass: claim, check, record. Returns how many were checked and how many changed state. */
+export async function checkDueMonitors(env: ControlEnv, deps: CheckerDeps = {}): Promise<PassOutcome> {
+  const now = deps.now ?? Date.now;
+  const passStart = now();
+  const { results } = await env.DB.prepare(
+    "SELECT * FROM monitors WHERE next_check_at <= ? ORDER BY next_check_at LIMIT ?",
+  )
+    .bind(passStart, monitorBatch(env))
+    .all<MonitorRow>();
+  const claimed: Monitor[] = [];
+  for (const row of results) {
+    const monitor = toMonitor(row);
+    const { meta } = await env.DB.prepare(
+      "UPDATE monitors SET next_check_at = ? WHERE tenant_id = ? AND id = ? AND next_check_at = ?",
+    )
+      .bind(passStart + monitor.intervalSeconds * 1000, monitor.tenantId, monitor.id, monitor.nextCheckAt)
+      .run();
+    if (meta.changes === 1) claimed.push(monitor);
+  }
+  let changed = 0;
+  await pool(claimed, MONITOR_CONCURRENCY, async (monitor) => {
+    const result = await checkMonitor(monitor, env, deps);
+    const checkedAt = now();
+    if (await record(env, monitor, { ...result, checkedAt })) changed++;
+  });
+  return { checked: claimed.length, changed };
+}
+
+/** Stores one result; queues a report if the state changed. Answers whether it did. */
+async function record(env: ControlEnv, monitor: Monitor, result: CheckResult): Promise<boolean> {
+  const db = env.DB;
+  const tenant = monitor.tenantId as TenantShortId;
+  const to = result.ok ? "up" : "down";
+  const changes = to !== monitor.state;
+  const statements = [
+    db
+      .prepare(
+        `INSERT OR IGNORE INTO monitor_results (tenant_id, monitor_id, checked_at, ok, status, latency_ms, error)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .bind(
+        tenant,
+        monitor.id,
+        result.checkedAt,
+        result.ok ? 1 : 0,
+        result.status,
+        result.latencyMs,
+        result.error,
+      ),
+    db
+      .prepare(
+        `UPDATE monitors SET last_checked_at = ?, last_status = ?, last_latency_ms = ?, last_error = ?,
+           state = ?, state_changed_at = CASE WHEN state = ? THEN state_changed_at ELSE ? END
+         WHERE tenant_id = ? AND id = ? AND state = ?`,
+      )
+      .bind(
+        result.checkedAt,
+        result.status,
+        result.latencyMs,
+        result.error,
+        to,
+        to,
+        result.checkedAt,
+        tenant,
+        monitor.id,
+        monitor.state,
+      ),
+  ];
+  if (changes) {
+    const report: StateReport = {
+      type: "monitor.state",
+      // One id per monitor and check: a re-run of the same batch can never queue a second report.
+      reportId: `rep_${monitor.id.slice(4)}_${result.checkedAt}`,
+      tenant,
+      monitorId: monitor.id,
+      name: monitor.name,
+      from: monitor.state,
+      to,
+      at: result.checkedAt,
+      status: result.status,
+      latencyMs: result.latencyMs,
+      error: result.error,
+    };
+    statements.push(queueReportStatement(db, report, result.checkedAt));
+  }
+  statements.push(pruneResultsStatement(db, tenant, monitor.id, result.checkedAt));
+  const outcome = await db.batch(statements);
+  // The monitor was deleted meanwhile (or its state moved under us): nothing to report.
+  return changes && (outcome[1]?.meta.changes ?? 0) === 1;
+}

@@ -1,0 +1,4 @@
+import { mount } from "../shared/ui.tsx";
+import { StatusBoard } from "./status.tsx";
+
+mount(<StatusBoard />);
