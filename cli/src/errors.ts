@@ -48,6 +48,8 @@ export function advice(
       return "It has no live version yet: publish one first (`mini-sites publish`).";
     case "VERSION_NOT_SERVABLE":
       return "Only versions that went live can be rolled back to: `mini-sites versions SITE` shows them.";
+    case "ACCEPTANCE_WITHDRAWN":
+      return "That version holds a finding your admins no longer accept (`mini-sites findings list`): publish a version without it.";
     case "BODY_TOO_LARGE":
     case "BUNDLE_TOO_LARGE":
       return "The bundle is over the deployment's size limit: leave out what the site does not serve.";

@@ -105,6 +105,11 @@ export const API_ERRORS = {
   NOT_LIVE: 409,
   /** That version never went live (failed, or still provisioning): it cannot be rolled back to. */
   VERSION_NOT_SERVABLE: 409,
+  /**
+   * The version passed the secret scan only because of an accepted finding a tenant admin has since
+   * withdrawn (`detail.withdrawn` lists rule and file hash): it cannot be rolled back to.
+   */
+  ACCEPTANCE_WITHDRAWN: 409,
   /** Not every chunk of an editor upload has arrived. */
   UPLOAD_INCOMPLETE: 409,
   /** The page holding the macro is in Confluence's trash (or deleted): no grants until it is restored. */

@@ -190,6 +190,7 @@ export async function stageUpload(
       publishedBy: publisher.actor,
       idempotencyKey: request.idempotencyKey ?? null,
       jobId: newJobId(),
+      acceptances: report.accepted.map((f) => ({ ruleId: f.rule, fileHash: f.fileHash })),
     },
     clock(),
   );

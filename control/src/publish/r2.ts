@@ -60,23 +60,38 @@ export async function deletePrefix(bucket: R2Bucket, prefix: string): Promise<nu
 // --- Reading back ------------------------------------------------------------------------------------
 
 /**
- * A zip's reader asks for many tiny ranges (a 30-byte local header per entry, then its data): one R2
- * GET each would cost a round trip per header. Reads shorter than this are widened to this many bytes
- * and served from the last block fetched; larger reads go straight through.
+ * A zip's reader asks for many tiny ranges (a 30-byte local header per entry, then its data), and
+ * reads several entries at once (core's read-ahead): one R2 GET each would cost a round trip per
+ * header. Reads shorter than a block are served from aligned blocks of this size, kept in a small
+ * LRU (concurrent reads of one block share one GET); larger reads go straight through.
  */
-export const READ_AHEAD_BYTES = 64 * 1024;
+export const READ_BLOCK_BYTES = 256 * 1024;
+/** Blocks kept per source: 6 MiB, enough for a typical bundle whole and for the read-ahead's spread. */
+export const READ_BLOCKS_KEPT = 24;
 
-/** A RandomAccessSource over one R2 object: `size` from HEAD, `read` by ranged GETs with a one-block read-ahead. */
+/** A RandomAccessSource over one R2 object: `size` from HEAD, `read` by ranged GETs through a block cache. */
 export async function r2Source(bucket: R2Bucket, key: string): Promise<RandomAccessSource | undefined> {
   const head = await bucket.head(key);
   if (head === null) return undefined;
   const size = head.size;
-  let block: { offset: number; bytes: Uint8Array } | undefined;
   const fetchRange = async (offset: number, length: number): Promise<Uint8Array> => {
     if (length === 0) return new Uint8Array(0);
     const object = await bucket.get(key, { range: { offset, length } });
     if (object === null) throw new Error(`R2 object ${key} vanished while it was being read`);
     return new Uint8Array(await object.arrayBuffer());
+  };
+  const blocks = new Map<number, Promise<Uint8Array>>();
+  const block = (index: number): Promise<Uint8Array> => {
+    let loading = blocks.get(index);
+    if (loading === undefined) {
+      const offset = index * READ_BLOCK_BYTES;
+      loading = fetchRange(offset, Math.min(READ_BLOCK_BYTES, size - offset));
+      // A failed GET is not kept: the next read asks again.
+      loading.catch(() => blocks.delete(index));
+      if (blocks.size >= READ_BLOCKS_KEPT) blocks.delete(blocks.keys().next().value as number);
+    } else blocks.delete(index);
+    blocks.set(index, loading);
+    return loading;
   };
   return {
     size,
@@ -85,11 +100,19 @@ export async function r2Source(bucket: R2Bucket, key: string): Promise<RandomAcc
         throw new RangeError(`invalid read(${offset}, ${length})`);
       const start = Math.min(offset, size);
       const end = Math.min(size, start + length);
-      if (end - start >= READ_AHEAD_BYTES) return fetchRange(start, end - start);
-      if (block === undefined || start < block.offset || end > block.offset + block.bytes.length) {
-        block = { offset: start, bytes: await fetchRange(start, Math.min(READ_AHEAD_BYTES, size - start)) };
-      }
-      return block.bytes.subarray(start - block.offset, end - block.offset);
+      if (end === start) return new Uint8Array(0);
+      if (end - start >= READ_BLOCK_BYTES) return fetchRange(start, end - start);
+      const first = Math.floor(start / READ_BLOCK_BYTES);
+      const last = Math.floor((end - 1) / READ_BLOCK_BYTES);
+      const firstBlock = await block(first);
+      const from = start - first * READ_BLOCK_BYTES;
+      if (first === last) return firstBlock.subarray(from, from + (end - start));
+      // Straddles two blocks (a read is shorter than one block, so never more).
+      const lastBlock = await block(last);
+      const out = new Uint8Array(end - start);
+      out.set(firstBlock.subarray(from), 0);
+      out.set(lastBlock.subarray(0, end - last * READ_BLOCK_BYTES), firstBlock.length - from);
+      return out;
     },
   };
 }

@@ -15,7 +15,7 @@ import { readPublishConfig } from "./config.ts";
 import { ensureStarted } from "./jobs.ts";
 import { type Publisher, rateLimit } from "./pipeline.ts";
 import { hostingFor, type PublishDeps, target } from "./services.ts";
-import { flipLive, getJob, insertJob, type Job, newJobId } from "./store.ts";
+import { flipLive, getJob, insertJob, type Job, newJobId, withdrawnAcceptancesOf } from "./store.ts";
 
 export type RollbackOutcome =
   | { readonly instant: true; readonly version: number }
@@ -36,6 +36,14 @@ export async function rollbackSite(
     throw new ApiError(
       "VERSION_NOT_SERVABLE",
       `Version ${number} is ${version.status}; only a version that was live can be rolled back to.`,
+    );
+  const withdrawn = await withdrawnAcceptancesOf(env.DB, publisher.tenant, site.id, number);
+  if (withdrawn.length > 0)
+    throw new ApiError(
+      "ACCEPTANCE_WITHDRAWN",
+      `Version ${number} passed the secret scan only because of ${withdrawn.length === 1 ? "a finding" : `${withdrawn.length} findings`} ` +
+        "your admins accepted and have since withdrawn; publish a version without the secret instead.",
+      { extra: { detail: { withdrawn } } },
     );
   const hosting = hostingFor(env, deps);
   const kept = await hosting.exists(workerNameFor(site.id, number));

@@ -8,7 +8,7 @@
  * version with its job.
  */
 
-import { hexEncode, type SiteId, type TenantShortId } from "@mini-sites/core";
+import { type AcceptedFinding, hexEncode, type SiteId, type TenantShortId } from "@mini-sites/core";
 import { type D1Database, type D1PreparedStatement, isUniqueViolation } from "../db/d1.ts";
 import { getVersionStatus, insertVersionStatement, type VersionStatus } from "../db/versions.ts";
 
@@ -219,6 +219,8 @@ export interface StageInput {
   readonly publishedBy: string;
   readonly idempotencyKey: string | null;
   readonly jobId: string;
+  /** The accepted findings this version passed the scan with (version_acceptances, migration 0012). */
+  readonly acceptances: readonly AcceptedFinding[];
 }
 
 export type StageResult =
@@ -264,6 +266,7 @@ export async function stageVersion(
             input.contentHash,
             now,
           ),
+        ...acceptancesStatement(db, tenant, site, input, now),
       ]);
       const row = inserted?.results[0];
       return row === undefined ? { staged: false, reason: "no-site" } : { staged: true, version: row.number };
@@ -274,6 +277,56 @@ export async function stageVersion(
       throw error;
     }
   }
+}
+
+/**
+ * Records the acceptances a staged version relied on, in the batch that stages it (so a version never
+ * exists without its record): the staged row is found the way the job INSERT finds it.
+ */
+function acceptancesStatement(
+  db: D1Database,
+  tenant: TenantShortId,
+  site: SiteId,
+  input: StageInput,
+  now: number,
+): D1PreparedStatement[] {
+  const pairs = new Map(input.acceptances.map((a) => [`${a.ruleId}/${a.fileHash}`, [a.ruleId, a.fileHash]]));
+  if (pairs.size === 0) return [];
+  return [
+    db
+      .prepare(
+        `INSERT INTO version_acceptances (tenant_id, site_id, version, rule_id, file_hash)
+         SELECT ?, ?, (SELECT MAX(v.number) FROM versions v
+                       WHERE v.tenant_id = ? AND v.site_id = ? AND v.content_hash = ? AND v.status = 'staging'
+                         AND v.created_at = ?),
+                json_extract(pair.value, '$[0]'), json_extract(pair.value, '$[1]')
+         FROM json_each(?) pair`,
+      )
+      .bind(tenant, site, tenant, site, input.contentHash, now, JSON.stringify([...pairs.values()])),
+  ];
+}
+
+/**
+ * The acceptances a version relied on that the tenant's admins have since withdrawn: rolling back to
+ * it would bring back a file someone decided is a secret after all.
+ */
+export async function withdrawnAcceptancesOf(
+  db: D1Database,
+  tenant: TenantShortId,
+  site: SiteId,
+  version: number,
+): Promise<AcceptedFinding[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT va.rule_id, va.file_hash FROM version_acceptances va
+       LEFT JOIN accepted_findings a
+         ON a.tenant_id = va.tenant_id AND a.rule_id = va.rule_id AND a.file_hash = va.file_hash
+       WHERE va.tenant_id = ? AND va.site_id = ? AND va.version = ? AND a.rule_id IS NULL
+       ORDER BY va.rule_id, va.file_hash`,
+    )
+    .bind(tenant, site, version)
+    .all<{ rule_id: string; file_hash: string }>();
+  return results.map((row) => ({ ruleId: row.rule_id, fileHash: row.file_hash }));
 }
 
 /** A rollback or re-provision job for an existing version. */

@@ -369,9 +369,17 @@ export async function checkUpload(
 }
 
 /**
- * Archives a checked bundle per file (content-addressed, skipping files the tenant already has) and
+ * R2 writes of one archive in flight at once. Each write is a round trip (to R2, or to the local
+ * stand-in's disk); a bundle of hundreds of small files written one after another spent seconds
+ * waiting. The file bytes held meanwhile are bounded by this many files.
+ */
+export const ARCHIVE_WRITES_IN_FLIGHT = 8;
+
+/**
+ * Archives a checked bundle per file (content-addressed, skipping files the site already has) and
  * writes its manifest last, so a manifest in R2 always names files that are there. Reads the upload a
  * second time rather than writing during the check: nothing of a refused bundle (a secret) is kept.
+ * What is already archived comes from one listing of the site's prefix, not a HEAD per file.
  */
 export async function archiveUpload(
   bucket: R2Bucket,
@@ -383,18 +391,41 @@ export async function archiveUpload(
 ): Promise<{ stored: number }> {
   const existing = await bucket.head(manifestKey(tenant, site, report.bundleHash));
   if (existing !== null) return { stored: 0 };
-  let stored = 0;
+  const archived = await archivedFileSizes(bucket, tenant, site);
   const byHash = new Map<string, ManifestEntry>(report.files.map((f) => [f.hash, f]));
-  await readBundle(upload.input, {
-    limits: config.bundle,
-    onFile: async (entry, bytes) => {
-      if (!byHash.has(entry.hash)) throw new Error("the upload changed between check and archive");
-      const key = fileKey(tenant, site, entry.hash);
-      if ((await bucket.head(key)) !== null) return;
-      await bucket.put(key, bytes);
-      stored += 1;
-    },
-  });
+  const writes = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  let stored = 0;
+  const write = (key: string, bytes: Uint8Array) => {
+    const pending: Promise<void> = bucket.put(key, bytes).then(
+      () => {
+        stored += 1;
+        writes.delete(pending);
+      },
+      (error: unknown) => {
+        failure ??= { error };
+        writes.delete(pending);
+      },
+    );
+    writes.add(pending);
+  };
+  try {
+    await readBundle(upload.input, {
+      limits: config.bundle,
+      onFile: async (entry, bytes) => {
+        if (failure !== undefined) throw failure.error;
+        if (!byHash.has(entry.hash)) throw new Error("the upload changed between check and archive");
+        // Same hash, same size: the same bytes are there (a bundle naming one hash twice writes it once).
+        if (archived.get(entry.hash) === entry.size) return;
+        archived.set(entry.hash, entry.size);
+        write(fileKey(tenant, site, entry.hash), bytes);
+        while (writes.size >= ARCHIVE_WRITES_IN_FLIGHT) await Promise.race(writes);
+      },
+    });
+  } finally {
+    await Promise.all(writes);
+  }
+  if (failure !== undefined) throw failure.error;
   await bucket.put(manifestKey(tenant, site, report.bundleHash), JSON.stringify(report.files), {
     httpMetadata: { contentType: "application/json" },
   });

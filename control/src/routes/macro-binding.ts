@@ -105,6 +105,7 @@ const rollbackRoute = defineRoute(
   },
   "NOT_FOUND",
   "VERSION_NOT_SERVABLE",
+  "ACCEPTANCE_WITHDRAWN",
   "RATE_LIMITED",
 );
 

@@ -168,6 +168,7 @@ const rollbackRoute = defineRoute(
     },
   },
   "VERSION_NOT_SERVABLE",
+  "ACCEPTANCE_WITHDRAWN",
   "RATE_LIMITED",
 );
 

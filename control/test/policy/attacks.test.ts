@@ -311,8 +311,66 @@ const OK = (status = 200): Expectation => ({ status: [status] });
  * What each attacker must get from each operation, from the threat model. Routes are named as in
  * the OpenAPI document.
  */
+/**
+ * Every route this suite's expectations were written for. `expectationFor` throws on any other, so a
+ * new route fails the suite until someone has thought through who may call it and added it here.
+ */
+const ATTACKED_ROUTES: ReadonlySet<string> = new Set([
+  "GET /v1/whoami",
+  "GET /v1/sites",
+  "GET /v1/sites/{site}",
+  "GET /v1/sites/{site}/versions",
+  "GET /v1/jobs/{job}",
+  "POST /v1/sites/{site}/view-url",
+  "GET /v1/sites/{site}/versions/{n}/bundle",
+  "POST /v1/sites/{site}/versions",
+  "POST /v1/sites/{site}/files/missing",
+  "POST /v1/sites/{site}/rollback",
+  "POST /v1/sites/{site}/disable",
+  "POST /v1/sites/{site}/enable",
+  "PATCH /v1/sites/{site}",
+  "DELETE /v1/sites/{site}",
+  "POST /v1/tokens",
+  "GET /v1/tokens",
+  "DELETE /v1/tokens/{token}",
+  "GET /v1/audit",
+  "GET /v1/tenant/settings",
+  "PUT /v1/tenant/settings",
+  "GET /v1/tenant/usage",
+  "GET /v1/tenant/accepted-findings",
+  "POST /v1/tenant/accepted-findings",
+  "DELETE /v1/tenant/accepted-findings/{rule}/{fileHash}",
+  "GET /v1/monitors",
+  "POST /v1/monitors",
+  "GET /v1/monitors/{monitor}",
+  "DELETE /v1/monitors/{monitor}",
+  "GET /v1/status/monitors",
+  "POST /v1/tenants/register",
+  "POST /v1/tenants/rotate-key",
+  "POST /v1/macro/serve-url",
+  "GET /v1/macro/state",
+  "GET /v1/macro/versions",
+  "GET /v1/macro/accepted-findings",
+  "POST /v1/macro/rollback",
+  "POST /v1/macro/bind",
+  "POST /v1/macro/upload-ticket",
+  "PUT /v1/macro/uploads/{ticket}/chunks/{n}",
+  "POST /v1/macro/uploads/{ticket}/complete",
+  "POST /v1/lifecycle/installed",
+  "POST /v1/lifecycle/uninstalling",
+  "POST /v1/lifecycle/page-events",
+  "POST /v1/lifecycle/personal-data",
+  "GET /v1/admin/denials",
+  "POST /v1/admin/reconcile",
+  "GET /v1/admin/diagnostics",
+]);
+
 function expectationFor(attacker: Attacker, method: string, path: string): Expectation {
   const route = `${method} ${path}`;
+  if (!ATTACKED_ROUTES.has(route))
+    throw new Error(
+      `${route} has no expectation in the attack suite: add it to ATTACKED_ROUTES and expectationFor.`,
+    );
   const macro = path.startsWith("/v1/macro/");
   const upload = path.startsWith("/v1/macro/uploads/");
   const operator = path.startsWith("/v1/admin/");

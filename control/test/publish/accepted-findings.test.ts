@@ -159,6 +159,53 @@ describe("accepted findings", () => {
     ]);
   });
 
+  it("a version that relied on a since-withdrawn acceptance cannot be rolled back to; accepted again, it can", async () => {
+    const tenant = await world.newTenant();
+    const hash = sha256(DOCS_JS);
+    await accept(tenant, "github-token", hash);
+    const first = await publish(tenant, "new", { "index.html": INDEX, "docs.js": DOCS_JS });
+    expect(first.status).toBe(202);
+    expect(await settled(tenant, first.body.jobId as string)).toBe("succeeded");
+    const site = first.body.siteId as string;
+    const second = await publish(tenant, site, { "index.html": "<p>without the docs</p>" });
+    expect(await settled(tenant, second.body.jobId as string)).toBe("succeeded");
+    // A clean version published while the acceptance stood records nothing and rolls back freely.
+    const clean = await world.sql<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM version_acceptances WHERE tenant_id = ? AND version = 2",
+      tenant,
+    );
+    expect(clean[0]?.n).toBe(0);
+
+    await world.call(tenant, "DELETE", `/v1/tenant/accepted-findings/github-token/${hash}`);
+    const rollback = (version: number) =>
+      world.call(tenant, "POST", `/v1/sites/${site}/rollback`, {
+        body: JSON.stringify({ version }),
+        headers: { "content-type": "application/json" },
+      });
+    const refused = await rollback(1);
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({
+      error: {
+        code: "ACCEPTANCE_WITHDRAWN",
+        detail: { withdrawn: [{ ruleId: "github-token", fileHash: hash }] },
+      },
+    });
+    const [still] = await world.sql<{ live_version: number }>(
+      "SELECT live_version FROM sites WHERE id = ?",
+      site,
+    );
+    expect(still?.live_version).toBe(2);
+
+    // Another tenant accepting the same rule and bytes changes nothing for this one.
+    await accept(await world.newTenant(), "github-token", hash);
+    expect((await rollback(1)).status).toBe(409);
+
+    await accept(tenant, "github-token", hash);
+    const allowed = await rollback(1);
+    expect(allowed.status).toBe(200);
+    expect(await allowed.json()).toMatchObject({ version: 1, live: true });
+  });
+
   it("refuses what is not a rule, not a SHA-256, or past the tenant's cap, with typed errors", async () => {
     const tenant = await world.newTenant();
     const hash = sha256(DOCS_JS);
