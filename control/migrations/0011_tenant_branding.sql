@@ -10,7 +10,8 @@ CREATE TABLE tenant_branding (
   tenant_id TEXT PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
   display_name TEXT CHECK (display_name IS NULL OR length(display_name) BETWEEN 1 AND 80),
   support_url TEXT CHECK (support_url IS NULL OR (length(support_url) <= 2048 AND support_url GLOB 'http*://*')),
-  -- Who set the current values last: the app's function (`forge-app:…`) or an admin.
-  updated_by TEXT NOT NULL,
+  -- What set the values last: the owning app's registration or the tenant's admin. Never the admin's
+  -- account id (that is personal data; the audit log's tenant.branding entry names who).
+  updated_by TEXT NOT NULL CHECK (updated_by IN ('registration', 'admin')),
   updated_at INTEGER NOT NULL
 );

@@ -29,7 +29,6 @@ export async function proposeTenantBranding(
   db: D1Database,
   tenant: TenantShortId,
   proposed: Branding,
-  actor: string,
   now: number,
 ): Promise<boolean> {
   if (proposed.displayName === null && proposed.supportUrl === null) return false;
@@ -38,7 +37,7 @@ export async function proposeTenantBranding(
   const result = await db
     .prepare(
       `INSERT INTO tenant_branding (tenant_id, display_name, support_url, updated_by, updated_at)
-       VALUES (?1, ?2, ?3, ?4, ?5)
+       VALUES (?1, ?2, ?3, 'registration', ?4)
        ON CONFLICT (tenant_id) DO UPDATE SET
          display_name = COALESCE(display_name, excluded.display_name),
          support_url = COALESCE(support_url, excluded.support_url),
@@ -47,7 +46,7 @@ export async function proposeTenantBranding(
        WHERE (display_name IS NULL AND excluded.display_name IS NOT NULL)
           OR (support_url IS NULL AND excluded.support_url IS NOT NULL)`,
     )
-    .bind(tenant, proposed.displayName, proposed.supportUrl, actor, now)
+    .bind(tenant, proposed.displayName, proposed.supportUrl, now)
     .run();
   return result.meta.changes > 0;
 }
@@ -57,20 +56,19 @@ export async function setTenantBranding(
   db: D1Database,
   tenant: TenantShortId,
   change: { readonly displayName?: string; readonly supportUrl?: string },
-  actor: string,
   now: number,
 ): Promise<void> {
   if (change.displayName === undefined && change.supportUrl === undefined) return;
   await db
     .prepare(
       `INSERT INTO tenant_branding (tenant_id, display_name, support_url, updated_by, updated_at)
-       VALUES (?1, ?2, ?3, ?4, ?5)
+       VALUES (?1, ?2, ?3, 'admin', ?4)
        ON CONFLICT (tenant_id) DO UPDATE SET
          display_name = COALESCE(excluded.display_name, display_name),
          support_url = COALESCE(excluded.support_url, support_url),
          updated_by = excluded.updated_by,
          updated_at = excluded.updated_at`,
     )
-    .bind(tenant, change.displayName ?? null, change.supportUrl ?? null, actor, now)
+    .bind(tenant, change.displayName ?? null, change.supportUrl ?? null, now)
     .run();
 }

@@ -121,7 +121,6 @@ export function registerTenantKeyRoutes(app: OpenAPIHono<AppEnv>, now: () => num
       c.env.DB,
       tenant,
       { displayName: branding.displayName ?? null, supportUrl: branding.supportUrl ?? null },
-      actor,
       now(),
     );
     if (created)

@@ -154,7 +154,7 @@ export function registerTenantRoutes(app: OpenAPIHono<AppEnv>, now: () => number
     const actor = accessOf(c).actor;
     if (branding.displayName !== undefined || branding.supportUrl !== undefined) {
       const previous = await getTenantBranding(c.env.DB, tenant.id);
-      await setTenantBranding(c.env.DB, tenant.id, branding, actor, now());
+      await setTenantBranding(c.env.DB, tenant.id, branding, now());
       await audit(c.env, {
         tenantId: tenant.id,
         actor,
