@@ -11,6 +11,7 @@ import { reconcilePass } from "./lifecycle/reconcile.ts";
 import { sweepLifecycle } from "./lifecycle/sweep.ts";
 import { cleanAbandonedUploads } from "./macro/cleanup.ts";
 import { checkDueMonitors } from "./monitors/checker.ts";
+import { rewrapTenantKeys } from "./monitors/keys.ts";
 import { pushPendingReports } from "./monitors/reports.ts";
 import { pruneDenials } from "./policy/denials.ts";
 import { recoverJobs } from "./publish/recover.ts";
@@ -66,5 +67,11 @@ export default {
     await task("denial-counts", () => pruneDenials(env.DB, Date.now()));
     await task("lifecycle", () => sweepLifecycle(env, {}, Date.now()));
     await task("reconcile", () => reconcilePass(env, {}, Date.now()));
+    await task("rewrap-tenant-keys", async () => {
+      const report = await rewrapTenantKeys(env);
+      // While APP_PSK_PREVIOUS is set: `remaining: 0` is when the operator may delete it.
+      if (report.rewrapped + report.failed + report.remaining > 0)
+        console.log(JSON.stringify({ level: "info", event: "tenant_keys.rewrap", ...report }));
+    });
   },
 };

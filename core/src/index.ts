@@ -3,6 +3,7 @@
  * no I/O of its own, so the control Worker, the dispatch Worker, the CLI and the browser share it.
  */
 
+export * from "./branding.ts";
 export * from "./bundle/index.ts";
 export * from "./crypto.ts";
 export * from "./csp.ts";

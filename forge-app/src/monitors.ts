@@ -3,7 +3,7 @@
  *
  *   registerTenant      the REGISTER step: asks the control Worker for the tenant's public keys
  *                       (POST /v1/tenants/register, a function's FIT: no user) and hands it the web
- *                       trigger URL; stores the keys in Forge KVS. Runs when the app is installed or
+ *                       trigger URL and the app's branding (branding.ts); stores the keys in Forge KVS. Runs when the app is installed or
  *                       upgraded, and daily, so a lost answer or a rotation elsewhere heals.
  *   rotateTenantKey     weekly: a new key pair; the previous public key stays accepted for the
  *                       overlap window the control Worker names.
@@ -21,6 +21,7 @@
 import { invokeRemote, webTrigger } from "@forge/api";
 import { kvs } from "@forge/kvs";
 import { type ReportVerifyKey, rememberInLedger, verifyReport } from "@mini-sites/core";
+import { appBranding } from "./branding.ts";
 
 /** The manifest's webtrigger module key (manifest.yml). */
 export const REPORT_WEBTRIGGER_KEY = "monitor-reports";
@@ -67,7 +68,8 @@ async function callControl(path: string, body: unknown): Promise<KeysAnswer> {
 /** Trigger (installed, upgraded) and daily scheduled trigger: register and store the keys. */
 export async function registerTenant(): Promise<{ tenant: string; keyId: string }> {
   const webTriggerUrl = await webTrigger.getUrl(REPORT_WEBTRIGGER_KEY);
-  const answer = await callControl("/v1/tenants/register", { webTriggerUrl });
+  // The app's branding rides along: kept only where the tenant has none (never overwrites).
+  const answer = await callControl("/v1/tenants/register", { webTriggerUrl, ...appBranding() });
   await kvs.set(KVS_REPORT_KEYS, storedFrom(answer, Date.now()));
   return { tenant: answer.tenant, keyId: answer.current.keyId };
 }

@@ -103,6 +103,7 @@ export const AUDIT_ACTIONS = [
   "tenant.key.rotate",
   "monitor.create",
   "monitor.delete",
+  "tenant.branding",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -6,6 +6,7 @@ export * from "./d1.ts";
 export * from "./migrations.ts";
 export * from "./page-states.ts";
 export * from "./sites.ts";
+export * from "./tenant-branding.ts";
 export * from "./tenant-settings.ts";
 export * from "./tenants.ts";
 export * from "./versions.ts";

@@ -13,7 +13,9 @@
  *                                     inserted only where no current key exists: one rotation wins,
  *                                     the others answer with its result
  *   - a rotated APP_PSK               `wrap_key_id` names the wrapping key; a key wrapped under the
- *                                     previous secret is unwrapped with it and re-wrapped at once
+ *                                     previous secret is unwrapped with it and re-wrapped on first use,
+ *                                     and the housekeeping cron re-wraps every other one in batches,
+ *                                     so tenants that never sign are not lost when APP_PSK_PREVIOUS goes
  */
 
 import {
@@ -284,13 +286,63 @@ export async function signingKeyOf(env: ControlEnv, tenant: TenantShortId): Prom
       "A tenant key is wrapped under a deployment secret this Worker no longer has (APP_PSK_PREVIOUS removed too early).",
     );
   const pkcs8 = await unwrap(wrapKey, tenant, current.key_id, current.wrapped_private_key);
-  if (wrapKey.id !== wrapKeys.current.id) {
-    const rewrapped = await wrap(wrapKeys.current, tenant, current.key_id, pkcs8);
-    await env.DB.prepare(
+  if (wrapKey.id !== wrapKeys.current.id)
+    await rewrap(env.DB, wrapKeys.current, wrapKey, tenant, current.key_id, pkcs8);
+  return { keyId: current.key_id, key: await importReportSigningKey(pkcs8) };
+}
+
+/** Stores `pkcs8` wrapped under `to`, only if the row is still wrapped under `from` (a concurrent re-wrap wins). */
+async function rewrap(
+  db: D1Database,
+  to: WrapKey,
+  from: WrapKey,
+  tenant: string,
+  keyId: string,
+  pkcs8: Uint8Array<ArrayBuffer>,
+): Promise<boolean> {
+  const rewrapped = await wrap(to, tenant, keyId, pkcs8);
+  const result = await db
+    .prepare(
       "UPDATE tenant_keys SET wrapped_private_key = ?, wrap_key_id = ? WHERE tenant_id = ? AND key_id = ? AND wrap_key_id = ?",
     )
-      .bind(rewrapped, wrapKeys.current.id, tenant, current.key_id, wrapKey.id)
-      .run();
+    .bind(rewrapped, to.id, tenant, keyId, from.id)
+    .run();
+  return result.meta.changes === 1;
+}
+
+/** Keys re-wrapped per housekeeping pass: bounded CPU per cron invocation. */
+export const REWRAP_BATCH = 100;
+
+/**
+ * During an APP_PSK rotation (APP_PSK_PREVIOUS set): re-wraps up to `limit` keys still wrapped under
+ * the previous secret, current and previous keys alike, and answers how many it re-wrapped and how
+ * many remain, so the operator knows when APP_PSK_PREVIOUS may go (remaining 0). A key that does not
+ * unwrap (a damaged row) is counted as failed and left as it is.
+ */
+export async function rewrapTenantKeys(
+  env: ControlEnv,
+  limit: number = REWRAP_BATCH,
+): Promise<{ readonly rewrapped: number; readonly failed: number; readonly remaining: number }> {
+  const keys = await wrapKeysOf(env);
+  if (keys?.previous === undefined) return { rewrapped: 0, failed: 0, remaining: 0 };
+  const previous = keys.previous;
+  const { results } = await env.DB.prepare(
+    "SELECT tenant_id, key_id, wrapped_private_key FROM tenant_keys WHERE wrap_key_id = ? LIMIT ?",
+  )
+    .bind(previous.id, limit)
+    .all<{ tenant_id: string; key_id: string; wrapped_private_key: string }>();
+  let rewrapped = 0;
+  let failed = 0;
+  for (const row of results) {
+    try {
+      const pkcs8 = await unwrap(previous, row.tenant_id, row.key_id, row.wrapped_private_key);
+      if (await rewrap(env.DB, keys.current, previous, row.tenant_id, row.key_id, pkcs8)) rewrapped++;
+    } catch {
+      failed++;
+    }
   }
-  return { keyId: current.key_id, key: await importReportSigningKey(pkcs8) };
+  const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM tenant_keys WHERE wrap_key_id = ?")
+    .bind(previous.id)
+    .first<{ n: number }>();
+  return { rewrapped, failed, remaining: left?.n ?? 0 };
 }

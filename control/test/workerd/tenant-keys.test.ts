@@ -15,7 +15,13 @@ import {
 } from "@mini-sites/core";
 import { describe, expect, it } from "vitest";
 import type { ControlEnv } from "../../src/env.ts";
-import { registerTenantKey, rotateTenantKey, signingKeyOf, tenantKeys } from "../../src/monitors/keys.ts";
+import {
+  registerTenantKey,
+  rewrapTenantKeys,
+  rotateTenantKey,
+  signingKeyOf,
+  tenantKeys,
+} from "../../src/monitors/keys.ts";
 import { newTenant, testEnv } from "./helpers.ts";
 
 const env = testEnv as unknown as ControlEnv;
@@ -158,5 +164,139 @@ describe("rotation", () => {
     const result = await rotateTenantKey(env, tenant, NOW);
     expect(result.rotated).toBe(false);
     expect((await tenantKeys(env.DB, tenant))?.current.keyId).toBe(result.keys.current.keyId);
+  });
+});
+
+/** The same Worker with other identity variables (the wrapping keys are cached per env object). */
+function withIdentity(vars: Partial<Record<"APP_PID" | "APP_PSK" | "APP_PSK_PREVIOUS" | "K_GRANT", string>>) {
+  const { APP_PID: _pid, APP_PSK: _psk, APP_PSK_PREVIOUS: _previous, K_GRANT: _kGrant, ...rest } = env;
+  return { ...rest, ...vars } as ControlEnv;
+}
+
+// Test-only secrets (≥ 32 bytes), assembled so no scanner mistakes them for real ones.
+const OLD_PSK = ["retired", "psk", "for", "rewrap", "tests", "0123456789abcdef"].join("-");
+const NEW_PSK = ["rotated", "psk", "for", "rewrap", "tests", "fedcba9876543210"].join("-");
+const LEGACY_K_GRANT = ["legacy", "k", "grant", "for", "key", "tests", "0123456789abcdef"].join("-");
+
+async function verifies(
+  environment: ControlEnv,
+  tenant: TenantShortId,
+  keys: { keyId: string; publicKey: string },
+) {
+  const key = await signingKeyOf(environment, tenant);
+  if (key === undefined) throw new Error("no key");
+  const body = JSON.stringify({ type: "monitor.state", tenant });
+  const headers = await signReport({ signingKey: key.key, keyId: key.keyId, tenant, body, nowMs: NOW });
+  const verdict = await verifyReport({
+    headers,
+    body,
+    tenant,
+    keys: [keys],
+    nowMs: NOW,
+    rememberNonce: async () => true,
+  });
+  return verdict.ok;
+}
+
+describe("an APP_PSK rotation", () => {
+  const before = withIdentity({ APP_PID: "rewrap-test", APP_PSK: OLD_PSK });
+  const rotating = withIdentity({ APP_PID: "rewrap-test", APP_PSK: NEW_PSK, APP_PSK_PREVIOUS: OLD_PSK });
+  const after = withIdentity({ APP_PID: "rewrap-test", APP_PSK: NEW_PSK });
+
+  it("unwraps a key wrapped under the previous APP_PSK, re-wraps it under the new one, and keeps working once APP_PSK_PREVIOUS is gone", async () => {
+    const tenant = await newTenant();
+    const { keys } = await registerTenantKey(before, tenant, NOW);
+    const [wrappedBefore] = await keyRows(tenant);
+
+    // Without the previous secret the key cannot be read yet: the re-wrap below is what saves it.
+    await expect(signingKeyOf(after, tenant)).rejects.toMatchObject({ code: "NOT_CONFIGURED" });
+
+    expect(await verifies(rotating, tenant, keys.current)).toBe(true);
+    const [rewrapped] = await keyRows(tenant);
+    expect(rewrapped?.key_id).toBe(keys.current.keyId);
+    expect(rewrapped?.wrap_key_id).not.toBe(wrappedBefore?.wrap_key_id);
+    expect(rewrapped?.wrapped_private_key).not.toBe(wrappedBefore?.wrapped_private_key);
+
+    // APP_PSK_PREVIOUS removed: the same key (same public key at the Forge side) still signs.
+    expect(await verifies(after, tenant, keys.current)).toBe(true);
+    expect((await registerTenantKey(after, tenant, NOW + 1)).keys).toEqual(keys);
+    // And the retired secret alone can no longer read it.
+    await expect(signingKeyOf(before, tenant)).rejects.toMatchObject({ code: "NOT_CONFIGURED" });
+  });
+
+  it("never re-wraps a key the previous secret did not wrap, and registration never replaces the key", async () => {
+    const tenant = await newTenant();
+    const { keys } = await registerTenantKey(rotating, tenant, NOW);
+    const [row] = await keyRows(tenant);
+    expect(await verifies(rotating, tenant, keys.current)).toBe(true);
+    expect(await keyRows(tenant)).toEqual([row]);
+    expect((await registerTenantKey(after, tenant, NOW + 1)).created).toBe(false);
+  });
+});
+
+describe("legacy identity (K_GRANT, no APP_PID/APP_PSK)", () => {
+  const legacy = withIdentity({ K_GRANT: LEGACY_K_GRANT });
+
+  it("registers idempotently: one key, answered again to later and concurrent registrations", async () => {
+    const tenant = await newTenant();
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () => registerTenantKey(legacy, tenant, NOW)),
+    );
+    expect(new Set(results.map((r) => r.keys.current.keyId)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    const again = await registerTenantKey(legacy, tenant, NOW + 1000);
+    expect(again).toEqual({ keys: results[0]?.keys, created: false });
+    expect(await keyRows(tenant)).toHaveLength(1);
+    expect(await verifies(legacy, tenant, again.keys.current)).toBe(true);
+  });
+
+  it("wraps under a key derived from K_GRANT: a shared-identity Worker cannot read it, nor the reverse", async () => {
+    const tenant = await newTenant();
+    await registerTenantKey(legacy, tenant, NOW);
+    await expect(signingKeyOf(env, tenant)).rejects.toMatchObject({ code: "NOT_CONFIGURED" });
+    const shared = await newTenant();
+    await registerTenantKey(env, shared, NOW);
+    await expect(signingKeyOf(legacy, shared)).rejects.toMatchObject({ code: "NOT_CONFIGURED" });
+  });
+
+  it("refuses to register with no secret at all (NOT_CONFIGURED), creating nothing", async () => {
+    const tenant = await newTenant();
+    await expect(registerTenantKey(withIdentity({}), tenant, NOW)).rejects.toMatchObject({
+      code: "NOT_CONFIGURED",
+    });
+    expect(await keyRows(tenant)).toEqual([]);
+  });
+});
+
+describe("the housekeeping re-wrap during an APP_PSK rotation", () => {
+  it("re-wraps keys that are never used for signing, so removing APP_PSK_PREVIOUS loses none", async () => {
+    const pid = `rewrap-batch-${crypto.randomUUID()}`;
+    const before = withIdentity({ APP_PID: pid, APP_PSK: OLD_PSK });
+    const rotating = withIdentity({ APP_PID: pid, APP_PSK: NEW_PSK, APP_PSK_PREVIOUS: OLD_PSK });
+    const after = withIdentity({ APP_PID: pid, APP_PSK: NEW_PSK });
+    const tenants = await Promise.all(Array.from({ length: 5 }, () => newTenant()));
+    const registered = [];
+    for (const tenant of tenants) registered.push((await registerTenantKey(before, tenant, NOW)).keys);
+    // One of them also rotated, so a `previous` key is wrapped under the old secret too.
+    const rotated = await rotateTenantKey(before, tenants[0] as TenantShortId, NOW + 1);
+
+    // In batches of 2: the report says how many remain until APP_PSK_PREVIOUS may go.
+    const first = await rewrapTenantKeys(rotating, 2);
+    expect(first).toMatchObject({ rewrapped: 2, failed: 0 });
+    expect(first.remaining).toBeGreaterThanOrEqual(4);
+    let report = first;
+    while (report.remaining > 0) report = await rewrapTenantKeys(rotating, 2);
+    expect(await rewrapTenantKeys(rotating, 2)).toEqual({ rewrapped: 0, failed: 0, remaining: 0 });
+
+    for (const [i, tenant] of tenants.entries()) {
+      const keys = i === 0 ? rotated.keys : (registered[i] as (typeof registered)[number]);
+      expect(await verifies(after, tenant, keys.current)).toBe(true);
+    }
+    for (const row of await keyRows(tenants[0] as TenantShortId))
+      expect(row.wrap_key_id).toBe((await keyRows(tenants[1] as TenantShortId))[0]?.wrap_key_id);
+  });
+
+  it("does nothing without APP_PSK_PREVIOUS", async () => {
+    expect(await rewrapTenantKeys(env)).toEqual({ rewrapped: 0, failed: 0, remaining: 0 });
   });
 });

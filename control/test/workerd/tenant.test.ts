@@ -3,7 +3,9 @@
  * audited, usage against the quotas; nothing of another tenant, nothing for a narrower token.
  */
 
+import type { TenantShortId } from "@mini-sites/core";
 import { describe, expect, it } from "vitest";
+import { proposeTenantBranding } from "../../src/db/tenant-branding.ts";
 import { as, expectError, newTenant, principalFor, siteWithVersions, testEnv } from "./helpers.ts";
 
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -73,6 +75,103 @@ describe("/v1/tenant/settings", () => {
       403,
       "INSUFFICIENT_SCOPE",
     );
+  });
+});
+
+describe("the tenant's branding (display name, support link)", () => {
+  const put = (tenant: TenantShortId, body: unknown) =>
+    as(principalFor(tenant, ["tenant:admin"]))("/v1/tenant/settings", {
+      method: "PUT",
+      headers: JSON_HEADERS,
+      body: JSON.stringify(body),
+    });
+  const read = async (tenant: TenantShortId) =>
+    (await (await as(principalFor(tenant, ["tenant:admin"]))("/v1/tenant/settings")).json()) as Record<
+      string,
+      unknown
+    >;
+
+  it("is empty until set; an admin sets it alone, leaving the allow-lists as they were, and it is audited", async () => {
+    const tenant = await newTenant();
+    expect(await read(tenant)).toMatchObject({ displayName: null, supportUrl: null });
+    await put(tenant, { cdnAllowList: ["https://cdn.example.com"], connectAllowList: [] });
+    const saved = await put(tenant, {
+      displayName: "  Acme Engineering  ",
+      supportUrl: "https://help.acme.example/mini-sites",
+    });
+    expect(saved.status).toBe(200);
+    expect(await read(tenant)).toMatchObject({
+      displayName: "Acme Engineering",
+      supportUrl: "https://help.acme.example/mini-sites",
+      cdnAllowList: ["https://cdn.example.com"],
+    });
+    const row = await testEnv.DB.prepare(
+      "SELECT detail FROM audit_entries WHERE tenant_id = ? AND action = 'tenant.branding'",
+    )
+      .bind(tenant)
+      .first<{ detail: string }>();
+    expect(JSON.parse(row?.detail ?? "{}")).toMatchObject({
+      displayName: "Acme Engineering",
+      previous: { displayName: null, supportUrl: null },
+      source: "admin",
+    });
+  });
+
+  it("refuses names with control or text-direction characters and links that are not https, changing nothing", async () => {
+    const tenant = await newTenant();
+    await put(tenant, { displayName: "Original", supportUrl: "https://original.example.com/" });
+    for (const [body, path] of [
+      [{ displayName: "Acme\u202enimda" }, "json.displayName"],
+      [{ displayName: "two\nlines" }, "json.displayName"],
+      [{ displayName: "x".repeat(81) }, "json.displayName"],
+      [{ displayName: "   " }, "json.displayName"],
+      [{ supportUrl: "javascript:alert(1)" }, "json.supportUrl"],
+      [{ supportUrl: "http://help.example.com/" }, "json.supportUrl"],
+      [{ supportUrl: "https://user:pass@help.example.com/" }, "json.supportUrl"],
+      [{ supportUrl: "data:text/html,<script>alert(1)</script>" }, "json.supportUrl"],
+      [{ supportUrl: `https://help.example.com/${"a".repeat(2048)}` }, "json.supportUrl"],
+    ] as const) {
+      const refused = await expectError(await put(tenant, body), 400, "INVALID_REQUEST");
+      expect(refused.error.issues?.[0]?.path, JSON.stringify(body)).toBe(path);
+    }
+    expect(await read(tenant)).toMatchObject({
+      displayName: "Original",
+      supportUrl: "https://original.example.com/",
+    });
+  });
+
+  it("is written by registration only where unset: never over the app's earlier value or the admin's", async () => {
+    const tenant = await newTenant();
+    expect(
+      await proposeTenantBranding(testEnv.DB, tenant, { displayName: "First", supportUrl: null }, 1),
+    ).toBe(true);
+    // A later registration fills the link the first one did not give, and nothing else.
+    expect(
+      await proposeTenantBranding(
+        testEnv.DB,
+        tenant,
+        { displayName: "Second", supportUrl: "https://second.example.com/" },
+        2,
+      ),
+    ).toBe(true);
+    expect(
+      await proposeTenantBranding(
+        testEnv.DB,
+        tenant,
+        { displayName: "Third", supportUrl: "https://third.example.com/" },
+        3,
+      ),
+    ).toBe(false);
+    expect(await read(tenant)).toMatchObject({
+      displayName: "First",
+      supportUrl: "https://second.example.com/",
+    });
+    await put(tenant, { displayName: "Chosen by the admin" });
+    await proposeTenantBranding(testEnv.DB, tenant, { displayName: "Fourth", supportUrl: null }, 4);
+    expect(await read(tenant)).toMatchObject({
+      displayName: "Chosen by the admin",
+      supportUrl: "https://second.example.com/",
+    });
   });
 });
 

@@ -1,5 +1,6 @@
 /**
- * The admin page (`confluence:globalSettings`): the tenant's sites (state, versions, size; disable,
+ * The admin page (`confluence:globalSettings`): the tenant's name and support link (set by the app at
+ * registration, changeable here), the tenant's sites (state, versions, size; disable,
  * enable, delete), the sites' CSP allow-lists, the secret-scan findings the tenant accepted, quotas and
  * usage, API tokens (created — shown once —, listed, revoked) and the audit log with its verification. Every call carries the admin page's FIT;
  * the control Worker lets it through only for a user Confluence calls an administrator, and never
@@ -48,6 +49,10 @@ interface AuditPage {
 interface TenantSettings {
   readonly cdnAllowList: readonly string[];
   readonly connectAllowList: readonly string[];
+  /** Set by the app at registration, or by an admin; shown as the page's heading. */
+  readonly displayName: string | null;
+  /** https only (the control Worker checks it), so it is safe as a link target. */
+  readonly supportUrl: string | null;
   readonly updatedBy: string | null;
   readonly updatedAt: string | null;
 }
@@ -125,6 +130,9 @@ export function AdminPage() {
       [],
     ),
   );
+  const settings = useSection(
+    useCallback(() => callControl<TenantSettings>("GET", "/v1/tenant/settings"), []),
+  );
   if (whoami.error !== undefined)
     return (
       <div className="ms-root">
@@ -133,15 +141,25 @@ export function AdminPage() {
         </StateMessage>
       </div>
     );
+  const branding = settings.value;
   return (
     <div className="ms-root" data-testid="admin">
-      <h1>Mini-Sites</h1>
+      <h1 data-testid="admin-heading">{branding?.displayName ?? "Mini-Sites"}</h1>
       {whoami.value !== undefined && (
         <p className="ms-subtle">
           Tenant <span className="ms-mono">{whoami.value.tenant.id}</span>
+          {branding?.supportUrl != null && (
+            <>
+              {" · "}
+              <a href={branding.supportUrl} target="_blank" rel="noreferrer" data-testid="support-link">
+                Support
+              </a>
+            </>
+          )}
         </p>
       )}
       <SitesSection />
+      <BrandingSection settings={settings} />
       <AllowListsSection />
       <AcceptedFindingsSection />
       <MonitorsSection />
@@ -281,6 +299,69 @@ function SiteRow(props: {
         </tr>
       )}
     </>
+  );
+}
+
+function BrandingSection(props: {
+  readonly settings: { value?: TenantSettings; error?: string; reload: () => Promise<void> };
+}) {
+  const { settings } = props;
+  const [name, setName] = useState("");
+  const [support, setSupport] = useState("");
+  const [notice, setNotice] = useState<string | undefined>();
+  useEffect(() => {
+    if (settings.value === undefined) return;
+    setName(settings.value.displayName ?? "");
+    setSupport(settings.value.supportUrl ?? "");
+  }, [settings.value]);
+  const save = async () => {
+    const body: { displayName?: string; supportUrl?: string } = {};
+    if (name.trim() !== "") body.displayName = name;
+    if (support.trim() !== "") body.supportUrl = support;
+    try {
+      await callControl("PUT", "/v1/tenant/settings", body);
+      setNotice("Saved.");
+      await settings.reload();
+    } catch (error) {
+      setNotice(describeError(error));
+    }
+  };
+  return (
+    <Section id="branding" title="Name and support link" error={settings.error}>
+      <p className="ms-subtle">
+        Shown at the top of this page. The app sets them when it is installed; what you save here stays until
+        you change it.
+      </p>
+      <div className="ms-row">
+        <label>
+          Display name
+          <input
+            className="ms-input"
+            value={name}
+            maxLength={80}
+            onChange={(e) => setName(e.target.value)}
+            data-testid="display-name"
+          />
+        </label>
+        <label>
+          Support link (https)
+          <input
+            className="ms-input"
+            value={support}
+            onChange={(e) => setSupport(e.target.value)}
+            data-testid="support-url"
+          />
+        </label>
+      </div>
+      <Button appearance="primary" onClick={() => void save()} testId="save-branding">
+        Save name and link
+      </Button>
+      {notice !== undefined && (
+        <p role="status" data-testid="branding-notice">
+          {notice}
+        </p>
+      )}
+    </Section>
   );
 }
 
