@@ -317,7 +317,8 @@ export const REWRAP_BATCH = 100;
  * During an APP_PSK rotation (APP_PSK_PREVIOUS set): re-wraps up to `limit` keys still wrapped under
  * the previous secret, current and previous keys alike, and answers how many it re-wrapped and how
  * many remain, so the operator knows when APP_PSK_PREVIOUS may go (remaining 0). A key that does not
- * unwrap (a damaged row) is counted as failed and left as it is.
+ * unwrap (a damaged row) is counted as failed and left as it is; rows are taken in random order, so
+ * damaged rows never hold back the others however many there are.
  */
 export async function rewrapTenantKeys(
   env: ControlEnv,
@@ -327,7 +328,8 @@ export async function rewrapTenantKeys(
   if (keys?.previous === undefined) return { rewrapped: 0, failed: 0, remaining: 0 };
   const previous = keys.previous;
   const { results } = await env.DB.prepare(
-    "SELECT tenant_id, key_id, wrapped_private_key FROM tenant_keys WHERE wrap_key_id = ? LIMIT ?",
+    // In random order: rows that do not unwrap (damaged) stay behind, and must not fill every batch.
+    "SELECT tenant_id, key_id, wrapped_private_key FROM tenant_keys WHERE wrap_key_id = ? ORDER BY random() LIMIT ?",
   )
     .bind(previous.id, limit)
     .all<{ tenant_id: string; key_id: string; wrapped_private_key: string }>();
