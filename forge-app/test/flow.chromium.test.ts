@@ -497,7 +497,7 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     await admin.close();
   }, 240_000);
 
-  it("the admin page manages monitors: the demo monitor is listed, an SSRF target is refused with the reason, one is added and removed", async () => {
+  it("the admin page manages monitors: the demo monitor is listed, an SSRF target is refused with the reason, one is added with its method, statuses and timeout, and removed", async () => {
     const admin = await newPageAs("admin");
     await admin.goto(`${acme}/wiki/admin/mini-sites`);
     const panel = admin.frameLocator("main.admin iframe").getByTestId("section-monitors");
@@ -509,10 +509,17 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     expect(await panel.getByTestId("monitors-notice").textContent()).toContain("cloud metadata endpoint");
     await panel.getByTestId("monitor-name").fill("Public API");
     await panel.getByTestId("monitor-url").fill("https://api.example.com/health");
+    await panel.getByTestId("monitor-method").selectOption("HEAD");
+    await panel.getByTestId("monitor-timeout").fill("5");
+    // Not a status: the form will not send it.
+    await panel.getByTestId("monitor-expected").fill("2xx");
+    expect(await panel.getByTestId("add-monitor").isDisabled()).toBe(true);
+    await panel.getByTestId("monitor-expected").fill("204");
     await panel.getByTestId("add-monitor").click();
     const added = panel.getByTestId("monitor").filter({ hasText: "Public API" });
     await added.waitFor();
     expect(await added.getByTestId("monitor-state").textContent()).toBe("unknown");
+    expect(await added.textContent()).toContain("HEAD https://api.example.com/health · up on 204 within 5 s");
     await added.getByTestId("remove-monitor").click();
     await added.waitFor({ state: "detached" });
     await admin.close();

@@ -5,6 +5,7 @@
  * (MONITOR_TARGET_FORBIDDEN, with the reason), so the CLI sends the URL as given.
  */
 
+import { parseStatusRange, type StatusRange } from "@mini-sites/core";
 import type { Command } from "commander";
 import { UsageError } from "../input.ts";
 import { table } from "../terminal.ts";
@@ -34,13 +35,13 @@ const percent = (share: number | null) =>
   share === null ? "–" : `${(share * 100).toFixed(share === 1 ? 0 : 2)}%`;
 
 /** `200-399` → {min, max}; a single status → that status only. */
-function statusRange(text: string): { min: number; max: number } {
-  const match = /^([1-5][0-9]{2})(?:-([1-5][0-9]{2}))?$/.exec(text.trim());
-  if (match === null) throw new UsageError(`--expect takes a status or a range like 200-399, not "${text}".`);
-  const min = Number(match[1]);
-  const max = Number(match[2] ?? match[1]);
-  if (min > max) throw new UsageError(`--expect: ${min} is above ${max}.`);
-  return { min, max };
+function statusRange(text: string): StatusRange {
+  const range = parseStatusRange(text);
+  if (range === undefined)
+    throw new UsageError(
+      `--expect takes a status or a range like 200-399 (100–599, low to high), not "${text}".`,
+    );
+  return range;
 }
 
 function positiveInt(flag: string, text: string): number {

@@ -1,1 +1,2 @@
+export * from "./status-range.ts";
 export * from "./target.ts";

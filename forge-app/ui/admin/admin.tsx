@@ -8,6 +8,7 @@
  * unavailable endpoint shows its own typed error and the rest of the page still works.
  */
 
+import { formatStatusRange, parseStatusRange, type StatusRange } from "@mini-sites/core";
 import { useCallback, useEffect, useState } from "react";
 import { ControlError, callControl, describeError } from "../shared/api.ts";
 import { formatBytes, formatTime } from "../shared/format.ts";
@@ -76,6 +77,8 @@ interface Monitor {
   readonly name: string;
   readonly url: string;
   readonly method: "GET" | "HEAD";
+  readonly expectedStatus: StatusRange;
+  readonly timeoutSeconds: number;
   readonly intervalSeconds: number;
   readonly state: "unknown" | "up" | "down";
   readonly stateChangedAt: string | null;
@@ -640,12 +643,19 @@ function MonitorsSection() {
   const [name, setName] = useState("");
   const [url, setUrl] = useState("");
   const [minutes, setMinutes] = useState("5");
+  const [method, setMethod] = useState<"GET" | "HEAD">("GET");
+  const [expected, setExpected] = useState("200-399");
+  const [timeout, setTimeoutSeconds] = useState("10");
   const [notice, setNotice] = useState<string | undefined>();
+  const expectedStatus = parseStatusRange(expected);
   const add = async () => {
     try {
       await callControl("POST", "/v1/monitors", {
         name: name.trim(),
         url: url.trim(),
+        method,
+        expectedStatus,
+        timeoutSeconds: Math.round(Number(timeout)),
         intervalSeconds: Math.round(Number(minutes) * 60),
       });
       setName("");
@@ -695,9 +705,43 @@ function MonitorsSection() {
           onChange={(e) => setMinutes(e.target.value)}
           data-testid="monitor-interval"
         />
+        <select
+          className="ms-input"
+          aria-label="Method"
+          value={method}
+          onChange={(e) => setMethod(e.target.value === "HEAD" ? "HEAD" : "GET")}
+          data-testid="monitor-method"
+        >
+          <option value="GET">GET</option>
+          <option value="HEAD">HEAD</option>
+        </select>
+        <input
+          className="ms-input"
+          aria-label="Statuses that count as up (one, or a range like 200-399)"
+          aria-invalid={expectedStatus === undefined}
+          value={expected}
+          onChange={(e) => setExpected(e.target.value)}
+          data-testid="monitor-expected"
+        />
+        <input
+          className="ms-input"
+          type="number"
+          min={1}
+          max={30}
+          aria-label="Timeout (seconds)"
+          value={timeout}
+          onChange={(e) => setTimeoutSeconds(e.target.value)}
+          data-testid="monitor-timeout"
+        />
         <Button
           appearance="primary"
-          disabled={name.trim() === "" || url.trim() === "" || !(Number(minutes) >= 1)}
+          disabled={
+            name.trim() === "" ||
+            url.trim() === "" ||
+            !(Number(minutes) >= 1) ||
+            expectedStatus === undefined ||
+            !(Number(timeout) >= 1)
+          }
           onClick={() => void add()}
           testId="add-monitor"
         >
@@ -735,7 +779,8 @@ function MonitorsSection() {
                 <td>{percent(monitor.uptime.day)}</td>
                 <td>{percent(monitor.uptime.week)}</td>
                 <td className="ms-mono">
-                  {monitor.method} {monitor.url}
+                  {monitor.method} {monitor.url} · up on {formatStatusRange(monitor.expectedStatus)} within{" "}
+                  {monitor.timeoutSeconds} s
                 </td>
                 <td>
                   <Button onClick={() => void remove(monitor)} testId="remove-monitor">
