@@ -102,6 +102,8 @@ async function publishAndOpen(
   stack: DevStack,
   site: string,
   zip: Uint8Array,
+  /** A new site's name: names are unique per tenant, so every new site gets its own. */
+  name?: string,
 ): Promise<{ timeline: Timeline; site: string }> {
   const at = Date.now();
   const start = performance.now();
@@ -109,7 +111,7 @@ async function publishAndOpen(
   const job = await api<{ jobId: string; siteId: string }>(
     stack,
     "POST",
-    `/v1/sites/${site}/versions?name=bench`,
+    `/v1/sites/${site}/versions${name === undefined ? "" : `?name=${encodeURIComponent(name)}`}`,
     zip,
   );
   const accepted = since();
@@ -347,7 +349,7 @@ async function main(): Promise<void> {
       const watch = await watchServing(watchUrl, watchHost, `__Host-ms=${grant}`);
       for (let round = 0; round < ROUNDS; round++) {
         content++;
-        const fresh = await publishAndOpen(stack, "new", bundle(content));
+        const fresh = await publishAndOpen(stack, "new", bundle(content), `bench-${content}`);
         first.push(fresh.timeline);
         const before = stack.cloudflareApi.stats().assetsUploaded;
         const changed = await publishAndOpen(stack, fresh.site, bundle(content, 1));
