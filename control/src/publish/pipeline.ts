@@ -21,6 +21,7 @@ import { countSites, getSite, getSiteByName, type NotFoundHandling, type Site } 
 import { getVersion } from "../db/versions.ts";
 import type { ControlEnv } from "../env.ts";
 import type { MacroPublisher, PublishAccepted } from "../macro/publisher.ts";
+import { siteFeedStore } from "../site-feeds.ts";
 import { type PublishConfig, readPublishConfig } from "./config.ts";
 import { ensureStarted, requireWorkflow } from "./jobs.ts";
 import { deletePrefix, fileKey, r2Source, readManifest, sitePrefix } from "./r2.ts";
@@ -116,6 +117,8 @@ export interface StageRequest {
   readonly upload: ReceivedUpload;
   readonly message?: string | undefined;
   readonly idempotencyKey?: string | undefined;
+  /** The version may read its tenant's monitor feed at `/__ms/status.json` (site-feeds.ts). */
+  readonly statusFeed?: boolean | undefined;
 }
 
 /**
@@ -131,11 +134,20 @@ export async function stageUpload(
   clock: () => number,
 ): Promise<Staged> {
   const { tenant } = publisher;
+  const statusFeed = request.statusFeed === true;
+  // An opt-in the gateway could never honour is refused before anything is checked or stored.
+  if (statusFeed) siteFeedStore(env);
   const report = await checkUpload(request.upload, config, await listAcceptedFindings(env.DB, tenant));
 
   // Same content as a live or in-flight version of this site ⇒ that version's job, no second Worker.
   if (request.site !== undefined) {
-    const same = await findActiveVersionByContent(env.DB, tenant, request.site.id, report.bundleHash);
+    const same = await findActiveVersionByContent(
+      env.DB,
+      tenant,
+      request.site.id,
+      report.bundleHash,
+      statusFeed,
+    );
     const job = same && (await latestJobOfVersion(env.DB, tenant, request.site.id, same.number));
     if (job) {
       await ensureStarted(env, job, clock());
@@ -190,6 +202,7 @@ export async function stageUpload(
       publishedBy: publisher.actor,
       idempotencyKey: request.idempotencyKey ?? null,
       jobId: newJobId(),
+      statusFeed,
     },
     clock(),
   );
@@ -292,7 +305,13 @@ export function createPipelinePublisher(deps: PublishDeps = {}): MacroPublisher 
           env,
           config,
           publisher,
-          { site: to, upload, message: `Copied from site ${request.fromSite} v${request.version}` },
+          {
+            site: to,
+            upload,
+            message: `Copied from site ${request.fromSite} v${request.version}`,
+            // The fork is the same version on another page: it keeps its choice.
+            statusFeed: from.statusFeed && env.SITE_FEEDS !== undefined,
+          },
           clock,
         );
         return acceptedOf(staged.job);

@@ -11,7 +11,8 @@
  * A monitor makes our Worker request a URL of the tenant's choosing, so the URL is checked by the
  * SSRF guard (core/src/monitors/target.ts) here, and again — every redirect hop too — by every check
  * (monitors/checker.ts). Another tenant's monitor id answers 404 (the policy looks it up in the
- * caller's tenant). Adding and removing are audited.
+ * caller's tenant). Adding and removing are audited, and refresh the tenant's feed copy for its
+ * opted-in sites (site-feeds.ts; a failed copy never fails the call).
  */
 
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
@@ -20,6 +21,7 @@ import { type AppEnv, accessOf, monitorOf, tenantOf } from "../app/context.ts";
 import { ApiError } from "../app/errors.ts";
 import { audit } from "../audit/log.ts";
 import { MAX_MONITORS_PER_TENANT, MONITOR_DEFAULTS, targetPolicy } from "../monitors/config.ts";
+import { tenantFeed } from "../monitors/feed.ts";
 import {
   type CheckResult,
   createMonitor,
@@ -27,16 +29,14 @@ import {
   listMonitors,
   type Monitor,
   recentResults,
-  recentResultsByMonitor,
   type Uptime,
   uptimeOf,
 } from "../monitors/store.ts";
+import { refreshTenantFeeds } from "../site-feeds.ts";
 import { defineRoute } from "./define.ts";
 
 /** Results shown with one monitor: about the last hour and a half at the shortest interval. */
 const HISTORY_LENGTH = 90;
-/** Results per monitor in the status macro's chart. */
-const STATUS_HISTORY_LENGTH = 30;
 
 const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 
@@ -285,6 +285,7 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>, now: () => numbe
       await deleteMonitor(c.env.DB, tenant, result.monitor.id).catch(() => undefined);
       throw error;
     }
+    await refreshTenantFeeds(c.env, [tenant], now());
     return c.json(monitorJson(result.monitor, undefined), 201);
   });
 
@@ -298,32 +299,7 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>, now: () => numbe
     return c.json({ ...monitorJson(monitor, uptime.get(monitor.id)), history: history.map(resultJson) }, 200);
   });
 
-  app.openapi(statusRoute, async (c) => {
-    const tenant = tenantOf(c).id;
-    const [monitors, uptime, history] = await Promise.all([
-      listMonitors(c.env.DB, tenant),
-      uptimeOf(c.env.DB, tenant, now()),
-      recentResultsByMonitor(c.env.DB, tenant, STATUS_HISTORY_LENGTH),
-    ]);
-    return c.json(
-      {
-        monitors: monitors.map((m) => ({
-          id: m.id,
-          name: m.name,
-          state: m.state,
-          stateChangedAt: iso(m.stateChangedAt),
-          latencyMs: m.lastLatencyMs,
-          uptime: uptime.get(m.id) ?? { day: null, week: null },
-          history: (history.get(m.id) ?? []).map((r) => ({
-            at: new Date(r.checkedAt).toISOString(),
-            ok: r.ok,
-            latencyMs: r.latencyMs,
-          })),
-        })),
-      },
-      200,
-    );
-  });
+  app.openapi(statusRoute, async (c) => c.json(await tenantFeed(c.env.DB, tenantOf(c).id, now()), 200));
 
   app.openapi(deleteRoute, async (c) => {
     const tenant = tenantOf(c).id;
@@ -336,6 +312,7 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>, now: () => numbe
       target: `monitor:${monitor.id}`,
       detail: { name: monitor.name, deleted },
     });
+    await refreshTenantFeeds(c.env, [tenant], now());
     return c.json({ deleted }, 200);
   });
 }
