@@ -269,7 +269,16 @@ export function createPipelinePublisher(deps: PublishDeps = {}): MacroPublisher 
           fields: {},
           keys: [request.key],
         };
-        return acceptedOf((await stageUpload(env, config, publisher, { site, upload }, clock)).job);
+        // The editor's door has no status feed choice to make: a new version keeps the live one's, so
+        // re-uploading a dashboard from the page never silently cuts it off from the feed.
+        const live =
+          site.liveVersion === null
+            ? undefined
+            : await getVersion(env.DB, request.tenant, site.id, site.liveVersion);
+        const statusFeed = live?.statusFeed === true && env.SITE_FEEDS !== undefined;
+        return acceptedOf(
+          (await stageUpload(env, config, publisher, { site, upload, statusFeed }, clock)).job,
+        );
       } finally {
         // Staged (archived per file) or refused: the assembled upload is not needed any more.
         await env.BUNDLES.delete(request.key).catch(() => undefined);
