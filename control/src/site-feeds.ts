@@ -25,7 +25,6 @@
  */
 
 import {
-  EMPTY_FEED,
   FEED_OPT_IN,
   feedKey,
   feedOptInKey,
@@ -51,9 +50,7 @@ export function siteFeedStore(env: { readonly SITE_FEEDS?: SiteFeedStore }): Sit
 /** The stored value of the tenant's feed at `now`; null when it has no monitors (no key). */
 export async function storedFeed(db: D1Database, tenant: TenantShortId, now: number): Promise<string | null> {
   const feed = await tenantFeed(db, tenant, now);
-  if (feed.monitors.length === 0) return null;
-  const text = JSON.stringify(feed);
-  return text === EMPTY_FEED ? null : text;
+  return feed.monitors.length === 0 ? null : JSON.stringify(feed);
 }
 
 /** Writes the tenant's feed as D1 has it now; rejects with the store's error. */

@@ -13,7 +13,7 @@
 
 import { type SiteId, type TenantShortId, tenantTag } from "@mini-sites/core";
 import { audit } from "../audit/log.ts";
-import type { ControlEnv, SiteFeedStore } from "../env.ts";
+import type { ControlEnv } from "../env.ts";
 import { deletePrefix, tenantPrefix } from "../publish/r2.ts";
 import { hostingFor, type PublishDeps } from "../publish/services.ts";
 import { deleteTenantFeeds } from "../site-feeds.ts";
@@ -54,11 +54,12 @@ export async function eraseTenant(
           () => "pending" as const,
         );
   // The sites are read before their rows go: once they are gone nothing names their opt-in keys.
+  const feeds = env.SITE_FEEDS;
   const statusFeeds =
-    env.SITE_FEEDS === undefined
+    feeds === undefined
       ? "deleted"
       : await tenantSiteIds(env, tenant)
-          .then((sites) => deleteTenantFeeds(env.SITE_FEEDS as SiteFeedStore, tenant, sites))
+          .then((sites) => deleteTenantFeeds(feeds, tenant, sites))
           .then(
             () => "deleted" as const,
             () => "pending" as const,
