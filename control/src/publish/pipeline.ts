@@ -269,13 +269,13 @@ export function createPipelinePublisher(deps: PublishDeps = {}): MacroPublisher 
           fields: {},
           keys: [request.key],
         };
-        // The editor's door has no status feed choice to make: a new version keeps the live one's, so
-        // re-uploading a dashboard from the page never silently cuts it off from the feed.
+        // The editor's choice, or — from a client that makes none — the live version's, so re-uploading a
+        // dashboard from the page never silently cuts it off from the feed.
         const live =
-          site.liveVersion === null
+          request.statusFeed !== undefined || site.liveVersion === null
             ? undefined
             : await getVersion(env.DB, request.tenant, site.id, site.liveVersion);
-        const statusFeed = live?.statusFeed === true && env.SITE_FEEDS !== undefined;
+        const statusFeed = request.statusFeed ?? (live?.statusFeed === true && env.SITE_FEEDS !== undefined);
         return acceptedOf(
           (await stageUpload(env, config, publisher, { site, upload, statusFeed }, clock)).job,
         );
