@@ -91,8 +91,9 @@ export default defineConfig({
                 APP_PSK: TEST_APP_PSK,
               },
               serviceBindings: { DISPATCHER: { name: NAMESPACE_SHIM_NAME, entrypoint: "DispatchNamespace" } },
-              // The tenants' allow-lists as the control Worker writes them (wrangler-dispatch.toml).
-              kvNamespaces: ["TENANT_CSP"],
+              // The tenants' allow-lists and monitor feeds as the control Worker writes them
+              // (wrangler-dispatch.toml).
+              kvNamespaces: ["TENANT_CSP", "SITE_FEEDS"],
               workers: userWorkers,
             },
           }),
@@ -110,8 +111,8 @@ export default defineConfig({
               // MIGRATIONS_TEST_DB: left empty for the migration tests.
               d1Databases: ["DB", "AUDIT_TEST_DB", "MIGRATIONS_TEST_DB"],
               r2Buckets: ["BUNDLES"],
-              // The tenants' allow-lists the dispatch Worker reads (wrangler-control.toml).
-              kvNamespaces: ["TENANT_CSP"],
+              // The tenants' allow-lists and monitor feeds the dispatch Worker reads (wrangler-control.toml).
+              kvNamespaces: ["TENANT_CSP", "SITE_FEEDS"],
               // The Worker's own Workflow and Durable Object, as wrangler-control.toml binds them.
               workflows: { PROVISION_VERSION: { name: "provision-version", className: "ProvisionVersion" } },
               durableObjects: {

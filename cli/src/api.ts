@@ -185,6 +185,8 @@ export interface Version {
   readonly contentHash: string;
   readonly createdAt: string;
   readonly live: boolean;
+  /** May read the tenant's monitor feed; absent from servers older than the option. */
+  readonly statusFeed?: boolean;
 }
 
 export interface Job {

@@ -51,6 +51,11 @@ export interface PublishOptions {
   readonly message?: string | undefined;
   /** For a new site only: the server keeps a site's setting. */
   readonly notFoundHandling?: NotFoundHandlingChoice | undefined;
+  /**
+   * This version may read the tenant's monitor feed at `/__ms/status.json` on its own origin. Part of
+   * the version: leaving it out publishes a version without it.
+   */
+  readonly statusFeed?: boolean | undefined;
   /** Follow the job to the end (default) or return once it is queued. */
   readonly wait?: boolean;
   readonly signal?: AbortSignal | undefined;
@@ -169,10 +174,14 @@ export async function publishBundle(
   const wanted = options.site ?? options.defaultName;
   let site = await findSite(api, wanted, signal);
 
-  // 3. Already live with this content: nothing to send.
+  // 3. Already live with this content and the same status feed choice (part of a version): nothing to send.
   if (site !== undefined && site.liveVersion !== null) {
     const live = await liveVersionOf(api, site, signal);
-    if (live?.contentHash === report.bundleHash) return unchanged(api, site, report, signal);
+    if (
+      live?.contentHash === report.bundleHash &&
+      (live.statusFeed === true) === (options.statusFeed === true)
+    )
+      return unchanged(api, site, report, signal);
   }
 
   const idempotencyKey = randomUUID();
@@ -193,6 +202,7 @@ export async function publishBundle(
         name: wanted,
         message: options.message,
         notFoundHandling: options.notFoundHandling,
+        statusFeed: options.statusFeed,
         idempotencyKey: `${idempotencyKey}-${attempt}`,
         signal,
         emit,
@@ -308,6 +318,7 @@ interface UploadRequest {
   readonly name: string;
   readonly message: string | undefined;
   readonly notFoundHandling: NotFoundHandlingChoice | undefined;
+  readonly statusFeed: boolean | undefined;
   readonly idempotencyKey: string;
   readonly signal: AbortSignal | undefined;
   readonly emit: (event: PublishEvent) => void;
@@ -323,6 +334,7 @@ async function upload(
   const fields: [string, string][] = [];
   if (request.message !== undefined) fields.push(["message", request.message]);
   if (request.notFoundHandling !== undefined) fields.push(["notFoundHandling", request.notFoundHandling]);
+  if (request.statusFeed === true) fields.push(["statusFeed", "true"]);
   // Only an existing site has an archive to fill the manifest from.
   if (request.site !== undefined)
     fields.push([

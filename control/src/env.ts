@@ -70,6 +70,15 @@ export interface KvNamespace {
   delete(key: string): Promise<void>;
 }
 
+/** The part of a Workers KV binding site-feeds.ts calls: KvNamespace's, plus listing by prefix. */
+export interface SiteFeedStore extends KvNamespace {
+  list(options: { prefix: string; cursor?: string }): Promise<{
+    keys: readonly { name: string }[];
+    list_complete: boolean;
+    cursor?: string;
+  }>;
+}
+
 // --- Workflows and services --------------------------------------------------------------------------
 
 /** The ProvisionVersion Workflow binding (a subset of workers-types `Workflow`). */
@@ -98,6 +107,12 @@ export interface ControlEnv extends IdentityEnv, PublishVars, PrivacyVars, Monit
    * (tenant-csp.ts). Saving allow-lists answers NOT_CONFIGURED without it.
    */
   readonly TENANT_CSP?: KvNamespace;
+  /**
+   * The tenants' monitor feeds and the versions that opted in to read them, for the dispatch Worker,
+   * which reads the same namespace (site-feeds.ts). A publish with `statusFeed` answers NOT_CONFIGURED
+   * without it; the feed is then simply not copied.
+   */
+  readonly SITE_FEEDS?: SiteFeedStore;
   readonly PROVISION_VERSION?: WorkflowBinding;
   /**
    * The Cloudflare API budget shared by every call of this Worker (hosting/budget-object.ts): one

@@ -1,13 +1,13 @@
 /**
  * `wrangler deploy --dry-run` succeeds offline for every environment of wrangler-control.toml
  * (DESIGN §8): the config parses, the Worker bundles, and D1, R2, the Workflow, the vars and the
- * TENANT_CSP namespace (the same id as the dispatch Worker's in that environment) are bound.
+ * TENANT_CSP and SITE_FEEDS namespaces (the same ids as the dispatch Worker's in that environment) are bound.
  * (Wrangler refuses the config unless the entry exports the Workflow's class, ProvisionVersion.)
  */
 
 import { describe, expect, it } from "vitest";
 import { dryRunDeploy } from "../../dev/src/wrangler.ts";
-import { tenantCspNamespaceId } from "../../dev/test/fixtures/wrangler-config.ts";
+import { kvNamespaceId } from "../../dev/test/fixtures/wrangler-config.ts";
 
 describe("wrangler-control.toml", () => {
   it.each(["", "staging", "production"])(
@@ -20,9 +20,12 @@ describe("wrangler-control.toml", () => {
       expect(stdout).toMatch(new RegExp(`env\\.DB \\(mini-sites-control-${suffix}\\)\\s+D1 Database`));
       expect(stdout).toMatch(new RegExp(`env\\.BUNDLES \\(mini-sites-bundles-${suffix}\\)\\s+R2 Bucket`));
       expect(stdout).toMatch(/env\.PROVISION_VERSION \(ProvisionVersion\)\s+Workflow/);
-      const id = tenantCspNamespaceId("dispatch/wrangler-dispatch.toml", environment);
-      expect(id).toMatch(/^[0-9a-f]{32}$/);
-      expect(stdout).toMatch(new RegExp(`env\\.TENANT_CSP \\(${id}\\)\\s+KV Namespace`));
+      // The KV namespaces both Workers share: the same id on each side, in every environment.
+      for (const binding of ["TENANT_CSP", "SITE_FEEDS"]) {
+        const id = kvNamespaceId("dispatch/wrangler-dispatch.toml", environment, binding);
+        expect(id, binding).toMatch(/^[0-9a-f]{32}$/);
+        expect(stdout).toMatch(new RegExp(`env\\.${binding} \\(${id}\\)\\s+KV Namespace`));
+      }
       for (const name of [
         "APP_PID",
         "WFP_ACCOUNT_ID",

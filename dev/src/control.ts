@@ -32,6 +32,8 @@ export const CONTROL_ENTRY = fileURLToPath(new URL("../../control/src/index.ts",
 const WORKFLOW_NAME = "provision-version";
 /** The local TENANT_CSP namespace's id: its folder under `<data>/control/kv`. */
 const TENANT_CSP_NAMESPACE = "tenant-csp";
+/** The local SITE_FEEDS namespace's id: its folder under `<data>/control/kv`. */
+const SITE_FEEDS_NAMESPACE = "site-feeds";
 /** Headers that described the loopback hop, not the response (the body is re-sent whole). */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length"]);
 
@@ -64,15 +66,17 @@ export interface Control {
   readonly apiToken: string;
   /** One key of the TENANT_CSP namespace, read from the real local namespace (the gateway's reader). */
   readTenantCsp(key: string): Promise<string | null>;
+  /** One key of the SITE_FEEDS namespace, likewise. */
+  readSiteFeeds(key: string): Promise<string | null>;
   close(): Promise<void>;
 }
 
 /**
- * The control Worker's own bindings as Miniflare 5 declares them — D1, R2, the TENANT_CSP KV
- * namespace, the ProvisionVersion Workflow and the CloudflareApiBudget Durable Object, as
+ * The control Worker's own bindings as Miniflare 5 declares them — D1, R2, the TENANT_CSP and
+ * SITE_FEEDS KV namespaces, the ProvisionVersion Workflow and the CloudflareApiBudget Durable Object, as
  * wrangler-control.toml declares them for Cloudflare — shared by the dev stack and the publish tests
- * so both run the Worker one way. The dev stack's gateway reads TENANT_CSP from this instance
- * (`readTenantCsp`), so both Workers share one namespace as on Cloudflare.
+ * so both run the Worker one way. The dev stack's gateway reads TENANT_CSP and SITE_FEEDS from this
+ * instance (`readTenantCsp`, `readSiteFeeds`), so both Workers share the namespaces as on Cloudflare.
  */
 export function controlWorkerBindings(workerName: string) {
   return {
@@ -84,6 +88,7 @@ export function controlWorkerBindings(workerName: string) {
       DB: { type: "d1" as const },
       BUNDLES: { type: "r2" as const },
       TENANT_CSP: { type: "kv" as const, id: TENANT_CSP_NAMESPACE },
+      SITE_FEEDS: { type: "kv" as const, id: SITE_FEEDS_NAMESPACE },
       PROVISION_VERSION: {
         type: "workflow" as const,
         name: WORKFLOW_NAME,
@@ -157,6 +162,7 @@ export async function startControl(options: ControlOptions): Promise<Control> {
     const apiToken = await ensureDevApiToken(db, devTenant, options.apiTokenSeed);
     await recoverInterruptedJobs(miniflare);
     const tenantCsp = await miniflare.getKVNamespace("TENANT_CSP", "control");
+    const siteFeeds = await miniflare.getKVNamespace("SITE_FEEDS", "control");
     const worker = await miniflare.getWorker("control");
     let cron: Promise<unknown> = Promise.resolve();
     const monitors = setInterval(() => {
@@ -172,6 +178,7 @@ export async function startControl(options: ControlOptions): Promise<Control> {
       devTenant,
       apiToken,
       readTenantCsp: (key) => tenantCsp.get(key, "text"),
+      readSiteFeeds: (key) => siteFeeds.get(key, "text"),
       close: async () => {
         clearInterval(monitors);
         await cron;

@@ -39,6 +39,8 @@ export interface EdgeOptions {
    * Worker has no TENANT_CSP binding, as a deployment without the namespace.
    */
   readonly tenantCsp?: (key: string) => Promise<string | null>;
+  /** Reads one key of the SITE_FEEDS namespace (monitor feeds and opt-ins), likewise. */
+  readonly siteFeeds?: (key: string) => Promise<string | null>;
   readonly log?: Log;
 }
 
@@ -315,11 +317,11 @@ async function alive(instance: Instance): Promise<boolean> {
 }
 
 /**
- * The router's TENANT_CSP (namespace-router.worker.js) asks here for one key: 200 with the value, 404
- * when there is none, 503 when the read failed — which the router turns back into a KV binding's
- * answers (text, null, a thrown error).
+ * The router's TENANT_CSP and SITE_FEEDS (namespace-router.worker.js) ask here for one key: 200 with
+ * the value, 404 when there is none, 503 when the read failed — which the router turns back into a KV
+ * binding's answers (text, null, a thrown error).
  */
-function tenantCspReader(read: (key: string) => Promise<string | null>) {
+function kvReader(read: (key: string) => Promise<string | null>) {
   return {
     type: "fetcher" as const,
     handler: async (request: { readonly url: string }) => {
@@ -379,9 +381,8 @@ function gatewayOptions(
                 return route(query.get("name") ?? "", failed === null ? undefined : Number(failed));
               },
             },
-            ...(options.tenantCsp === undefined
-              ? {}
-              : { TENANT_CSP_READER: tenantCspReader(options.tenantCsp) }),
+            ...(options.tenantCsp === undefined ? {} : { TENANT_CSP_READER: kvReader(options.tenantCsp) }),
+            ...(options.siteFeeds === undefined ? {} : { SITE_FEEDS_READER: kvReader(options.siteFeeds) }),
           },
         },
         dev: {

@@ -8,11 +8,12 @@
  * restarts the workerd that serves the others. The route name → process socket is learnt from Node
  * (LOADER, which starts a stopped user Worker first) and kept here; NET reaches loopback only.
  *
- * TENANT_CSP (the tenants' CSP allow-lists): on Cloudflare a Workers KV namespace both Workers bind.
- * Here the namespace lives in the control Worker's Miniflare instance (which writes it, persisted with
- * its D1 and R2), and this isolate reads a key through Node (TENANT_CSP_READER): one store, so what an
- * admin saves is what the gateway reads, with a KV binding's answers — the text, null for no key, a
- * thrown error for a failed read.
+ * TENANT_CSP (the tenants' CSP allow-lists) and SITE_FEEDS (their monitor feeds and opt-ins): on
+ * Cloudflare Workers KV namespaces both Workers bind. Here the namespaces live in the control Worker's
+ * Miniflare instance (which writes them, persisted with its D1 and R2), and this isolate reads a key
+ * through Node (TENANT_CSP_READER, SITE_FEEDS_READER): one store, so what the control Worker writes is
+ * what the gateway reads, with a KV binding's answers — the text, null for no key, a thrown error for
+ * a failed read.
  *
  * Threat: a port can be reused. Once Node stops a user Worker's process, another site's process (or
  * anything else) may listen on its port later, and a stale route would hand this site's request, and
@@ -119,18 +120,20 @@ class Namespace {
   }
 }
 
-/** The part of a KV namespace binding the dispatch Worker calls, over TENANT_CSP_READER. */
-class TenantCspReader {
+/** The part of a KV namespace binding the dispatch Worker calls, over a reader (TENANT_CSP_READER, …). */
+class KvReader {
   #reader;
-  constructor(reader) {
+  #name;
+  constructor(reader, name) {
     this.#reader = reader;
+    this.#name = name;
   }
   async get(key, options) {
     if (options?.type !== undefined && options.type !== "text")
-      throw new Error("TENANT_CSP: only text reads");
-    const answer = await this.#reader.fetch(`http://tenant-csp/?key=${encodeURIComponent(key)}`);
+      throw new Error(`${this.#name}: only text reads`);
+    const answer = await this.#reader.fetch(`http://kv/?key=${encodeURIComponent(key)}`);
     if (answer.status === 404) return null;
-    if (!answer.ok) throw new Error(`TENANT_CSP read failed (${answer.status})`);
+    if (!answer.ok) throw new Error(`${this.#name} read failed (${answer.status})`);
     return answer.text();
   }
 }
@@ -141,9 +144,16 @@ const routedEnvs = new WeakMap();
 function routedEnv(env) {
   let routed = routedEnvs.get(env);
   if (routed === undefined) {
-    const { NET: _net, LOADER: _loader, TENANT_CSP_READER: reader, ...rest } = env;
+    const {
+      NET: _net,
+      LOADER: _loader,
+      TENANT_CSP_READER: tenantCsp,
+      SITE_FEEDS_READER: siteFeeds,
+      ...rest
+    } = env;
     routed = { ...rest, DISPATCHER: new Namespace(env) };
-    if (reader !== undefined) routed.TENANT_CSP = new TenantCspReader(reader);
+    if (tenantCsp !== undefined) routed.TENANT_CSP = new KvReader(tenantCsp, "TENANT_CSP");
+    if (siteFeeds !== undefined) routed.SITE_FEEDS = new KvReader(siteFeeds, "SITE_FEEDS");
     routedEnvs.set(env, routed);
   }
   return routed;

@@ -232,15 +232,26 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     dispatchVars.DISPATCH_BASE_URL = `http://${SITES_DOMAIN}:${gateway.port}`;
     const dispatchScript = await bundleWorker(DISPATCH_ENTRY);
     await gateway.release();
-    // TENANT_CSP lives with the control Worker, which starts after the gateway: until then a read
-    // fails, and the gateway serves its fail-safe policy (as on Cloudflare when KV fails).
+    // TENANT_CSP and SITE_FEEDS live with the control Worker, which starts after the gateway: until
+    // then a read fails, and the gateway serves its fail-safe policy and a 503 for a status feed (as on
+    // Cloudflare when KV fails).
     let control: Control | undefined;
-    const tenantCsp = async (key: string) => {
+    const started = () => {
       if (control === undefined) throw new Error("the control Worker has not started yet");
-      return control.readTenantCsp(key);
+      return control;
     };
+    const tenantCsp = async (key: string) => started().readTenantCsp(key);
+    const siteFeeds = async (key: string) => started().readSiteFeeds(key);
     edge = await Edge.start(
-      { dispatchScript, dispatchVars, port: gateway.port, maxRunning: options.maxRunning, log, tenantCsp },
+      {
+        dispatchScript,
+        dispatchVars,
+        port: gateway.port,
+        maxRunning: options.maxRunning,
+        log,
+        tenantCsp,
+        siteFeeds,
+      },
       initial.map(siteWorkerOf),
     );
     const running = edge;

@@ -1,10 +1,11 @@
 /**
- * What the dispatch Worker is given (wrangler-dispatch.toml). Everything except DISPATCHER and
- * TENANT_CSP is a string var or secret; unset vars take the defaults in config.ts, unset secrets fail
+ * What the dispatch Worker is given (wrangler-dispatch.toml). Everything except DISPATCHER, TENANT_CSP
+ * and SITE_FEEDS is a string var or secret; unset vars take the defaults in config.ts, unset secrets fail
  * closed.
  */
 
 import type { IdentityEnv } from "@mini-sites/core";
+import type { SiteFeedStore } from "./site-feeds.ts";
 import type { TenantCspStore } from "./tenant-csp.ts";
 
 export interface DispatchEnv extends IdentityEnv {
@@ -29,4 +30,10 @@ export interface DispatchEnv extends IdentityEnv {
   readonly TENANT_CSP?: TenantCspStore;
   /** Seconds an isolate keeps a tenant's allow-lists; default 30 (config.ts). */
   readonly TENANT_CSP_CACHE_SECONDS?: string;
+  /**
+   * Workers KV, written by the control Worker: each tenant's monitor feed and the site versions that
+   * opted in to read it at `/__ms/status.json` (site-feeds.ts). Unbound: that path is a 404 on every
+   * site, and `/.well-known/mini-sites` says so.
+   */
+  readonly SITE_FEEDS?: SiteFeedStore;
 }

@@ -24,6 +24,7 @@ export type GatewayErrorCode =
   | "CROSS_SITE_REQUEST_REFUSED"
   | "GATEWAY_MISCONFIGURED"
   | "UPSTREAM_FAILED"
+  | "STATUS_FEED_UNAVAILABLE"
   | "INTERNAL_ERROR";
 
 export interface GatewayError {

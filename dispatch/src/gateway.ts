@@ -6,6 +6,8 @@
  *                                    cookie refused (e.g. some Safari versions) → 303 to the
  *                                    grant-in-hostname origin g-<grant>.<SITES_DOMAIN>/path
  *   /__ms/renew/<grant>             replace the cookie, only for the same site AND version
+ *   /__ms/status.json               not here: read behind the site grant check like any of its bytes
+ *                                    (index.ts, site-feeds.ts)
  *
  * Renewal keeps the version so a running app never has its hashed chunks swapped underneath it; a
  * new version appears on the next page load (a new enter). Check and renew trust no query value:

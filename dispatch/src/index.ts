@@ -7,13 +7,16 @@
  *   3. policy      GET/HEAD, no service workers, Fetch Metadata (policy.ts)
  *   4. path        decode-aware traversal refusal; `/__ms/` is the gateway's (paths.ts, gateway.ts)
  *   5. grant       cookie or host label → verifyGrant for this host's site (grants.ts)
- *   6. serve       DISPATCHER.get(workerNameFor(site, version)).fetch(clean request) (serve.ts)
+ *   6. serve       DISPATCHER.get(workerNameFor(site, version)).fetch(clean request) (serve.ts), or
+ *                  for `/__ms/status.json` the grant's tenant's monitor feed if the grant's version
+ *                  opted in, else the same 404 as any other `/__ms/` path (site-feeds.ts)
  *
  * Every response, refusals and redirects included, carries the CSP and security headers
  * (headers.ts); a site's own bytes carry its tenant's CSP, the deployment's plus the tenant's
  * allow-lists from Workers KV, kept per isolate (tenant-csp.ts); refusals are typed (errors.ts).
  */
 
+import { STATUS_FEED_PATH } from "@mini-sites/core";
 import { readConfig } from "./config.ts";
 import { grantCookieValues } from "./cookies.ts";
 import type { DispatchEnv } from "./env.ts";
@@ -32,6 +35,7 @@ import { gatewayIdentity } from "./identity.ts";
 import { isReservedPath, isSafeSitePath } from "./paths.ts";
 import { requestPolicyError } from "./policy.ts";
 import { serveSite } from "./serve.ts";
+import { serveStatusFeed } from "./site-feeds.ts";
 import { handleGatewayHost } from "./well-known.ts";
 
 // A Worker module's named exports must be handlers (workerd refuses anything else), so only types
@@ -64,22 +68,29 @@ async function handle(request: Request, env: DispatchEnv): Promise<Response> {
   if (!isSafeSitePath(url.pathname)) return errorResponse(request, config, PATH_TRAVERSAL);
 
   const now = Date.now();
+  // The status feed is read like any of the site's bytes, behind the same grant check; the other
+  // `/__ms/` endpoints act on a grant of their own.
+  const isFeed = url.pathname === STATUS_FEED_PATH;
   if (host.kind === "grant-host") {
     // The fallback origin has no gateway endpoints: its grant is its host, nothing to enter or renew.
-    if (isReservedPath(url.pathname)) return errorResponse(request, config, NOT_FOUND);
+    // Its status feed works as on the site's origin, so a dashboard works in a browser without cookies.
+    if (isReservedPath(url.pathname) && !isFeed) return errorResponse(request, config, NOT_FOUND);
     const checked = await checkHostGrant(identity.keyring, host.grant, now);
     if (!checked.ok) return errorResponse(request, config, checked.error);
-    return serveSite(request, url, env, config, checked.claims.siteId, checked.claims, now);
+    const { siteId } = checked.claims;
+    if (isFeed) return serveStatusFeed(request, env, config, siteId, checked.claims, now);
+    return serveSite(request, url, env, config, siteId, checked.claims, now);
   }
 
   const { siteId } = host;
-  if (isReservedPath(url.pathname)) {
+  if (isReservedPath(url.pathname) && !isFeed) {
     return handleGatewayPath({ request, url, config, keyring: identity.keyring, siteId, now });
   }
   const cookies = grantCookieValues(request);
   if (cookies.length === 0) return errorResponse(request, config, GRANT_MISSING);
   const checked = await checkCookieGrants(identity.keyring, cookies, siteId, now);
   if (!checked.ok) return errorResponse(request, config, checked.error);
+  if (isFeed) return serveStatusFeed(request, env, config, siteId, checked.claims, now);
   return serveSite(request, url, env, config, siteId, checked.claims, now);
 }
 

@@ -27,6 +27,7 @@
 
 import { decodeTenantAllowLists, isEmptyAllowLists, type TenantAllowLists } from "@mini-sites/core";
 import { contentSecurityPolicy, type GatewayConfig } from "./config.ts";
+import { IsolateCache } from "./isolate-cache.ts";
 
 /** The part of a Workers KV namespace binding this module calls. */
 export interface TenantCspStore {
@@ -42,12 +43,6 @@ export const TENANT_CSP_CACHE_ENTRIES = 1024;
 /** A failed read is retried after this long (or the TTL, if shorter): KV hiccups should heal fast. */
 export const FAILED_READ_CACHE_MS = 5_000;
 
-interface Entry {
-  readonly csp: string;
-  /** Unix ms; served while `now < expiresAt`. */
-  readonly expiresAt: number;
-}
-
 export interface TenantCspOptions {
   readonly capacity?: number;
   /** Overrides config.tenantCspCacheSeconds (tests). */
@@ -58,17 +53,15 @@ export interface TenantCspOptions {
 export class TenantCsps {
   readonly #config: GatewayConfig;
   readonly #store: TenantCspStore | undefined;
-  readonly #capacity: number;
   readonly #ttlMs: number;
-  /** Map keeps insertion order: the first key is the least recently used. */
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries: IsolateCache<string>;
   /** The deployment's CDN list and `connect-src 'self'`: what a site gets when its tenant's lists are unknown. */
   readonly failSafeCsp: string;
 
   constructor(config: GatewayConfig, store: TenantCspStore | undefined, options: TenantCspOptions = {}) {
     this.#config = config;
     this.#store = store;
-    this.#capacity = options.capacity ?? TENANT_CSP_CACHE_ENTRIES;
+    this.#entries = new IsolateCache(options.capacity ?? TENANT_CSP_CACHE_ENTRIES);
     this.#ttlMs = (options.ttlSeconds ?? config.tenantCspCacheSeconds) * 1000;
     this.failSafeCsp = contentSecurityPolicy({ ...config, connectAllowList: [] });
   }
@@ -82,16 +75,7 @@ export class TenantCsps {
    * promise of the freshly read one. The promise never rejects: a failed read gives the fail-safe.
    */
   cspFor(tenant: string, now: number): string | Promise<string> {
-    const entry = this.#entries.get(tenant);
-    if (entry !== undefined) {
-      this.#entries.delete(tenant);
-      // Written as "before expiry" so that a NaN clock counts as expired.
-      if (now < entry.expiresAt) {
-        this.#entries.set(tenant, entry);
-        return entry.csp;
-      }
-    }
-    return this.#load(tenant, now);
+    return this.#entries.get(tenant, now) ?? this.#load(tenant, now);
   }
 
   async #load(tenant: string, now: number): Promise<string> {
@@ -121,12 +105,7 @@ export class TenantCsps {
   }
 
   #remember(tenant: string, csp: string, expiresAt: number): void {
-    this.#entries.delete(tenant);
-    this.#entries.set(tenant, { csp, expiresAt });
-    if (this.#entries.size > this.#capacity) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
+    this.#entries.set(tenant, csp, expiresAt);
   }
 }
 

@@ -34,6 +34,8 @@ export async function handleGatewayHost(
         embedAncestors: config.embedAncestors,
         // Unbound, every site gets the fail-safe CSP and tenants' allow-lists are ignored.
         tenantCsp: env.TENANT_CSP === undefined ? "missing" : "bound",
+        // Unbound, no site can read its tenant's monitor feed (`/__ms/status.json` is a 404).
+        siteFeeds: env.SITE_FEEDS === undefined ? "missing" : "bound",
       },
     };
   } else if (url.pathname === HEALTH_PATH) {

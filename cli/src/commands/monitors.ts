@@ -1,12 +1,13 @@
 /**
- * `monitors add|list|rm`: the tenant's health checks (DESIGN §3). Listing needs `sites:read` or
- * `tenant:admin`; adding and removing need `tenant:admin` (audited). The server refuses URLs that are
+ * `monitors add|list|edit|rm`: the tenant's health checks (DESIGN §3). Listing needs `sites:read` or
+ * `tenant:admin`; adding, editing and removing need `tenant:admin` (audited). The server refuses URLs that are
  * not https or that point at loopback, private, link-local or metadata addresses
  * (MONITOR_TARGET_FORBIDDEN, with the reason), so the CLI sends the URL as given.
  */
 
 import { parseStatusRange, type StatusRange } from "@mini-sites/core";
 import type { Command } from "commander";
+import type { ApiClient } from "../api.ts";
 import { UsageError } from "../input.ts";
 import { table } from "../terminal.ts";
 import { action, type Runner } from "./runner.ts";
@@ -49,6 +50,16 @@ function positiveInt(flag: string, text: string): number {
   if (!Number.isInteger(n) || n <= 0)
     throw new UsageError(`${flag} takes a whole number of seconds, not "${text}".`);
   return n;
+}
+
+/** A monitor's id from its id or its name (names are unique per tenant, ignoring case). */
+async function monitorId(api: ApiClient, which: string): Promise<string> {
+  if (/^mon_[a-z2-7]{16}$/.test(which)) return which;
+  const list = await api.json<{ monitors: Monitor[] }>("GET", "/v1/monitors");
+  const found = list.monitors.find((m) => m.name.toLowerCase() === which.toLowerCase());
+  if (found === undefined)
+    throw new UsageError(`no monitor is named "${which}" (\`mini-sites monitors list\` shows them).`);
+  return found.id;
 }
 
 export function registerMonitorCommands(program: Command, runner: Runner): void {
@@ -134,6 +145,64 @@ export function registerMonitorCommands(program: Command, runner: Runner): void 
     );
 
   monitors
+    .command("edit")
+    .description("change a monitor's name, URL, method, expected statuses, timeout or interval")
+    .argument("<monitor>", "the monitor's id (mon_…) or its name")
+    .option("--name <name>", "a new name, unique in the tenant (ignoring case)")
+    .option("--url <url>", "a new URL to check (https only)")
+    .option("--method <method>", "GET or HEAD")
+    .option("--expect <status>", "statuses that count as up: one status or a range")
+    .option("--timeout <seconds>", "give up on a check after this long (1–30)")
+    .option("--every <seconds>", "check interval (at least 60)")
+    .option("--json", "print the monitor as the API answers it")
+    .action(
+      action(
+        runner,
+        "monitors edit",
+        async (
+          ctx,
+          which: string,
+          flags: {
+            name?: string;
+            url?: string;
+            method?: string;
+            expect?: string;
+            timeout?: string;
+            every?: string;
+          },
+        ) => {
+          const method = flags.method?.toUpperCase();
+          if (method !== undefined && method !== "GET" && method !== "HEAD")
+            throw new UsageError(`--method takes GET or HEAD, not "${flags.method}".`);
+          const json = {
+            ...(flags.name === undefined ? {} : { name: flags.name }),
+            ...(flags.url === undefined ? {} : { url: flags.url }),
+            ...(method === undefined ? {} : { method }),
+            ...(flags.expect === undefined ? {} : { expectedStatus: statusRange(flags.expect) }),
+            ...(flags.timeout === undefined
+              ? {}
+              : { timeoutSeconds: positiveInt("--timeout", flags.timeout) }),
+            ...(flags.every === undefined ? {} : { intervalSeconds: positiveInt("--every", flags.every) }),
+          };
+          if (Object.keys(json).length === 0)
+            throw new UsageError(
+              "nothing to change: give --name, --url, --method, --expect, --timeout or --every.",
+            );
+          const api = await ctx.api();
+          const edited = await api.json<Monitor>("PATCH", `/v1/monitors/${await monitorId(api, which)}`, {
+            json,
+          });
+          ctx.print(
+            edited,
+            () =>
+              `${ctx.style.green("✓")} Changed ${edited.name} (${edited.id}): ${edited.method} ${edited.url} every ${edited.intervalSeconds} s; checked again now.\n`,
+          );
+          return 0;
+        },
+      ),
+    );
+
+  monitors
     .command("rm")
     .description("remove a monitor and its history")
     .argument("<monitor>", "the monitor's id (mon_…) or its name")
@@ -141,14 +210,7 @@ export function registerMonitorCommands(program: Command, runner: Runner): void 
     .action(
       action(runner, "monitors rm", async (ctx, which: string) => {
         const api = await ctx.api();
-        let id = which;
-        if (!/^mon_[a-z2-7]{16}$/.test(which)) {
-          const list = await api.json<{ monitors: Monitor[] }>("GET", "/v1/monitors");
-          const found = list.monitors.find((m) => m.name.toLowerCase() === which.toLowerCase());
-          if (found === undefined)
-            throw new UsageError(`no monitor is named "${which}" (\`mini-sites monitors list\` shows them).`);
-          id = found.id;
-        }
+        const id = await monitorId(api, which);
         const result = await api.json<{ deleted: boolean }>("DELETE", `/v1/monitors/${id}`);
         ctx.print({ ...result, id }, () => `${ctx.style.green("✓")} Removed ${which}.\n`);
         return 0;

@@ -19,6 +19,7 @@ interface PublishFlags {
   message?: string;
   spa?: boolean;
   "404Page"?: boolean;
+  statusFeed?: boolean;
   wait: boolean;
   progress: boolean;
 }
@@ -27,6 +28,7 @@ interface PublishFlags {
 const STEP_WORDS: Record<string, string> = {
   prepare: "preparing",
   worker: "uploading to Cloudflare",
+  "status-feed": "enabling the status feed",
   "smoke-check": "checking it serves",
   flip: "going live",
   prune: "tidying older versions",
@@ -51,6 +53,10 @@ export function registerPublishCommand(program: Command, runner: Runner): void {
     )
     .addOption(
       new Option("--404-page", "a new site answers unknown paths with its 404.html").conflicts("spa"),
+    )
+    .option(
+      "--status-feed",
+      "this version may fetch the tenant's monitor status as JSON from /__ms/status.json (names, states, uptime; never URLs)",
     )
     .option("--no-wait", "return once the version is queued instead of waiting until it is live")
     .option("--no-progress", "no progress bar, even on a terminal")
@@ -132,6 +138,7 @@ async function publishAction(ctx: Ctx, path: string, flags: PublishFlags): Promi
       defaultName: site,
       message: flags.message,
       notFoundHandling: flags.spa ? "single-page-application" : flags["404Page"] ? "404-page" : undefined,
+      statusFeed: flags.statusFeed === true,
       wait: flags.wait,
       signal: term.signal,
       onEvent,

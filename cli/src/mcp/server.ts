@@ -145,6 +145,12 @@ export function createMcpServer(deps: McpDeps): McpServer {
           .enum(["single-page-application", "404-page", "none"])
           .optional()
           .describe("For a new site: what unknown paths get (index.html for a single-page app, or 404.html)"),
+        statusFeed: z
+          .boolean()
+          .optional()
+          .describe(
+            "This version may fetch the tenant's monitor status (names, states, uptime; never URLs) as JSON from `/__ms/status.json` on its own origin. Default false; chosen per version",
+          ),
       },
       outputSchema: envelope(PublishOutput),
       annotations: {
@@ -164,6 +170,7 @@ export function createMcpServer(deps: McpDeps): McpServer {
             defaultName: bundle.name,
             message: args.message,
             notFoundHandling: args.notFoundHandling,
+            statusFeed: args.statusFeed,
             signal: (extra as unknown as Extra).signal,
             onEvent: progress,
           });

@@ -102,6 +102,7 @@ export const AUDIT_ACTIONS = [
   "tenant.key.create",
   "tenant.key.rotate",
   "monitor.create",
+  "monitor.update",
   "monitor.delete",
   "tenant.branding",
 ] as const;

@@ -50,6 +50,8 @@ export interface Version {
   readonly statusAt: number;
   /** For a superseded version: a newer publish replaced it, or a rollback moved away from it. */
   readonly supersededBy: "publish" | "rollback" | null;
+  /** Published with `statusFeed`: the site may read its tenant's monitor feed (site-feeds.ts). */
+  readonly statusFeed: boolean;
 }
 
 interface VersionRow {
@@ -66,10 +68,11 @@ interface VersionRow {
   created_at: number;
   status_at: number;
   superseded_by: "publish" | "rollback" | null;
+  status_feed: number;
 }
 
 const COLUMNS =
-  "tenant_id, site_id, number, content_hash, status, failure_code, message, size_bytes, file_count, published_by, created_at, status_at, superseded_by";
+  "tenant_id, site_id, number, content_hash, status, failure_code, message, size_bytes, file_count, published_by, created_at, status_at, superseded_by, status_feed";
 
 function toVersion(row: VersionRow): Version {
   return {
@@ -86,6 +89,7 @@ function toVersion(row: VersionRow): Version {
     createdAt: row.created_at,
     statusAt: row.status_at,
     supersededBy: row.superseded_by,
+    statusFeed: row.status_feed === 1,
   };
 }
 
@@ -95,6 +99,8 @@ export interface NewVersion {
   readonly sizeBytes: number;
   readonly fileCount: number;
   readonly publishedBy: string;
+  /** Opt in to the tenant's monitor feed; default false. */
+  readonly statusFeed?: boolean;
 }
 
 /**
@@ -112,10 +118,10 @@ export function insertVersionStatement(
   return db
     .prepare(
       `INSERT INTO versions (tenant_id, site_id, number, content_hash, status, message, size_bytes, file_count,
-                             published_by, created_at, status_at)
+                             published_by, created_at, status_at, status_feed)
        SELECT s.tenant_id, s.id,
               COALESCE((SELECT MAX(v.number) FROM versions v WHERE v.site_id = s.id), 0) + 1,
-              ?, 'staging', ?, ?, ?, ?, ?, ?
+              ?, 'staging', ?, ?, ?, ?, ?, ?, ?
        FROM sites s WHERE s.tenant_id = ? AND s.id = ?
        RETURNING ${COLUMNS}`,
     )
@@ -127,6 +133,7 @@ export function insertVersionStatement(
       input.publishedBy,
       now,
       now,
+      input.statusFeed === true ? 1 : 0,
       tenantId,
       siteId,
     );

@@ -1,7 +1,7 @@
 /**
  * Erasing a tenant (DESIGN §3 Lifecycle: Forge's `preUninstall` schedules it): every user Worker
  * tagged `tenant-<id>`, every R2 object under `t/<id>/`, the gateway's copy of its CSP allow-lists
- * (Workers KV, tenant-csp.ts), every D1 row (child rows cascade from the tenant row), while the audit
+ * (Workers KV, tenant-csp.ts), its monitor feed and its sites' feed opt-ins (site-feeds.ts), every D1 row (child rows cascade from the tenant row), while the audit
  * log keeps a `tenant.purge` record and the tenant's past entries.
  *
  * Order and failure: the tenant is first marked `purging` (no new grants, no publishes, the macro
@@ -11,11 +11,12 @@
  * would remember the KV key, and reconcile only visits tenants that still exist).
  */
 
-import { type TenantShortId, tenantTag } from "@mini-sites/core";
+import { type SiteId, type TenantShortId, tenantTag } from "@mini-sites/core";
 import { audit } from "../audit/log.ts";
 import type { ControlEnv } from "../env.ts";
 import { deletePrefix, tenantPrefix } from "../publish/r2.ts";
 import { hostingFor, type PublishDeps } from "../publish/services.ts";
+import { deleteTenantFeeds } from "../site-feeds.ts";
 import { deleteAllowLists } from "../tenant-csp.ts";
 
 export interface TenantErasure {
@@ -26,6 +27,8 @@ export interface TenantErasure {
   readonly objects: number;
   /** The gateway's copy of the tenant's allow-lists; "deleted" too when no KV namespace is bound. */
   readonly allowLists: "deleted" | "pending";
+  /** The gateway's copy of the monitor feed and the sites' opt-ins; "deleted" too when unbound. */
+  readonly statusFeeds: "deleted" | "pending";
 }
 
 export async function eraseTenant(
@@ -50,7 +53,19 @@ export async function eraseTenant(
           () => "deleted" as const,
           () => "pending" as const,
         );
-  const complete = workers === "deleted" && objects >= 0 && allowLists === "deleted";
+  // The sites are read before their rows go: once they are gone nothing names their opt-in keys.
+  const feeds = env.SITE_FEEDS;
+  const statusFeeds =
+    feeds === undefined
+      ? "deleted"
+      : await tenantSiteIds(env, tenant)
+          .then((sites) => deleteTenantFeeds(feeds, tenant, sites))
+          .then(
+            () => "deleted" as const,
+            () => "pending" as const,
+          );
+  const complete =
+    workers === "deleted" && objects >= 0 && allowLists === "deleted" && statusFeeds === "deleted";
   // audit_actors maps the audit log's pseudonyms to account ids and has no foreign key (the log
   // outlives the tenant): deleted with the tenant row, so the kept entries name nobody any more.
   if (complete)
@@ -63,7 +78,7 @@ export async function eraseTenant(
     actor,
     action: "tenant.purge",
     target: `tenant:${tenant}`,
-    detail: { workers, objects: Math.max(objects, 0), allowLists, complete },
+    detail: { workers, objects: Math.max(objects, 0), allowLists, statusFeeds, complete },
   });
   return {
     tenant,
@@ -71,5 +86,13 @@ export async function eraseTenant(
     workers,
     objects: Math.max(objects, 0),
     allowLists,
+    statusFeeds,
   };
+}
+
+async function tenantSiteIds(env: ControlEnv, tenant: TenantShortId): Promise<SiteId[]> {
+  const { results } = await env.DB.prepare("SELECT id FROM sites WHERE tenant_id = ?")
+    .bind(tenant)
+    .all<{ id: string }>();
+  return results.map((row) => row.id as SiteId);
 }

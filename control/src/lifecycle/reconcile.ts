@@ -12,6 +12,8 @@
  * - the gateway's copy of the tenant's CSP allow-lists (Workers KV, tenant-csp.ts) is compared with
  *   D1's record and rewritten where it drifted (a save whose KV write failed, lists saved before the
  *   copy existed, a hand edit): one KV read per tenant per pass, a write only on drift;
+ * - the same for the tenant's monitor feed (Workers KV SITE_FEEDS, site-feeds.ts), and the feed opt-in
+ *   key of each live version published with `statusFeed` is written if it is missing;
  * - every action is audited in the tenant's chain.
  * Fail-safe: a Cloudflare error on a tenant's listing skips that tenant (nothing is changed on a
  * partial picture), and a KV error leaves that tenant's copy for the next pass; a D1 error aborts the
@@ -28,6 +30,7 @@ import { readPublishConfig } from "../publish/config.ts";
 import { ensureStarted } from "../publish/jobs.ts";
 import { hostingFor, type PublishDeps } from "../publish/services.ts";
 import { getJob, insertJob, newJobId } from "../publish/store.ts";
+import { resyncTenantFeeds } from "../site-feeds.ts";
 import { resyncAllowLists } from "../tenant-csp.ts";
 
 /** Tenants compared per pass; the next pass continues after the last one. */
@@ -50,6 +53,12 @@ export interface ReconcileReport {
   readonly allowListsRepaired: readonly string[];
   /** Tenants whose copy could not be compared or written (KV failing): left for the next pass. */
   readonly allowListsSkipped: readonly string[];
+  /** Tenants whose monitor feed copy differed from D1 and was rewritten. */
+  readonly feedsRepaired: readonly string[];
+  /** Live versions' feed opt-in keys that were missing and were written, summed over the pass's tenants. */
+  readonly feedOptInsRepaired: number;
+  /** Tenants whose feed or opt-ins could not be compared or written (KV failing): left for the next pass. */
+  readonly feedsSkipped: readonly string[];
   readonly nextAfter: string;
 }
 
@@ -154,8 +163,19 @@ export async function reconcilePass(
   const skipped: { tenant: string; code: string }[] = [];
   const allowListsRepaired: string[] = [];
   const allowListsSkipped: string[] = [];
+  const feedsRepaired: string[] = [];
+  const feedsSkipped: string[] = [];
+  let feedOptInsRepaired = 0;
 
   for (const tenant of tenants) {
+    if (env.SITE_FEEDS !== undefined) {
+      const synced = await resyncTenantFeeds(env.SITE_FEEDS, env.DB, tenant.id, now).catch(() => undefined);
+      if (synced === undefined) feedsSkipped.push(tenant.id);
+      else {
+        if (synced.feed === "repaired") feedsRepaired.push(tenant.id);
+        feedOptInsRepaired += synced.optInsRepaired;
+      }
+    }
     if (env.TENANT_CSP !== undefined) {
       const store = env.TENANT_CSP;
       const synced = await resyncAllowLists(store, env.DB, tenant.id).catch(() => "failed" as const);
@@ -240,6 +260,9 @@ export async function reconcilePass(
     deferred,
     allowListsRepaired,
     allowListsSkipped,
+    feedsRepaired,
+    feedOptInsRepaired,
+    feedsSkipped,
     nextAfter,
   };
 }

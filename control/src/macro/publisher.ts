@@ -15,6 +15,11 @@ export interface PublishFromR2Request {
   readonly key: string;
   /** `forge:<accountId>` — an identifier for audit and `published_by`, never a credential. */
   readonly actor: string;
+  /**
+   * The editor's status feed choice for this version (the publisher's checkbox); undefined keeps the
+   * live version's choice.
+   */
+  readonly statusFeed?: boolean | undefined;
 }
 
 export interface PublishAccepted {

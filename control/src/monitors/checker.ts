@@ -10,6 +10,8 @@
  *              new state (guarded by the state it read) AND the queued report; then the history is
  *              pruned. A crash before the batch changes nothing (the next pass checks again); after
  *              it, the report waits in the outbox: the state is stored before any push
+ *   feed       the feed of every tenant that had a monitor checked is copied to the gateway
+ *              (site-feeds.ts), for its opted-in sites; a failed copy is logged, never fails the pass
  *   push       monitors/reports.ts sends due reports, signed, with retries
  *
  * What the runtime lets us see: workerd's fetch() neither exposes the address it connected to nor
@@ -21,6 +23,7 @@
 
 import { checkMonitorUrl, type TenantShortId } from "@mini-sites/core";
 import type { ControlEnv } from "../env.ts";
+import { refreshTenantFeeds } from "../site-feeds.ts";
 import { MAX_REDIRECTS, MONITOR_CONCURRENCY, monitorBatch, targetPolicy } from "./config.ts";
 import { queueReportStatement, type StateReport } from "./reports.ts";
 import {
@@ -127,6 +130,11 @@ export async function checkDueMonitors(env: ControlEnv, deps: CheckerDeps = {}):
     const checkedAt = now();
     if (await record(env, monitor, { ...result, checkedAt })) changed++;
   });
+  await refreshTenantFeeds(
+    env,
+    claimed.map((m) => m.tenantId as TenantShortId),
+    now(),
+  );
   return { checked: claimed.length, changed };
 }
 

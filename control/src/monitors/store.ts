@@ -158,6 +158,56 @@ export async function createMonitor(
   return { kind: "created", monitor };
 }
 
+export type MonitorChanges = Partial<NewMonitor>;
+
+export type UpdateResult =
+  | { readonly kind: "updated"; readonly monitor: Monitor }
+  | { readonly kind: "missing" }
+  | { readonly kind: "nameTaken" };
+
+/**
+ * Changes a monitor's settings in one statement (the expected range always changes as a whole, so the
+ * table's CHECK never sees a half of it). What is checked changed, so the monitor is due at once; its
+ * state and history stay until that check.
+ */
+export async function updateMonitor(
+  db: D1Database,
+  tenant: TenantShortId,
+  id: string,
+  changes: MonitorChanges,
+  now: number,
+): Promise<UpdateResult> {
+  try {
+    const { meta } = await db
+      .prepare(
+        `UPDATE monitors SET name = COALESCE(?3, name), url = COALESCE(?4, url), method = COALESCE(?5, method),
+           expected_min = COALESCE(?6, expected_min), expected_max = COALESCE(?7, expected_max),
+           timeout_ms = COALESCE(?8, timeout_ms), interval_seconds = COALESCE(?9, interval_seconds),
+           next_check_at = ?10
+         WHERE tenant_id = ?1 AND id = ?2`,
+      )
+      .bind(
+        tenant,
+        id,
+        changes.name ?? null,
+        changes.url ?? null,
+        changes.method ?? null,
+        changes.expectedMin ?? null,
+        changes.expectedMax ?? null,
+        changes.timeoutMs ?? null,
+        changes.intervalSeconds ?? null,
+        now,
+      )
+      .run();
+    if (meta.changes === 0) return { kind: "missing" };
+  } catch (error) {
+    if (isUniqueViolation(error, "monitors.name")) return { kind: "nameTaken" };
+    throw error;
+  }
+  const monitor = await getMonitor(db, tenant, id);
+  return monitor === undefined ? { kind: "missing" } : { kind: "updated", monitor };
+}
+
 export async function deleteMonitor(db: D1Database, tenant: TenantShortId, id: string): Promise<boolean> {
   const [, deleted] = await db.batch([
     db.prepare("DELETE FROM monitor_results WHERE tenant_id = ? AND monitor_id = ?").bind(tenant, id),

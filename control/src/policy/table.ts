@@ -172,6 +172,8 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
     { apiToken: ["sites:read", "tenant:admin"], forgeAdmin: true },
     "monitor",
   ),
+  // Editing can point a monitor at another URL: the same callers as adding one.
+  policy("PATCH", "/v1/monitors/:monitor", { apiToken: "tenant:admin", forgeAdmin: true }, "monitor"),
   policy("DELETE", "/v1/monitors/:monitor", { apiToken: "tenant:admin", forgeAdmin: true }, "monitor"),
 
   // The "Service status" macro on any page the user may view: the tenant's monitors as a status board

@@ -21,6 +21,7 @@ import { countSites, getSite, getSiteByName, type NotFoundHandling, type Site } 
 import { getVersion } from "../db/versions.ts";
 import type { ControlEnv } from "../env.ts";
 import type { MacroPublisher, PublishAccepted } from "../macro/publisher.ts";
+import { siteFeedStore } from "../site-feeds.ts";
 import { type PublishConfig, readPublishConfig } from "./config.ts";
 import { ensureStarted, requireWorkflow } from "./jobs.ts";
 import { deletePrefix, fileKey, r2Source, readManifest, sitePrefix } from "./r2.ts";
@@ -116,6 +117,8 @@ export interface StageRequest {
   readonly upload: ReceivedUpload;
   readonly message?: string | undefined;
   readonly idempotencyKey?: string | undefined;
+  /** The version may read its tenant's monitor feed at `/__ms/status.json` (site-feeds.ts). */
+  readonly statusFeed?: boolean | undefined;
 }
 
 /**
@@ -131,11 +134,20 @@ export async function stageUpload(
   clock: () => number,
 ): Promise<Staged> {
   const { tenant } = publisher;
+  const statusFeed = request.statusFeed === true;
+  // An opt-in the gateway could never honour is refused before anything is checked or stored.
+  if (statusFeed) siteFeedStore(env);
   const report = await checkUpload(request.upload, config, await listAcceptedFindings(env.DB, tenant));
 
   // Same content as a live or in-flight version of this site ⇒ that version's job, no second Worker.
   if (request.site !== undefined) {
-    const same = await findActiveVersionByContent(env.DB, tenant, request.site.id, report.bundleHash);
+    const same = await findActiveVersionByContent(
+      env.DB,
+      tenant,
+      request.site.id,
+      report.bundleHash,
+      statusFeed,
+    );
     const job = same && (await latestJobOfVersion(env.DB, tenant, request.site.id, same.number));
     if (job) {
       await ensureStarted(env, job, clock());
@@ -191,6 +203,7 @@ export async function stageUpload(
       idempotencyKey: request.idempotencyKey ?? null,
       jobId: newJobId(),
       acceptances: report.accepted.map((f) => ({ ruleId: f.rule, fileHash: f.fileHash })),
+      statusFeed,
     },
     clock(),
   );
@@ -257,7 +270,16 @@ export function createPipelinePublisher(deps: PublishDeps = {}): MacroPublisher 
           fields: {},
           keys: [request.key],
         };
-        return acceptedOf((await stageUpload(env, config, publisher, { site, upload }, clock)).job);
+        // The editor's choice, or — from a client that makes none — the live version's, so re-uploading a
+        // dashboard from the page never silently cuts it off from the feed.
+        const live =
+          request.statusFeed !== undefined || site.liveVersion === null
+            ? undefined
+            : await getVersion(env.DB, request.tenant, site.id, site.liveVersion);
+        const statusFeed = request.statusFeed ?? (live?.statusFeed === true && env.SITE_FEEDS !== undefined);
+        return acceptedOf(
+          (await stageUpload(env, config, publisher, { site, upload, statusFeed }, clock)).job,
+        );
       } finally {
         // Staged (archived per file) or refused: the assembled upload is not needed any more.
         await env.BUNDLES.delete(request.key).catch(() => undefined);
@@ -293,7 +315,13 @@ export function createPipelinePublisher(deps: PublishDeps = {}): MacroPublisher 
           env,
           config,
           publisher,
-          { site: to, upload, message: `Copied from site ${request.fromSite} v${request.version}` },
+          {
+            site: to,
+            upload,
+            message: `Copied from site ${request.fromSite} v${request.version}`,
+            // The fork is the same version on another page: it keeps its choice.
+            statusFeed: from.statusFeed && env.SITE_FEEDS !== undefined,
+          },
           clock,
         );
         return acceptedOf(staged.job);

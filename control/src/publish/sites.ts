@@ -23,6 +23,7 @@ import {
   type Site,
 } from "../db/sites.ts";
 import type { ControlEnv } from "../env.ts";
+import { deleteSiteOptIns } from "../site-feeds.ts";
 import type { PublishConfig } from "./config.ts";
 import type { Publisher } from "./pipeline.ts";
 import { deletePrefix, editorUploadsPrefix, sitePrefix } from "./r2.ts";
@@ -112,7 +113,7 @@ export interface SiteDeletion {
 
 /**
  * Deletes a site: its rows first — from that statement on no grant can be minted for it (fail-safe
- * order) — audited, then its Workers by tag and its bytes. If Cloudflare or R2 fail after the rows are
+ * order) — audited, then its Workers by tag, its bytes and its status feed opt-ins. If Cloudflare or R2 fail after the rows are
  * gone, the leftovers are orphans that reconcile deletes later.
  */
 export async function deleteTenantSite(
@@ -145,5 +146,18 @@ export async function deleteTenantSite(
     () => "deleted" as const,
     () => "pending" as const,
   );
+  // Best effort: an opt-in key left behind names a site no grant can be minted for any more (site ids
+  // are random and never reused), so it opens nothing; it is logged for the operator.
+  if (env.SITE_FEEDS !== undefined)
+    await deleteSiteOptIns(env.SITE_FEEDS, site.id).catch((error: unknown) =>
+      console.warn(
+        JSON.stringify({
+          level: "warn",
+          event: "site_feeds.delete_failed",
+          site: site.id,
+          error: error instanceof Error ? error.name : "unknown",
+        }),
+      ),
+    );
   return { id: site.id, deleted: true, workers, bytes };
 }

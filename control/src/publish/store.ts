@@ -129,21 +129,26 @@ export interface VersionRef {
   readonly fileCount: number;
 }
 
-/** The newest version of the site with this content that is live or on its way (same content ⇒ same version). */
+/**
+ * The newest version of the site with this content and settings that is live or on its way (same
+ * content ⇒ same version). The status feed choice is part of a version, so the same bytes published
+ * with the other choice are a new version.
+ */
 export async function findActiveVersionByContent(
   db: D1Database,
   tenant: TenantShortId,
   site: SiteId,
   contentHash: string,
+  statusFeed = false,
 ): Promise<VersionRef | undefined> {
   const row = await db
     .prepare(
       `SELECT number, status, content_hash AS contentHash, size_bytes AS sizeBytes, file_count AS fileCount
-       FROM versions WHERE tenant_id = ? AND site_id = ? AND content_hash = ?
+       FROM versions WHERE tenant_id = ? AND site_id = ? AND content_hash = ? AND status_feed = ?
          AND status IN ('staging', 'provisioning', 'live')
        ORDER BY number DESC LIMIT 1`,
     )
-    .bind(tenant, site, contentHash)
+    .bind(tenant, site, contentHash, statusFeed ? 1 : 0)
     .first<VersionRef>();
   return row ?? undefined;
 }
@@ -221,6 +226,7 @@ export interface StageInput {
   readonly jobId: string;
   /** The accepted findings this version passed the scan with (version_acceptances, migration 0012). */
   readonly acceptances: readonly AcceptedFinding[];
+  readonly statusFeed?: boolean;
 }
 
 export type StageResult =

@@ -42,7 +42,7 @@ import { archivedFileSizes, fileKey, manifestKey, r2Source, uploadFileKey, uploa
 export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
 
 /** Form fields that are not files (everything else with a body is a file of the bundle). */
-export const FORM_FIELDS = ["message", "name", "notFoundHandling", "manifest"] as const;
+export const FORM_FIELDS = ["message", "name", "notFoundHandling", "statusFeed", "manifest"] as const;
 
 /** An asset hash as core/src/bundle/hash.ts makes it. */
 export const ASSET_HASH = /^[0-9a-f]{32}$/;
@@ -63,7 +63,7 @@ type FormField = (typeof FORM_FIELDS)[number];
 
 export interface ReceivedUpload {
   readonly input: BundleInput;
-  /** Form fields of a multipart upload (message, name, notFoundHandling). */
+  /** Form fields of a multipart upload (message, name, notFoundHandling, statusFeed). */
   readonly fields: Partial<Record<FormField, string>>;
   /** Every R2 key this upload wrote under `uploads/`: deleted once the upload is staged or refused. */
   readonly keys: readonly string[];

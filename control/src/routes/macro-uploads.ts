@@ -9,7 +9,9 @@
  *                                                sends a requestRemote body as text unless it is FormData,
  *                                                whose file parts it carries as base64 and the platform
  *                                                sends on as multipart/form-data
- *   POST /v1/macro/uploads/{ticket}/complete     assemble and publish; repeated, it answers the same job
+ *   POST /v1/macro/uploads/{ticket}/complete     assemble and publish (`?statusFeed=true|false`: the new
+ *                                                version's status feed choice, else the live one's);
+ *                                                repeated, it answers the same job
  *
  * Abuse bounds, the same as any publish (DESIGN §6.9): issuing a ticket IS a publish attempt — it is
  * refused by the tenant's publish rate limit and, with its declared size, by the byte quota; a site the
@@ -129,7 +131,19 @@ const completeRoute = defineRoute(
     path: "/v1/macro/uploads/{ticket}/complete",
     summary: "Browser (requestRemote): assemble the upload and publish it through the publish pipeline",
     tags: ["macro"],
-    request: { params: TicketParams },
+    request: {
+      params: TicketParams,
+      query: z.object({
+        statusFeed: z
+          .enum(["true", "false"])
+          .optional()
+          .openapi({
+            param: { name: "statusFeed", in: "query" },
+            description:
+              "The new version may read the tenant's monitor feed at `/__ms/status.json` (as the publish API's `statusFeed`). Absent: the live version's choice.",
+          }),
+      }),
+    },
     responses: {
       202: {
         description: "Publishing (a repeated call answers the same job)",
@@ -151,6 +165,8 @@ const completeRoute = defineRoute(
   "UPLOAD_TICKET_EXPIRED",
   "RATE_LIMITED",
   "QUOTA_BYTES",
+  "INVALID_REQUEST",
+  "NOT_CONFIGURED",
 );
 
 export function registerMacroUploadRoutes(
@@ -281,11 +297,13 @@ export function registerMacroUploadRoutes(
       throw new ApiError("UPLOAD_INCOMPLETE", "Some chunks have not arrived.", {
         extra: { detail: { missing: assembled.missing } },
       });
+    const choice = c.req.valid("query").statusFeed;
     const accepted = await options.publisher.publishFromR2(c.env, {
       tenant: tenant.id,
       site: claims.site as SiteId,
       key: claims.key,
       actor: accessOf(c).actor,
+      statusFeed: choice === undefined ? undefined : choice === "true",
     });
     await completeUploadTicket(c.env.DB, tenant.id, claims.id, accepted);
     return c.json(accepted, 202);

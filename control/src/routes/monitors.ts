@@ -4,6 +4,7 @@
  *   GET    /v1/monitors              the tenant's monitors with state, last check and uptime (24 h, 7 d)
  *   POST   /v1/monitors              add one; the URL passes the SSRF guard first
  *   GET    /v1/monitors/{monitor}    one monitor and its recent results (the status chart)
+ *   PATCH  /v1/monitors/{monitor}    change its settings; a new URL passes the SSRF guard first
  *   DELETE /v1/monitors/{monitor}    remove it with its history
  *   GET    /v1/status/monitors       the "Service status" macro's board: states, latency, uptime and
  *                                    recent history of every monitor — never their URLs
@@ -11,7 +12,8 @@
  * A monitor makes our Worker request a URL of the tenant's choosing, so the URL is checked by the
  * SSRF guard (core/src/monitors/target.ts) here, and again — every redirect hop too — by every check
  * (monitors/checker.ts). Another tenant's monitor id answers 404 (the policy looks it up in the
- * caller's tenant). Adding and removing are audited.
+ * caller's tenant). Adding, editing and removing are audited, and refresh the tenant's feed copy for its
+ * opted-in sites (site-feeds.ts; a failed copy never fails the call).
  */
 
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
@@ -20,57 +22,76 @@ import { type AppEnv, accessOf, monitorOf, tenantOf } from "../app/context.ts";
 import { ApiError } from "../app/errors.ts";
 import { audit } from "../audit/log.ts";
 import { MAX_MONITORS_PER_TENANT, MONITOR_DEFAULTS, targetPolicy } from "../monitors/config.ts";
+import { tenantFeed } from "../monitors/feed.ts";
 import {
   type CheckResult,
   createMonitor,
   deleteMonitor,
   listMonitors,
   type Monitor,
+  type MonitorChanges,
   recentResults,
-  recentResultsByMonitor,
   type Uptime,
+  updateMonitor,
   uptimeOf,
 } from "../monitors/store.ts";
+import { refreshTenantFeeds } from "../site-feeds.ts";
 import { defineRoute } from "./define.ts";
 
 /** Results shown with one monitor: about the last hour and a half at the shortest interval. */
 const HISTORY_LENGTH = 90;
-/** Results per monitor in the status macro's chart. */
-const STATUS_HISTORY_LENGTH = 30;
 
 const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 
+/** Each setting's rule, the same when a monitor is added and when it is edited. */
+const MonitorFields = {
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[^\p{Cc}]*$/u, "must not contain control characters")
+    .openapi({ example: "Orders API" }),
+  url: z.string().max(2048).openapi({ example: "https://orders.example.com/health" }),
+  method: z.enum(["GET", "HEAD"]),
+  expectedStatus: z
+    .object({ min: z.number().int().min(100).max(599), max: z.number().int().min(100).max(599) })
+    .refine((range) => range.min <= range.max, "min must not be above max")
+    .openapi({ description: "Statuses that count as up (inclusive); default 200–399" }),
+  timeoutSeconds: z.number().int().min(1).max(MONITOR_DEFAULTS.maxTimeoutSeconds),
+  intervalSeconds: z
+    .number()
+    .int()
+    .min(MONITOR_DEFAULTS.minIntervalSeconds, "must be at least 60 (one minute)")
+    .max(MONITOR_DEFAULTS.maxIntervalSeconds),
+};
+
 const CreateBody = z
   .object({
-    name: z
-      .string()
-      .trim()
-      .min(1)
-      .max(100)
-      .regex(/^[^\p{Cc}]*$/u, "must not contain control characters")
-      .openapi({ example: "Orders API" }),
-    url: z.string().max(2048).openapi({ example: "https://orders.example.com/health" }),
-    method: z.enum(["GET", "HEAD"]).default("GET"),
-    expectedStatus: z
-      .object({ min: z.number().int().min(100).max(599), max: z.number().int().min(100).max(599) })
-      .refine((range) => range.min <= range.max, "min must not be above max")
-      .default({ min: MONITOR_DEFAULTS.expectedMin, max: MONITOR_DEFAULTS.expectedMax })
-      .openapi({ description: "Statuses that count as up (inclusive); default 200–399" }),
-    timeoutSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(MONITOR_DEFAULTS.maxTimeoutSeconds)
-      .default(MONITOR_DEFAULTS.timeoutSeconds),
-    intervalSeconds: z
-      .number()
-      .int()
-      .min(MONITOR_DEFAULTS.minIntervalSeconds, "must be at least 60 (one minute)")
-      .max(MONITOR_DEFAULTS.maxIntervalSeconds)
-      .default(MONITOR_DEFAULTS.intervalSeconds),
+    ...MonitorFields,
+    method: MonitorFields.method.default("GET"),
+    expectedStatus: MonitorFields.expectedStatus.default({
+      min: MONITOR_DEFAULTS.expectedMin,
+      max: MONITOR_DEFAULTS.expectedMax,
+    }),
+    timeoutSeconds: MonitorFields.timeoutSeconds.default(MONITOR_DEFAULTS.timeoutSeconds),
+    intervalSeconds: MonitorFields.intervalSeconds.default(MONITOR_DEFAULTS.intervalSeconds),
   })
   .strict()
   .openapi("CreateMonitorRequest");
+
+const UpdateBody = z
+  .object({
+    name: MonitorFields.name.optional(),
+    url: MonitorFields.url.optional(),
+    method: MonitorFields.method.optional(),
+    expectedStatus: MonitorFields.expectedStatus.optional(),
+    timeoutSeconds: MonitorFields.timeoutSeconds.optional(),
+    intervalSeconds: MonitorFields.intervalSeconds.optional(),
+  })
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, "name at least one setting to change")
+  .openapi("UpdateMonitorRequest");
 
 const ResultSchema = z
   .object({
@@ -147,6 +168,22 @@ const getRoute = defineRoute(
     },
   },
   "INVALID_REQUEST",
+);
+
+const updateRoute = defineRoute(
+  {
+    method: "patch",
+    path: "/v1/monitors/{monitor}",
+    summary: "Change a monitor's name, URL, method, expected statuses, timeout or interval",
+    description:
+      "The same rules as adding one: a new URL passes the SSRF guard first. The monitor is checked again at once; its state and history stay until then. Audited as `monitor.update`.",
+    tags: ["monitors"],
+    request: { params: MonitorParams, body: { ...json(UpdateBody), required: true } },
+    responses: { 200: { description: "Changed", ...json(MonitorSchema) } },
+  },
+  "INVALID_REQUEST",
+  "MONITOR_TARGET_FORBIDDEN",
+  "NAME_TAKEN",
 );
 
 const deleteRoute = defineRoute(
@@ -227,6 +264,17 @@ export function monitorJson(m: Monitor, uptime: Uptime | undefined) {
   };
 }
 
+/** The URL as the checker will request it, or MONITOR_TARGET_FORBIDDEN with the guard's reason. */
+function guardedUrl(url: string, env: Parameters<typeof targetPolicy>[0]): string {
+  const verdict = checkMonitorUrl(url, targetPolicy(env));
+  if (!verdict.ok)
+    throw new ApiError("MONITOR_TARGET_FORBIDDEN", `url: ${verdict.message}`, {
+      issues: [{ path: "json.url", message: verdict.message }],
+      extra: { reason: verdict.reason },
+    });
+  return verdict.url.href;
+}
+
 export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>, now: () => number = Date.now): void {
   app.openapi(listRoute, async (c) => {
     const tenant = tenantOf(c).id;
@@ -244,18 +292,13 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>, now: () => numbe
     const tenant = tenantOf(c).id;
     const actor = accessOf(c).actor;
     const body = c.req.valid("json");
-    const verdict = checkMonitorUrl(body.url, targetPolicy(c.env));
-    if (!verdict.ok)
-      throw new ApiError("MONITOR_TARGET_FORBIDDEN", `url: ${verdict.message}`, {
-        issues: [{ path: "json.url", message: verdict.message }],
-        extra: { reason: verdict.reason },
-      });
+    const url = guardedUrl(body.url, c.env);
     const result = await createMonitor(
       c.env.DB,
       tenant,
       {
         name: body.name,
-        url: verdict.url.href,
+        url,
         method: body.method,
         expectedMin: body.expectedStatus.min,
         expectedMax: body.expectedStatus.max,
@@ -285,6 +328,7 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>, now: () => numbe
       await deleteMonitor(c.env.DB, tenant, result.monitor.id).catch(() => undefined);
       throw error;
     }
+    await refreshTenantFeeds(c.env, [tenant], now());
     return c.json(monitorJson(result.monitor, undefined), 201);
   });
 
@@ -298,31 +342,42 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>, now: () => numbe
     return c.json({ ...monitorJson(monitor, uptime.get(monitor.id)), history: history.map(resultJson) }, 200);
   });
 
-  app.openapi(statusRoute, async (c) => {
+  app.openapi(statusRoute, async (c) => c.json(await tenantFeed(c.env.DB, tenantOf(c).id, now()), 200));
+
+  app.openapi(updateRoute, async (c) => {
     const tenant = tenantOf(c).id;
-    const [monitors, uptime, history] = await Promise.all([
-      listMonitors(c.env.DB, tenant),
-      uptimeOf(c.env.DB, tenant, now()),
-      recentResultsByMonitor(c.env.DB, tenant, STATUS_HISTORY_LENGTH),
-    ]);
-    return c.json(
-      {
-        monitors: monitors.map((m) => ({
-          id: m.id,
-          name: m.name,
-          state: m.state,
-          stateChangedAt: iso(m.stateChangedAt),
-          latencyMs: m.lastLatencyMs,
-          uptime: uptime.get(m.id) ?? { day: null, week: null },
-          history: (history.get(m.id) ?? []).map((r) => ({
-            at: new Date(r.checkedAt).toISOString(),
-            ok: r.ok,
-            latencyMs: r.latencyMs,
-          })),
-        })),
+    const monitor = monitorOf(c);
+    const body = c.req.valid("json");
+    const changes: MonitorChanges = {
+      ...(body.name === undefined ? {} : { name: body.name }),
+      ...(body.url === undefined ? {} : { url: guardedUrl(body.url, c.env) }),
+      ...(body.method === undefined ? {} : { method: body.method }),
+      ...(body.expectedStatus === undefined
+        ? {}
+        : { expectedMin: body.expectedStatus.min, expectedMax: body.expectedStatus.max }),
+      ...(body.timeoutSeconds === undefined ? {} : { timeoutMs: body.timeoutSeconds * 1000 }),
+      ...(body.intervalSeconds === undefined ? {} : { intervalSeconds: body.intervalSeconds }),
+    };
+    const result = await updateMonitor(c.env.DB, tenant, monitor.id, changes, now());
+    if (result.kind === "nameTaken")
+      throw new ApiError("NAME_TAKEN", `A monitor named "${body.name}" exists already (names ignore case).`);
+    if (result.kind === "missing") throw new ApiError("NOT_FOUND", "No such monitor.");
+    // Audited after the change, as `monitor.delete` is: the entry names what changed, URLs included
+    // (admins see them anyway), so the log shows where a monitor pointed when.
+    await audit(c.env, {
+      tenantId: tenant,
+      actor: accessOf(c).actor,
+      action: "monitor.update",
+      target: `monitor:${monitor.id}`,
+      detail: {
+        name: result.monitor.name,
+        changed: Object.keys(changes),
+        ...(changes.url ? { url: changes.url } : {}),
       },
-      200,
-    );
+    });
+    await refreshTenantFeeds(c.env, [tenant], now());
+    const uptime = await uptimeOf(c.env.DB, tenant, now());
+    return c.json(monitorJson(result.monitor, uptime.get(result.monitor.id)), 200);
   });
 
   app.openapi(deleteRoute, async (c) => {
@@ -336,6 +391,7 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>, now: () => numbe
       target: `monitor:${monitor.id}`,
       detail: { name: monitor.name, deleted },
     });
+    await refreshTenantFeeds(c.env, [tenant], now());
     return c.json({ deleted }, 200);
   });
 }

@@ -97,7 +97,7 @@ const publishRoute = defineRoute(
             schema: {
               type: "object",
               description:
-                "One part per file, named by its relative path; optional fields message, name, notFoundHandling.",
+                "One part per file, named by its relative path; optional fields message, name, notFoundHandling, statusFeed.",
             },
           },
         },
@@ -211,6 +211,18 @@ function siteNameOf(value: string | undefined, where: string): string | undefine
   return parsed.data;
 }
 
+/**
+ * The status feed opt-in from the query or the form: `true` or `false` (default false); anything else
+ * is INVALID_REQUEST, so a typo never publishes a version with a choice its author did not make.
+ */
+function statusFeedOf(query: string | undefined, field: string | undefined): boolean {
+  const [value, where] = query !== undefined ? [query, "query.statusFeed"] : [field, "form.statusFeed"];
+  if (value === undefined || value === "false") return false;
+  if (value === "true") return true;
+  const message = "statusFeed must be true or false.";
+  throw new ApiError("INVALID_REQUEST", message, [{ path: where, message }]);
+}
+
 export function registerPublishRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDeps = {}): void {
   const clock = deps.now ?? Date.now;
 
@@ -258,12 +270,14 @@ export function registerPublishRoutes(app: OpenAPIHono<AppEnv>, deps: PublishDep
           "INVALID_REQUEST",
           `notFoundHandling must be one of ${NOT_FOUND_HANDLING.join(", ")}.`,
         );
+      const statusFeed = statusFeedOf(c.req.query("statusFeed"), upload.fields.statusFeed);
       const staged = await stageUpload(
         env,
         config,
         publisher,
         {
           site,
+          statusFeed,
           newSite: {
             name: chosenName ?? DEFAULT_SITE_NAME,
             notFoundHandling: handling as NotFoundHandling,

@@ -117,6 +117,9 @@ export const VersionSchema = z
     contentHash: z.string(),
     createdAt: Timestamp,
     live: z.boolean(),
+    statusFeed: z.boolean().openapi({
+      description: "Published with `statusFeed`: may read the tenant's monitor feed at `/__ms/status.json`",
+    }),
   })
   .openapi("Version");
 
@@ -150,6 +153,14 @@ export const PublishQuery = z.object({
     .enum(NOT_FOUND_HANDLING)
     .optional()
     .openapi({ param: { name: "notFoundHandling", in: "query" } }),
+  statusFeed: z
+    .enum(["true", "false"])
+    .optional()
+    .openapi({
+      param: { name: "statusFeed", in: "query" },
+      description:
+        "`true`: this version may read its tenant's monitor feed (names, states, latency, uptime, recent results — never URLs) at `/__ms/status.json` on the site's own origin, with the viewer's grant. Part of the version: a rollback brings back that version's choice. Default `false`; also a multipart field. NOT_CONFIGURED when the deployment has no SITE_FEEDS namespace.",
+    }),
 });
 
 export const JobParams = z.object({

@@ -53,6 +53,7 @@ export function versionJson(version: Version, liveVersion: number | null) {
     contentHash: version.contentHash,
     createdAt: iso(version.createdAt),
     live: version.number === liveVersion,
+    statusFeed: version.statusFeed,
   };
 }
 

@@ -6,6 +6,8 @@
  *   prepare      staging → provisioning (a rollback's version stays superseded until the flip)
  *   worker       the user Worker workerNameFor(site, version), files read from R2 one at a time
  *                (the provider uploads only the contents Cloudflare lacks)
+ *   status-feed  a version published with `statusFeed`: its opt-in key in Workers KV (site-feeds.ts),
+ *                so the gateway lets it read its tenant's monitor feed from its first request
  *   smoke-check  the entry page through the dispatch path with a grant for this version
  *   flip         ONE D1 batch: the old live version superseded, this one live, the site pointed at it
  *   prune        user Workers beyond the newest WORKERS_KEPT_PER_SITE deleted (bundles stay in R2)
@@ -54,6 +56,7 @@ import {
   markProvisioning,
   versionNumbers,
 } from "../publish/store.ts";
+import { writeFeedOptIn } from "../site-feeds.ts";
 
 export interface ProvisionParams {
   readonly tenantId: TenantShortId;
@@ -69,6 +72,7 @@ export const PROVISION_FAILURE_CODES = [
   "VERSION_NOT_PROVISIONABLE",
   "BUNDLE_MISSING",
   "SMOKE_CHECK_FAILED",
+  "NOT_CONFIGURED",
   "NEWER_VERSION_LIVE",
   "FLIP_REFUSED",
   "JOB_STUCK",
@@ -218,6 +222,22 @@ export class ProvisionVersion extends WorkflowEntrypoint<ControlEnv, ProvisionPa
             return refuse(created.error.code, created.error.message);
           }
           return ok({ uploadedFiles: created.value.uploadedFiles, files: created.value.files });
+        }),
+      );
+
+      unwrap(
+        await step.do("status-feed", this.stepConfig(), async () => {
+          const versionRow = await getVersion(env.DB, tenant, site, version);
+          if (versionRow === undefined) return refuse("SITE_DELETED", "The site was deleted.");
+          if (!versionRow.statusFeed) return ok(false);
+          if (env.SITE_FEEDS === undefined)
+            return refuse(
+              "NOT_CONFIGURED",
+              "The version reads the status feed, but the SITE_FEEDS KV namespace binding is missing.",
+            );
+          // A failed write throws: retried like any step, and the version never goes live without it.
+          await writeFeedOptIn(env.SITE_FEEDS, site, version);
+          return ok(true);
         }),
       );
 

@@ -189,7 +189,7 @@ describe("upload tickets and chunked uploads", () => {
     return (await response.json()) as Ticket;
   }
   const upload = (ticket: Ticket, path: string, options: Parameters<Harness["call"]>[2] = {}) =>
-    h.call(path.endsWith("complete") ? "POST" : "PUT", `/uploads/${ticket.ticket}${path}`, {
+    h.call(path.startsWith("/complete") ? "POST" : "PUT", `/uploads/${ticket.ticket}${path}`, {
       user: "editor",
       userToken: null, // requestRemote carries no user token
       localId: "upload-1",
@@ -245,6 +245,29 @@ describe("upload tickets and chunked uploads", () => {
     expect(h.publisher.published.filter((p) => p.key === published?.key)).toHaveLength(1);
     // The next ticket for the same macro reuses its site.
     expect((await ticketFor("upload-1", 10)).siteId).toBe(ticket.siteId);
+  });
+
+  it("hands the editor's status feed choice to the pipeline, none when it made none, and refuses any other value", async () => {
+    const cases = [
+      ["?statusFeed=true", true],
+      ["?statusFeed=false", false],
+      ["", undefined],
+    ] as const;
+    for (const [query, expected] of cases) {
+      const localId = `feed${query.length}`;
+      const ticket = await ticketFor(localId, 3);
+      expect((await upload(ticket, "/chunks/1", { localId, rawBody: new Uint8Array(3) })).status).toBe(200);
+      if (query === "?statusFeed=true") {
+        const refused = await upload(ticket, "/complete?statusFeed=yes", { localId });
+        expect(refused.status).toBe(400);
+        expect(await errorCode(refused)).toBe("INVALID_REQUEST");
+      }
+      const done = await upload(ticket, `/complete${query}`, { localId });
+      expect(done.status, query).toBe(202);
+      const published = h.publisher.published.at(-1);
+      expect(published?.site).toBe(ticket.siteId);
+      expect(published?.statusFeed, query).toBe(expected);
+    }
   });
 
   it("takes a chunk as one multipart file part — how requestRemote carries binary — byte for byte, and refuses any other multipart shape", async () => {

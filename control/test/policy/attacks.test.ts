@@ -343,6 +343,7 @@ const ATTACKED_ROUTES: ReadonlySet<string> = new Set([
   "GET /v1/monitors",
   "POST /v1/monitors",
   "GET /v1/monitors/{monitor}",
+  "PATCH /v1/monitors/{monitor}",
   "DELETE /v1/monitors/{monitor}",
   "GET /v1/status/monitors",
   "POST /v1/tenants/register",
@@ -461,6 +462,7 @@ function adminOnly(route: string): Expectation {
     "GET /v1/monitors",
     "POST /v1/monitors",
     "GET /v1/monitors/{monitor}",
+    "PATCH /v1/monitors/{monitor}",
     "DELETE /v1/monitors/{monitor}",
   ];
   return adminRoutes.includes(route) ? refused(403, "NO_ACCESS") : refused(403, "PRINCIPAL_NOT_ALLOWED");
@@ -495,6 +497,8 @@ function bodyFor(method: string, path: string): { body?: string | Uint8Array; ty
     "/v1/tenant/accepted-findings": { ruleId: "github-token", fileHash: "a".repeat(64) },
     "/v1/lifecycle/installed": { eventType: "avi:forge:installed:app" },
     "/v1/monitors": { name: "attack", url: "https://attacker.example.com/" },
+    // Editing the victim's monitor would point OUR Worker at the attacker's URL.
+    "/v1/monitors/{monitor}": { name: "attack", url: "https://attacker.example.com/" },
     "/v1/tenants/register": {},
     "/v1/tenants/rotate-key": {},
     "/v1/lifecycle/page-events": {
@@ -571,8 +575,10 @@ describe("every operation of the OpenAPI document, against every kind of attacke
     // … and the victim's monitor is still there, alone.
     const monitors = (await (
       await world.send("GET", "/v1/monitors", { headers: { authorization: `Bearer ${victim.adminToken}` } })
-    ).json()) as { monitors: { id: string }[] };
+    ).json()) as { monitors: { id: string; name: string; url: string }[] };
     expect(monitors.monitors.map((m) => m.id)).toEqual([victim.monitorId]);
+    // … unedited: nobody renamed it or pointed it elsewhere.
+    expect(monitors.monitors[0]).toMatchObject({ name: "Victim orders", url: VICTIM_MONITOR_URL });
   }, 300_000);
 });
 
@@ -622,6 +628,7 @@ describe("the Service status macro", () => {
     for (const [method, path] of [
       ["GET", "/v1/monitors"],
       ["GET", `/v1/monitors/${victim.monitorId}`],
+      ["PATCH", `/v1/monitors/${victim.monitorId}`],
       ["GET", "/v1/macro/state"],
       ["GET", "/v1/sites"],
     ] as const)

@@ -78,6 +78,8 @@ export interface World {
     cookie?: string,
   ): Promise<{ status: number; body: string; location?: string; setCookie?: string }>;
   sql<T>(query: string, ...binds: unknown[]): Promise<T[]>;
+  /** One key of the SITE_FEEDS namespace the control Worker writes and the edge reads. */
+  readSiteFeeds(key: string): Promise<string | null>;
   dispose(): Promise<void>;
 }
 
@@ -178,6 +180,8 @@ export async function startWorld(
       port: 0,
       maxRunning: 50,
       log: new Log(LogLevel.ERROR),
+      // The control Worker's SITE_FEEDS, as in the dev stack: one namespace, written there, read here.
+      siteFeeds: (key) => world.readSiteFeeds(key),
     },
     initial.map(siteWorkerOf),
   );
@@ -307,6 +311,9 @@ export async function startWorld(
         .bind(...binds)
         .all();
       return results as T[];
+    },
+    async readSiteFeeds(key) {
+      return (await mf.getKVNamespace("SITE_FEEDS", "control")).get(key, "text");
     },
     async dispose() {
       await mf.dispose().catch(() => {});

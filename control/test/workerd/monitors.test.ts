@@ -131,6 +131,120 @@ describe("/v1/monitors", () => {
   });
 });
 
+describe("PATCH /v1/monitors/{monitor}", () => {
+  async function created(tenant: TenantShortId, body: Record<string, unknown>): Promise<string> {
+    const response = await addMonitor(tenant, body);
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { id: string }).id;
+  }
+  const edit = (tenant: TenantShortId, id: string, body: unknown, caller = admin(tenant)) =>
+    caller(`/v1/monitors/${id}`, { method: "PATCH", headers: JSON_HEADERS, body: JSON.stringify(body) });
+
+  it("changes the settings it is given, keeps the others, is due at once and audited", async () => {
+    const tenant = await newTenant();
+    const id = await created(tenant, { name: "Orders", url: "https://orders.example.com/health" });
+    await env.DB.prepare("UPDATE monitors SET next_check_at = ? WHERE id = ?")
+      .bind(Date.now() + 3_600_000, id)
+      .run();
+    const before = Date.now();
+    const response = await edit(tenant, id, {
+      name: "Orders v2",
+      url: "https://orders-v2.example.com/health",
+      expectedStatus: { min: 200, max: 204 },
+      intervalSeconds: 120,
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      id,
+      name: "Orders v2",
+      url: "https://orders-v2.example.com/health",
+      method: "GET",
+      expectedStatus: { min: 200, max: 204 },
+      timeoutSeconds: 10,
+      intervalSeconds: 120,
+    });
+    const row = await env.DB.prepare("SELECT next_check_at FROM monitors WHERE id = ?")
+      .bind(id)
+      .first<{ next_check_at: number }>();
+    expect(row?.next_check_at).toBeLessThanOrEqual(Date.now());
+    expect(row?.next_check_at).toBeGreaterThanOrEqual(before);
+    const audited = await env.DB.prepare(
+      "SELECT detail FROM audit_entries WHERE tenant_id = ? AND action = 'monitor.update'",
+    )
+      .bind(tenant)
+      .first<{ detail: string }>();
+    expect(JSON.parse(audited?.detail ?? "{}")).toMatchObject({
+      name: "Orders v2",
+      url: "https://orders-v2.example.com/health",
+    });
+  });
+
+  it("refuses an SSRF target with MONITOR_TARGET_FORBIDDEN and changes nothing", async () => {
+    const tenant = await newTenant();
+    const id = await created(tenant, { name: "Svc", url: "https://svc.example.com/" });
+    for (const url of [
+      "https://169.254.169.254/latest/meta-data/",
+      "https://0x7f.1/",
+      "http://svc.example.com/",
+    ]) {
+      const refused = await expectError(
+        await edit(tenant, id, { name: "Moved", url }),
+        422,
+        "MONITOR_TARGET_FORBIDDEN",
+      );
+      expect((refused.error as unknown as { reason: string }).reason, url).toBeTruthy();
+    }
+    const one = (await (await admin(tenant)(`/v1/monitors/${id}`)).json()) as { name: string; url: string };
+    expect(one).toMatchObject({ name: "Svc", url: "https://svc.example.com/" });
+  });
+
+  it("applies the create rules: an interval under a minute, an inverted range, an unknown field, an empty edit", async () => {
+    const tenant = await newTenant();
+    const id = await created(tenant, { name: "Rules", url: "https://rules.example.com/" });
+    for (const body of [
+      { intervalSeconds: 59 },
+      { expectedStatus: { min: 300, max: 200 } },
+      { method: "POST" },
+      { timeoutSeconds: 0 },
+      { name: "" },
+      { name: "bad\u0007name" },
+      { createdBy: "someone" },
+      {},
+    ])
+      await expectError(await edit(tenant, id, body), 400, "INVALID_REQUEST");
+  });
+
+  it("keeps names unique per tenant ignoring case", async () => {
+    const tenant = await newTenant();
+    await created(tenant, { name: "API", url: "https://a.example.com/" });
+    const id = await created(tenant, { name: "Web", url: "https://w.example.com/" });
+    await expectError(await edit(tenant, id, { name: "api" }), 409, "NAME_TAKEN");
+    expect((await edit(tenant, id, { name: "WEB" })).status).toBe(200);
+  });
+
+  it("is another tenant's to read as missing, and a reading token's to be refused", async () => {
+    const tenant = await newTenant();
+    const id = await created(tenant, { name: "Theirs", url: "https://theirs.example.com/" });
+    await expectError(
+      await edit(tenant, id, { url: "https://attacker.example.com/" }, admin(await newTenant())),
+      404,
+      "NOT_FOUND",
+    );
+    await expectError(
+      await edit(
+        tenant,
+        id,
+        { url: "https://attacker.example.com/" },
+        as(principalFor(tenant, ["sites:read"])),
+      ),
+      403,
+      "INSUFFICIENT_SCOPE",
+    );
+    const one = (await (await admin(tenant)(`/v1/monitors/${id}`)).json()) as { url: string };
+    expect(one.url).toBe("https://theirs.example.com/");
+  });
+});
+
 /** A fake network: each URL answers what the test says, and every request is recorded. */
 function network(answers: Record<string, () => Response | Promise<Response>>) {
   const seen: string[] = [];

@@ -1,2 +1,3 @@
+export * from "./feed.ts";
 export * from "./status-range.ts";
 export * from "./target.ts";

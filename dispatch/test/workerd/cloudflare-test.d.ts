@@ -4,11 +4,16 @@
  */
 declare module "cloudflare:test" {
   /**
-   * The dispatch Worker's bindings as vitest.config.ts configures them; TENANT_CSP is a real KV
-   * namespace, which the tests also write (as the control Worker does).
+   * The dispatch Worker's bindings as vitest.config.ts configures them; TENANT_CSP and SITE_FEEDS are
+   * real KV namespaces, which the tests also write (as the control Worker does).
    */
   export const env: import("../../src/env.ts").DispatchEnv & {
     readonly TENANT_CSP: import("../../src/tenant-csp.ts").TenantCspStore & {
+      put(key: string, value: string): Promise<void>;
+      delete(key: string): Promise<void>;
+    };
+    /** The monitor feeds and opt-ins, which the tests write as the control Worker does. */
+    readonly SITE_FEEDS: import("../../src/site-feeds.ts").SiteFeedStore & {
       put(key: string, value: string): Promise<void>;
       delete(key: string): Promise<void>;
     };

@@ -145,6 +145,8 @@ export function Publisher() {
   const [dragging, setDragging] = useState(false);
   const [title, setTitle] = useState("");
   const [description, setDescription] = useState("");
+  /** The next version's status feed choice; undefined until the editor touches it (the live one's). */
+  const [statusFeed, setStatusFeed] = useState<boolean | undefined>();
   const [notice, setNotice] = useState<string | undefined>();
   // The folder picker attribute is not in React's typings: set on the element when it mounts.
   const folderInput = useCallback(
@@ -251,7 +253,7 @@ export function Publisher() {
         setStage({ kind: "uploading", result, sent });
       }
       const done = await requestRemote(CONTROL_REMOTE, {
-        path: `${ticket.uploadPath}/complete`,
+        path: `${ticket.uploadPath}/complete${statusFeed === undefined ? "" : `?statusFeed=${statusFeed}`}`,
         method: "POST",
       });
       const text = await done.text();
@@ -367,6 +369,17 @@ export function Publisher() {
           </Button>
         </StateMessage>
       )}
+
+      <label data-testid="status-feed">
+        <input
+          type="checkbox"
+          checked={statusFeed ?? versions.some((v) => v.live && v.statusFeed === true)}
+          onChange={(e) => setStatusFeed(e.target.checked)}
+          data-testid="status-feed-input"
+        />{" "}
+        Let this mini-site read the service status — the monitors' names, states and uptime, never their
+        addresses — from <span className="ms-mono">/__ms/status.json</span>
+      </label>
 
       <section
         className="ms-drop"

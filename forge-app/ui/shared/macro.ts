@@ -45,6 +45,8 @@ export interface VersionItem {
   readonly publishedBy: string;
   readonly createdAt: string;
   readonly live: boolean;
+  /** May read the tenant's monitor feed at `/__ms/status.json` (chosen when it was published). */
+  readonly statusFeed?: boolean;
 }
 
 /** The gateway's messages to the view (dispatch/src/inject.ts and gateway.ts; a test keeps them equal). */
