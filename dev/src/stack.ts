@@ -13,6 +13,8 @@
  *   P+8   the app's Custom UI "CDN": the built resources on an origin of their own
  *   P+9   the monitors' demo service (`demoService.url`, GET /health), which can be stopped and started
  *   P+10  its switch (`demoService.controlUrl`: POST /up, POST /down)
+ *   P+11  the local DNS-over-HTTPS resolver the control Worker asks about every monitor host name
+ *         (`dnsResolverUrl`; MONITOR_DNS_URL): loopback for `*.localhost`, NXDOMAIN for the rest
  * With base port 0 every service takes a free port (tests).
  *
  * Everything is kept under the data folder: uploaded assets and scripts (so sites published before a
@@ -36,6 +38,7 @@ import {
 import { LOCAL_CONFLUENCE_INCLUDED, startLocalConfluenceStack } from "./confluence/start.ts";
 import { type DevConsole, startDevConsole } from "./console.ts";
 import { type Control, startControl } from "./control.ts";
+import { type DohStandIn, startDohStandIn } from "./dns/doh-standin.ts";
 import { Edge } from "./edge.ts";
 import { DEV_FORGE_INSTALLATION, loadOrCreateFitSigner, startForgeJwksServer } from "./forge/index.ts";
 import { type DemoService, startDemoService } from "./monitors/demo-service.ts";
@@ -106,6 +109,8 @@ export interface DevInfo {
    * tenant: `healthUrl` is what it checks; POST `<controlUrl>/down` stops it, `/up` starts it again.
    */
   readonly demoService: { readonly healthUrl: string; readonly controlUrl: string };
+  /** The DNS-over-HTTPS endpoint monitor host names are resolved through (the control Worker's MONITOR_DNS_URL). */
+  readonly dnsResolverUrl: string;
   /** The local Confluence hosting the app (absent when started without it). */
   readonly localConfluence?: {
     /** Landing page; each site is at `sites[key]` (`http://<key>.localhost:<port>`). */
@@ -129,6 +134,8 @@ export interface DevStack {
   readonly cloudflareApi: CloudflareApi;
   readonly control: Control;
   readonly demoService: DemoService;
+  /** The local resolver's zone: tests make names answer private addresses (and change them: rebinding). */
+  readonly dns: DohStandIn;
   /** The local Confluence and Forge host (absent when started without it). */
   readonly localConfluence?: LocalConfluence;
   close(): Promise<void>;
@@ -279,6 +286,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     // A tester may bring their own signing keys and app ids (DESIGN §7: FITs "crafted outside").
     const forgeJwksUrl = process.env.FORGE_JWKS_URL ?? forgeJwks.jwksUrl;
     const allowedForgeAppIds = process.env.ALLOWED_FORGE_APP_IDS ?? DEV_FORGE_INSTALLATION.appId;
+    const dns = await startDohStandIn({ port: portAt(11) });
+    opened.push(dns);
     control = await startControl({
       dataDir: options.dataDir,
       port: portAt(4),
@@ -304,6 +313,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         DEV_ALLOW_LOOPBACK_HTTP: "true",
         // Dev only: monitors may watch the demo service on loopback (nothing else private).
         MONITOR_ALLOW_LOOPBACK: "true",
+        // Monitor host names are resolved as in production, by a resolver that never leaves the machine.
+        MONITOR_DNS_URL: dns.url,
       },
       ...(options.monitorCronMs === undefined ? {} : { monitorCronMs: options.monitorCronMs }),
     });
@@ -373,6 +384,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       grantTtlSeconds,
       dataDir: options.dataDir,
       demoService: { healthUrl: `${demoService.url}/health`, controlUrl: demoService.controlUrl },
+      dnsResolverUrl: dns.url,
       ...(localConfluence === undefined ? {} : { localConfluence }),
     };
     await writeJsonAtomically(join(options.dataDir, "dev.json"), info);
@@ -382,6 +394,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       cloudflareApi,
       control,
       demoService,
+      dns,
       ...(localHost === undefined ? {} : { localConfluence: localHost }),
       close: closeAll,
     };

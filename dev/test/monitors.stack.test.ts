@@ -156,4 +156,52 @@ describe("a monitor on the demo service, reported to Confluence over the signed 
       expect([response.status, answer.error.code], url).toEqual([422, "MONITOR_TARGET_FORBIDDEN"]);
     }
   });
+
+  it("refuses a public-looking name that resolves to a private address, at creation and — rebound — at check time", async () => {
+    const create = (name: string, url: string) =>
+      fetch(`${stack.info.controlUrl}/v1/monitors`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${stack.info.apiToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ name, url, intervalSeconds: 60 }),
+      });
+    stack.dns.setRecords("internal-admin.example.com", ["93.184.216.34", "10.1.2.3"]);
+    const refused = await create("sneaky", "http://internal-admin.example.com/health");
+    const answer = (await refused.json()) as { error: { code: string; reason: string; message: string } };
+    expect([refused.status, answer.error.code, answer.error.reason]).toEqual([
+      422,
+      "MONITOR_TARGET_FORBIDDEN",
+      "private",
+    ]);
+    expect(answer.error.message).toContain("resolves to 10.1.2.3");
+    stack.dns.setRecords("metadata-alias.example.com", ["fd00:ec2::254"]);
+    const v6 = (await (await create("v6", "http://metadata-alias.example.com/")).json()) as {
+      error: { reason: string };
+    };
+    expect(v6.error.reason).toBe("private");
+
+    // Public when added; rebound to the cloud metadata address before its check.
+    stack.dns.setRecords("rebinding.example.com", ["93.184.216.34"]);
+    const added = await create("rebinding", "http://rebinding.example.com/health");
+    expect(added.status).toBe(201);
+    const { id } = (await added.json()) as { id: string };
+    stack.dns.setRecords("rebinding.example.com", ["169.254.169.254"]);
+    const deadline = Date.now() + 60_000;
+    let errors: (string | null)[] = [];
+    while (Date.now() < deadline && !errors.includes("target:metadata")) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const monitor = (await (
+        await fetch(`${stack.info.controlUrl}/v1/monitors/${id}`, {
+          headers: { authorization: `Bearer ${stack.info.apiToken}` },
+        })
+      ).json()) as { history: { error: string | null }[] };
+      errors = monitor.history.map((h) => h.error);
+    }
+    // (A check that ran before the rebinding failed on the public address: nothing routes there.)
+    expect(errors).toContain("target:metadata");
+    expect(stack.dns.queries()).toContain("rebinding.example.com");
+    await fetch(`${stack.info.controlUrl}/v1/monitors/${id}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${stack.info.apiToken}` },
+    });
+  }, 90_000);
 });

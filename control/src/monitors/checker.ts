@@ -15,17 +15,20 @@
  *   push       monitors/reports.ts sends due reports, signed, with retries
  *
  * What the runtime lets us see: workerd's fetch() neither exposes the address it connected to nor
- * offers a DNS API, so a public NAME that resolves to a private address cannot be caught here; IP
- * literals in every spelling, private-looking names and every redirect hop are. Cloudflare's own
- * egress does not route to private networks of ours (there are none behind the Worker), which is what
- * bounds the remaining risk in production; docs/security.md says so.
+ * offers a DNS API, so every hop's host NAME is first resolved through DNS-over-HTTPS (resolve.ts,
+ * MONITOR_DNS_URL; one resolver, so one lookup per host, per pass) and refused if any address it
+ * answers is; IP literals in every spelling, private-looking names and every redirect hop are refused
+ * by the URL guard. fetch() resolves again, so a rebinding race remains; Cloudflare's own egress does
+ * not route to private networks of ours (there are none behind the Worker), which is what bounds it
+ * in production; docs/security.md says so.
  */
 
 import { checkMonitorUrl, type TenantShortId } from "@mini-sites/core";
 import type { ControlEnv } from "../env.ts";
 import { refreshTenantFeeds } from "../site-feeds.ts";
-import { MAX_REDIRECTS, MONITOR_CONCURRENCY, monitorBatch, targetPolicy } from "./config.ts";
+import { MAX_REDIRECTS, MONITOR_CONCURRENCY, monitorBatch, resolverOf, targetPolicy } from "./config.ts";
 import { queueReportStatement, type StateReport } from "./reports.ts";
+import { checkResolvedHost, type Resolver } from "./resolve.ts";
 import {
   type CheckResult,
   type Monitor,
@@ -38,6 +41,8 @@ export interface CheckerDeps {
   /** Outgoing requests; tests hand in their own. */
   readonly fetch?: (request: Request) => Promise<Response>;
   readonly now?: () => number;
+  /** Host name → addresses; default the deployment's DNS-over-HTTPS resolver (none if unset). */
+  readonly resolve?: Resolver;
 }
 
 export interface PassOutcome {
@@ -56,6 +61,7 @@ export async function checkMonitor(
   const send = deps.fetch ?? ((request: Request) => fetch(request));
   const now = deps.now ?? Date.now;
   const policy = targetPolicy(env);
+  const resolve = deps.resolve ?? resolverOf(env);
   const started = now();
   const signal = AbortSignal.timeout(monitor.timeoutMs);
   let url = monitor.url;
@@ -63,6 +69,16 @@ export async function checkMonitor(
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const verdict = checkMonitorUrl(url, policy);
       if (!verdict.ok) return { ok: false, status: null, latencyMs: null, error: `target:${verdict.reason}` };
+      if (resolve !== undefined) {
+        const host = await checkResolvedHost(verdict.url, policy, resolve);
+        if (!host.ok)
+          return {
+            ok: false,
+            status: null,
+            latencyMs: null,
+            error: host.reason === "dns" ? "dns" : `target:${host.reason}`,
+          };
+      }
       const response = await send(
         new Request(verdict.url.href, {
           method: monitor.method,
@@ -125,8 +141,13 @@ export async function checkDueMonitors(env: ControlEnv, deps: CheckerDeps = {}):
     if (meta.changes === 1) claimed.push(monitor);
   }
   let changed = 0;
+  // One resolver for the pass: monitors of one host cost one lookup.
+  const resolve = deps.resolve ?? resolverOf(env);
   await pool(claimed, MONITOR_CONCURRENCY, async (monitor) => {
-    const result = await checkMonitor(monitor, env, deps);
+    const result = await checkMonitor(monitor, env, {
+      ...deps,
+      ...(resolve === undefined ? {} : { resolve }),
+    });
     const checkedAt = now();
     if (await record(env, monitor, { ...result, checkedAt })) changed++;
   });

@@ -4,6 +4,7 @@
  */
 
 import type { MonitorTargetPolicy } from "@mini-sites/core";
+import { dohResolver, type Resolver } from "./resolve.ts";
 
 export interface MonitorVars {
   /** How long the Forge side accepts the previous tenant key after a rotation (seconds; default 1 day). */
@@ -15,6 +16,13 @@ export interface MonitorVars {
   readonly MONITOR_ALLOW_LOOPBACK?: string;
   /** Most monitors one cron pass checks (default 50); the rest wait for the next minute. */
   readonly MONITOR_BATCH?: string;
+  /**
+   * A DNS-over-HTTPS JSON endpoint (production: https://cloudflare-dns.com/dns-query; the dev stack:
+   * its local resolver). Every monitor host name is resolved there first and refused if any address
+   * is private, loopback, link-local, metadata or reserved. Unset: no DNS check (names are still
+   * screened by the URL guard).
+   */
+  readonly MONITOR_DNS_URL?: string;
 }
 
 /** Checks of one pass running at once: Workers allow 6 simultaneous outgoing connections per request. */
@@ -60,4 +68,11 @@ export function targetPolicy(
     allowHttp: env.DEV_ALLOW_LOOPBACK_HTTP === "true",
     allowLoopback: env.MONITOR_ALLOW_LOOPBACK === "true",
   };
+}
+
+/** The deployment's DNS-over-HTTPS resolver (a fresh answer cache each call), or none if unset. */
+export function resolverOf(env: MonitorVars): Resolver | undefined {
+  const endpoint = env.MONITOR_DNS_URL?.trim();
+  if (endpoint === undefined || endpoint === "") return undefined;
+  return dohResolver(endpoint);
 }

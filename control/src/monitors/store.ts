@@ -221,7 +221,7 @@ export interface CheckResult {
   readonly ok: boolean;
   readonly status: number | null;
   readonly latencyMs: number | null;
-  /** An error class (`timeout`, `network`, `status`, `target`), never a message from the target. */
+  /** An error class (`timeout`, `network`, `dns`, `status`, `redirects`, `target:<reason>`), never a message from the target. */
   readonly error: string | null;
 }
 

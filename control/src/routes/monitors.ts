@@ -17,12 +17,14 @@
  */
 
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { checkMonitorUrl } from "@mini-sites/core";
+import { checkMonitorUrl, describeTargetReason, type MonitorTargetReason } from "@mini-sites/core";
 import { type AppEnv, accessOf, monitorOf, tenantOf } from "../app/context.ts";
 import { ApiError } from "../app/errors.ts";
 import { audit } from "../audit/log.ts";
-import { MAX_MONITORS_PER_TENANT, MONITOR_DEFAULTS, targetPolicy } from "../monitors/config.ts";
+import type { ControlEnv } from "../env.ts";
+import { MAX_MONITORS_PER_TENANT, MONITOR_DEFAULTS, resolverOf, targetPolicy } from "../monitors/config.ts";
 import { tenantFeed } from "../monitors/feed.ts";
+import { checkResolvedHost } from "../monitors/resolve.ts";
 import {
   type CheckResult,
   createMonitor,
@@ -264,14 +266,29 @@ export function monitorJson(m: Monitor, uptime: Uptime | undefined) {
   };
 }
 
-/** The URL as the checker will request it, or MONITOR_TARGET_FORBIDDEN with the guard's reason. */
-function guardedUrl(url: string, env: Parameters<typeof targetPolicy>[0]): string {
-  const verdict = checkMonitorUrl(url, targetPolicy(env));
-  if (!verdict.ok)
-    throw new ApiError("MONITOR_TARGET_FORBIDDEN", `url: ${verdict.message}`, {
-      issues: [{ path: "json.url", message: verdict.message }],
-      extra: { reason: verdict.reason },
+/**
+ * The URL as the checker will request it, or MONITOR_TARGET_FORBIDDEN with the guard's reason: first
+ * the URL itself, then (with MONITOR_DNS_URL) every address its host name resolves to. A resolver
+ * that cannot answer does not block the change: every check resolves again and fails closed.
+ */
+async function guardedUrl(url: string, env: ControlEnv): Promise<string> {
+  const policy = targetPolicy(env);
+  const verdict = checkMonitorUrl(url, policy);
+  const refuse = (reason: MonitorTargetReason, message: string) =>
+    new ApiError("MONITOR_TARGET_FORBIDDEN", `url: ${message}`, {
+      issues: [{ path: "json.url", message }],
+      extra: { reason },
     });
+  if (!verdict.ok) throw refuse(verdict.reason, verdict.message);
+  const resolve = resolverOf(env);
+  if (resolve !== undefined) {
+    const host = await checkResolvedHost(verdict.url, policy, resolve);
+    if (!host.ok && host.reason !== "dns")
+      throw refuse(
+        host.reason,
+        `${verdict.url.hostname} resolves to ${host.address}, which ${describeTargetReason(host.reason)}.`,
+      );
+  }
   return verdict.url.href;
 }
 
@@ -292,7 +309,7 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>, now: () => numbe
     const tenant = tenantOf(c).id;
     const actor = accessOf(c).actor;
     const body = c.req.valid("json");
-    const url = guardedUrl(body.url, c.env);
+    const url = await guardedUrl(body.url, c.env);
     const result = await createMonitor(
       c.env.DB,
       tenant,
@@ -350,7 +367,7 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>, now: () => numbe
     const body = c.req.valid("json");
     const changes: MonitorChanges = {
       ...(body.name === undefined ? {} : { name: body.name }),
-      ...(body.url === undefined ? {} : { url: guardedUrl(body.url, c.env) }),
+      ...(body.url === undefined ? {} : { url: await guardedUrl(body.url, c.env) }),
       ...(body.method === undefined ? {} : { method: body.method }),
       ...(body.expectedStatus === undefined
         ? {}

@@ -184,6 +184,9 @@ const MESSAGES: Record<MonitorTargetReason, string> = {
   reserved: "points at a reserved or special-purpose address",
 };
 
+/** Why a target is refused, in words: "points at a private network address". */
+export const describeTargetReason = (reason: MonitorTargetReason): string => MESSAGES[reason];
+
 /** Checks a monitor's URL (and every redirect hop's) before any request is made. */
 export function checkMonitorUrl(text: string, policy: MonitorTargetPolicy = {}): MonitorTargetVerdict {
   let url: URL;
