@@ -106,6 +106,22 @@ describe("mini-sites publish", () => {
     expect(json(unchanged.stdout)).toMatchObject({ version: 2, status: "unchanged" });
   });
 
+  it("publishes the same content again with --status-feed as a new version that may read the tenant's feed", async () => {
+    const dist = join(world.dir, "team-dashboard", "dist");
+    const opted = await run(world, ["publish", dist, "--status-feed", "--json"]);
+    expect(opted.code, opted.stderr).toBe(0);
+    expect(json(opted.stdout)).toMatchObject({ version: 3 });
+    const listed = json((await run(world, ["versions", "team-dashboard", "--json"])).stdout).versions as {
+      number: number;
+      statusFeed: boolean;
+    }[];
+    expect(listed.find((v) => v.number === 3)?.statusFeed).toBe(true);
+    expect(listed.find((v) => v.number === 2)?.statusFeed).toBe(false);
+    // Same bytes, same choice: nothing new.
+    const again = await run(world, ["publish", dist, "--status-feed", "--json"]);
+    expect(json(again.stdout)).toMatchObject({ version: 3, status: "unchanged" });
+  });
+
   it("rolls back by site name, and downloads exactly what was published", async () => {
     const rollback = await run(world, ["rollback", "Team-Dashboard", "1"]);
     expect(rollback.code, rollback.stderr).toBe(0);
@@ -373,7 +389,33 @@ describe("mini-sites monitors", () => {
     const badExpect = await run(world, ["monitors", "add", "x", "https://x.example.com/", "--expect", "abc"]);
     expect(badExpect.code).toBe(2);
 
-    const removed = await run(world, ["monitors", "rm", "orders api", "--json"]);
+    const edited = await run(world, [
+      "monitors",
+      "edit",
+      "orders api",
+      "--name",
+      "Orders API v2",
+      "--expect",
+      "204",
+      "--timeout",
+      "5",
+      "--json",
+    ]);
+    expect(edited.code, edited.stderr).toBe(0);
+    expect(json(edited.stdout)).toMatchObject({
+      name: "Orders API v2",
+      method: "HEAD",
+      expectedStatus: { min: 204, max: 204 },
+      timeoutSeconds: 5,
+      intervalSeconds: 120,
+    });
+    const nothing = await run(world, ["monitors", "edit", "Orders API v2"]);
+    expect(nothing.code).toBe(2);
+    const ssrfEdit = await run(world, ["monitors", "edit", "Orders API v2", "--url", "http://10.0.0.1/"]);
+    expect(ssrfEdit.code).toBe(1);
+    expect(ssrfEdit.stderr).toContain("MONITOR_TARGET_FORBIDDEN");
+
+    const removed = await run(world, ["monitors", "rm", "orders api v2", "--json"]);
     expect(removed.code, removed.stderr).toBe(0);
     expect(json(removed.stdout)).toMatchObject({ deleted: true });
     const after = await run(world, ["monitors", "list", "--json"]);

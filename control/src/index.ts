@@ -12,7 +12,7 @@ import { sweepLifecycle } from "./lifecycle/sweep.ts";
 import { cleanAbandonedUploads } from "./macro/cleanup.ts";
 import { checkDueMonitors } from "./monitors/checker.ts";
 import { rewrapTenantKeys } from "./monitors/keys.ts";
-import { pushPendingReports } from "./monitors/reports.ts";
+import { pruneReports, pushPendingReports } from "./monitors/reports.ts";
 import { pruneDenials } from "./policy/denials.ts";
 import { recoverJobs } from "./publish/recover.ts";
 
@@ -65,6 +65,7 @@ export default {
     await task("recover-jobs", () => recoverJobs(env, now));
     await task("abandoned-uploads", () => cleanAbandonedUploads(env, Date.now()));
     await task("denial-counts", () => pruneDenials(env.DB, Date.now()));
+    await task("monitor-reports-prune", () => pruneReports(env, Date.now()));
     await task("lifecycle", () => sweepLifecycle(env, {}, Date.now()));
     await task("reconcile", () => reconcilePass(env, {}, Date.now()));
     await task("rewrap-tenant-keys", async () => {

@@ -30,6 +30,9 @@ export type BrandingCheck =
  */
 const FORBIDDEN_IN_NAME = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/u;
 
+/** No control, line-break or text-direction characters: safe to show people as a name (monitors too). */
+export const isSafeDisplayText = (text: string): boolean => !FORBIDDEN_IN_NAME.test(text);
+
 /** A display name: trimmed, 1–MAX_DISPLAY_NAME_LENGTH characters, no control or bidi characters. */
 export function checkDisplayName(text: string): BrandingCheck {
   const value = text.trim();

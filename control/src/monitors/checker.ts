@@ -109,13 +109,26 @@ export async function checkMonitor(
   }
 }
 
-/** Runs `work` over `items` with at most `limit` at once. */
+/**
+ * Runs `work` over `items` with at most `limit` at once. One item's failure is logged and never ends
+ * the others (they are other tenants' checks, already claimed).
+ */
 async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {
       const item = items[next++] as T;
-      await work(item);
+      try {
+        await work(item);
+      } catch (error) {
+        console.error(
+          JSON.stringify({
+            level: "error",
+            event: "monitor.check_failed",
+            error: String((error as Error).name),
+          }),
+        );
+      }
     }
   });
   await Promise.all(runners);
@@ -125,8 +138,13 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
 export async function checkDueMonitors(env: ControlEnv, deps: CheckerDeps = {}): Promise<PassOutcome> {
   const now = deps.now ?? Date.now;
   const passStart = now();
+  // Round robin over tenants: every tenant's most overdue monitor first, then every tenant's second…
+  // so a tenant with many (or slow) monitors cannot take a pass from the others.
   const { results } = await env.DB.prepare(
-    "SELECT * FROM monitors WHERE next_check_at <= ? ORDER BY next_check_at LIMIT ?",
+    `SELECT * FROM (
+       SELECT *, ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY next_check_at, id) AS turn
+       FROM monitors WHERE next_check_at <= ?
+     ) ORDER BY turn, next_check_at LIMIT ?`,
   )
     .bind(passStart, monitorBatch(env))
     .all<MonitorRow>();
@@ -168,8 +186,10 @@ async function record(env: ControlEnv, monitor: Monitor, result: CheckResult): P
   const statements = [
     db
       .prepare(
+        // Only while the monitor exists: one deleted during its check leaves nothing (a plain INSERT
+        // would fail the foreign key, and OR IGNORE does not cover foreign keys).
         `INSERT OR IGNORE INTO monitor_results (tenant_id, monitor_id, checked_at, ok, status, latency_ms, error)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+         SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM monitors WHERE tenant_id = ? AND id = ?)`,
       )
       .bind(
         tenant,
@@ -179,6 +199,8 @@ async function record(env: ControlEnv, monitor: Monitor, result: CheckResult): P
         result.status,
         result.latencyMs,
         result.error,
+        tenant,
+        monitor.id,
       ),
     db
       .prepare(

@@ -85,7 +85,13 @@ interface Pending {
   body: string;
   created_at: number;
   attempts: number;
+  next_attempt_at: number;
 }
+
+/** How long a pass holds a report it is sending: overlapping passes never send it twice meanwhile. */
+const SEND_LEASE_MS = REPORT_TIMEOUT_MS + 20_000;
+/** Delivered and abandoned reports are kept this long (for what-to-watch queries), then deleted. */
+export const REPORT_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 const backoff = (attempts: number) =>
   Math.min(REPORT_RETRY_MAX_MS, REPORT_RETRY_BASE_MS * 2 ** Math.min(attempts, 16));
@@ -98,10 +104,13 @@ export async function pushPendingReports(
 ): Promise<PushOutcome> {
   const now = deps.now ?? Date.now;
   const send = deps.fetch ?? ((request: Request) => fetch(request));
+  // Round robin over tenants (each tenant's oldest first), so one tenant's backlog never starves others.
   const { results } = await env.DB.prepare(
-    `SELECT tenant_id, id, body, created_at, attempts FROM monitor_reports
-     WHERE delivered_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= ?
-     ORDER BY created_at LIMIT ?`,
+    `SELECT tenant_id, id, body, created_at, attempts, next_attempt_at FROM (
+       SELECT *, ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY created_at, id) AS turn
+       FROM monitor_reports
+       WHERE delivered_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= ?
+     ) ORDER BY turn, created_at LIMIT ?`,
   )
     .bind(now(), limit)
     .all<Pending>();
@@ -109,6 +118,14 @@ export async function pushPendingReports(
   const dev = env.DEV_ALLOW_LOOPBACK_HTTP === "true";
   for (const report of results) {
     const tenant = report.tenant_id as TenantShortId;
+    // Claim it: a pass that read the same row and comes second finds it leased and skips it.
+    const claim = await env.DB.prepare(
+      `UPDATE monitor_reports SET next_attempt_at = ?
+       WHERE tenant_id = ? AND id = ? AND next_attempt_at = ? AND delivered_at IS NULL AND abandoned_at IS NULL`,
+    )
+      .bind(now() + SEND_LEASE_MS, tenant, report.id, report.next_attempt_at)
+      .run();
+    if (claim.meta.changes !== 1) continue;
     let error: string | null = null;
     try {
       const channel = await reportChannelOf(env.DB, tenant);
@@ -135,7 +152,7 @@ export async function pushPendingReports(
             signal: AbortSignal.timeout(REPORT_TIMEOUT_MS),
           }),
         );
-        await response.body?.cancel();
+        await response.body?.cancel().catch(() => undefined);
         if (response.status < 200 || response.status > 299) error = `http-${response.status}`;
       }
     } catch (thrown) {
@@ -173,4 +190,23 @@ export async function pushPendingReports(
     );
   }
   return outcome;
+}
+
+/**
+ * Deletes reports delivered or abandoned more than REPORT_RETENTION_MS ago, and any still pending for
+ * a monitor that no longer exists (its state means nothing to anyone now): the outbox stays bounded.
+ */
+export async function pruneReports(env: ControlEnv, now: number = Date.now()): Promise<number> {
+  const cutoff = now - REPORT_RETENTION_MS;
+  const [done, orphaned] = await env.DB.batch([
+    env.DB.prepare("DELETE FROM monitor_reports WHERE delivered_at < ? OR abandoned_at < ?").bind(
+      cutoff,
+      cutoff,
+    ),
+    env.DB.prepare(
+      `DELETE FROM monitor_reports WHERE delivered_at IS NULL AND abandoned_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM monitors m WHERE m.tenant_id = monitor_reports.tenant_id AND m.id = monitor_reports.monitor_id)`,
+    ),
+  ]);
+  return (done?.meta.changes ?? 0) + (orphaned?.meta.changes ?? 0);
 }

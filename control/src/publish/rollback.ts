@@ -56,6 +56,11 @@ export async function rollbackSite(
       { from: ["superseded"], onlyForward: false, reason: "rollback" },
       clock(),
     );
+    if (outcome === "acceptance-withdrawn")
+      throw new ApiError(
+        "ACCEPTANCE_WITHDRAWN",
+        `Version ${number} relies on a finding your admins have just withdrawn.`,
+      );
     if (outcome === "flipped" || outcome === "already-live") {
       await audit(env, {
         tenantId: publisher.tenant,

@@ -455,7 +455,23 @@ export async function markProvisioning(
   return getVersionStatus(db, tenant, site, version);
 }
 
-export type FlipOutcome = "flipped" | "already-live" | "newer-live" | "not-flippable";
+export type FlipOutcome =
+  | "flipped"
+  | "already-live"
+  | "newer-live"
+  | "not-flippable"
+  | "acceptance-withdrawn";
+
+/**
+ * SQL: the version ?3 of site ?2 (tenant ?1) relies on no accepted finding its tenant has withdrawn
+ * (version_acceptances, migration 0012) — checked inside the flip itself, so a withdrawal that lands
+ * while a publish or rollback is provisioning still keeps the version from going live.
+ */
+const ACCEPTANCES_STAND = `NOT EXISTS (
+  SELECT 1 FROM version_acceptances va
+  WHERE va.tenant_id = ?1 AND va.site_id = ?2 AND va.version = ?3
+    AND NOT EXISTS (SELECT 1 FROM accepted_findings a
+                    WHERE a.tenant_id = va.tenant_id AND a.rule_id = va.rule_id AND a.file_hash = va.file_hash))`;
 
 /** Why a version stopped being live (versions.superseded_by, migration 0002). */
 export type SupersededBy = "publish" | "rollback";
@@ -482,7 +498,7 @@ export async function flipLive(
 ): Promise<FlipOutcome> {
   const from = options.from.map((s) => `'${s}'`).join(", ");
   const forward = options.onlyForward ? "AND l.number < ?3" : "";
-  const targetReady = `EXISTS (SELECT 1 FROM versions t WHERE t.tenant_id = ?1 AND t.site_id = ?2 AND t.number = ?3 AND t.status IN (${from}))`;
+  const targetReady = `EXISTS (SELECT 1 FROM versions t WHERE t.tenant_id = ?1 AND t.site_id = ?2 AND t.number = ?3 AND t.status IN (${from})) AND ${ACCEPTANCES_STAND}`;
   const noBlocker = options.onlyForward
     ? "NOT EXISTS (SELECT 1 FROM versions n WHERE n.tenant_id = ?1 AND n.site_id = ?2 AND n.status = 'live' AND n.number > ?3)"
     : "1";
@@ -497,7 +513,8 @@ export async function flipLive(
     db
       .prepare(
         `UPDATE versions SET status = 'live', status_at = ?4, superseded_by = NULL
-         WHERE tenant_id = ?1 AND site_id = ?2 AND number = ?3 AND status IN (${from}) AND ${noBlocker}`,
+         WHERE tenant_id = ?1 AND site_id = ?2 AND number = ?3 AND status IN (${from}) AND ${noBlocker}
+           AND ${ACCEPTANCES_STAND}`,
       )
       .bind(tenant, site, version, now),
     db
@@ -512,11 +529,13 @@ export async function flipLive(
   const row = await db
     .prepare(
       `SELECT (SELECT status FROM versions WHERE tenant_id = ?1 AND site_id = ?2 AND number = ?3) AS status,
-              (SELECT live_version FROM sites WHERE tenant_id = ?1 AND id = ?2) AS live`,
+              (SELECT live_version FROM sites WHERE tenant_id = ?1 AND id = ?2) AS live,
+              ${ACCEPTANCES_STAND} AS stands`,
     )
     .bind(tenant, site, version)
-    .first<{ status: VersionStatus | null; live: number | null }>();
+    .first<{ status: VersionStatus | null; live: number | null; stands: number }>();
   if (row?.status === "live" && row.live === version) return "already-live";
+  if (row?.stands === 0) return "acceptance-withdrawn";
   if (options.onlyForward && row?.live !== null && row?.live !== undefined && row.live > version)
     return "newer-live";
   return "not-flippable";

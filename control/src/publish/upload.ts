@@ -374,6 +374,11 @@ export async function checkUpload(
  * waiting. The file bytes held meanwhile are bounded by this many files.
  */
 export const ARCHIVE_WRITES_IN_FLIGHT = 8;
+/**
+ * And at most this many bytes: a bundle of a few 20 MiB files must not hold them all at once in a
+ * 128 MB Worker (one file larger than this is still written, alone).
+ */
+export const ARCHIVE_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
 /**
  * Archives a checked bundle per file (content-addressed, skipping files the site already has) and
@@ -396,15 +401,21 @@ export async function archiveUpload(
   const writes = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   let stored = 0;
+  let bytesInFlight = 0;
   const write = (key: string, bytes: Uint8Array) => {
+    bytesInFlight += bytes.length;
+    const settle = () => {
+      bytesInFlight -= bytes.length;
+      writes.delete(pending);
+    };
     const pending: Promise<void> = bucket.put(key, bytes).then(
       () => {
         stored += 1;
-        writes.delete(pending);
+        settle();
       },
       (error: unknown) => {
         failure ??= { error };
-        writes.delete(pending);
+        settle();
       },
     );
     writes.add(pending);
@@ -418,8 +429,13 @@ export async function archiveUpload(
         // Same hash, same size: the same bytes are there (a bundle naming one hash twice writes it once).
         if (archived.get(entry.hash) === entry.size) return;
         archived.set(entry.hash, entry.size);
+        // Room first (count and bytes), so at most one oversized file is ever held beyond the cap.
+        while (
+          writes.size >= ARCHIVE_WRITES_IN_FLIGHT ||
+          (writes.size > 0 && bytesInFlight + bytes.length > ARCHIVE_BYTES_IN_FLIGHT)
+        )
+          await Promise.race(writes);
         write(fileKey(tenant, site, entry.hash), bytes);
-        while (writes.size >= ARCHIVE_WRITES_IN_FLIGHT) await Promise.race(writes);
       },
     });
   } finally {

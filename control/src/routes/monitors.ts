@@ -17,7 +17,12 @@
  */
 
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { checkMonitorUrl, describeTargetReason, type MonitorTargetReason } from "@mini-sites/core";
+import {
+  checkMonitorUrl,
+  describeTargetReason,
+  isSafeDisplayText,
+  type MonitorTargetReason,
+} from "@mini-sites/core";
 import { type AppEnv, accessOf, monitorOf, tenantOf } from "../app/context.ts";
 import { ApiError } from "../app/errors.ts";
 import { audit } from "../audit/log.ts";
@@ -52,7 +57,8 @@ const MonitorFields = {
     .trim()
     .min(1)
     .max(100)
-    .regex(/^[^\p{Cc}]*$/u, "must not contain control characters")
+    // Shown to every viewer of a Service status macro: no control or text-direction characters.
+    .refine(isSafeDisplayText, "must not contain control, line-break or text-direction characters")
     .openapi({ example: "Orders API" }),
   url: z.string().max(2048).openapi({ example: "https://orders.example.com/health" }),
   method: z.enum(["GET", "HEAD"]),

@@ -277,6 +277,11 @@ export class ProvisionVersion extends WorkflowEntrypoint<ControlEnv, ProvisionPa
           "NEWER_VERSION_LIVE",
           "A newer version went live first; this one was not made live.",
         );
+      if (flipped === "acceptance-withdrawn")
+        throw new ProvisionFailure(
+          "ACCEPTANCE_WITHDRAWN",
+          "An accepted finding this version relies on was withdrawn by an admin while it was provisioned; it was not made live.",
+        );
       if (flipped === "not-flippable")
         throw new ProvisionFailure("FLIP_REFUSED", "The version changed state while it was provisioned.");
 

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import type { ControlEnv } from "../../src/env.ts";
 import { checkDueMonitors, checkMonitor } from "../../src/monitors/checker.ts";
 import { registerTenantKey } from "../../src/monitors/keys.ts";
-import { pushPendingReports, setReportChannel } from "../../src/monitors/reports.ts";
+import { pruneReports, pushPendingReports, setReportChannel } from "../../src/monitors/reports.ts";
 import { as, expectError, newTenant, principalFor, testEnv } from "./helpers.ts";
 
 const env = testEnv as unknown as ControlEnv;
@@ -459,5 +459,112 @@ describe("the cron pass and signed pushes", () => {
       .bind(tenant, now - 7 * 86_400_000)
       .first<{ n: number }>();
     expect(left?.n).toBe(0);
+  });
+});
+
+describe("one tenant cannot hurt another's pass (review findings)", () => {
+  const HOOK = "https://hooks.example.com/x1/trigger";
+  async function tenantWith(count: number, url = MONITOR.url) {
+    const tenant = await newTenant();
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const created = await addMonitor(tenant, { name: `m${i}`, url, intervalSeconds: 60 });
+      ids.push(((await created.json()) as { id: string }).id);
+    }
+    await registerTenantKey(env, tenant, Date.now());
+    await setReportChannel(env.DB, tenant, HOOK, Date.now());
+    return { tenant, ids };
+  }
+  const onlyThese = async (tenants: TenantShortId[]) => {
+    const marks = tenants.map(() => "?").join(", ");
+    await env.DB.prepare(
+      `UPDATE monitors SET next_check_at = next_check_at + 31536000000 WHERE tenant_id NOT IN (${marks}) AND next_check_at < ?`,
+    )
+      .bind(...tenants, Date.now() + 10 * 86_400_000)
+      .run();
+  };
+
+  it("a monitor deleted during its own check does not end the pass for other tenants' monitors", async () => {
+    const victim = await tenantWith(1, "https://victim.example.com/");
+    const attacker = await tenantWith(1, "https://slow.example.com/");
+    await onlyThese([victim.tenant, attacker.tenant]);
+    const net = network({
+      "https://victim.example.com/": async () => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return new Response(null, { status: 200 });
+      },
+      "https://slow.example.com/": async () => {
+        // The attacker deletes their monitor while it is being checked.
+        await env.DB.prepare("DELETE FROM monitors WHERE tenant_id = ?").bind(attacker.tenant).run();
+        return new Response(null, { status: 200 });
+      },
+    });
+    expect(await checkDueMonitors(env, { fetch: net.fetch })).toEqual({ checked: 2, changed: 1 });
+    const victimResults = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM monitor_results WHERE tenant_id = ?",
+    )
+      .bind(victim.tenant)
+      .first<{ n: number }>();
+    expect(victimResults?.n).toBe(1);
+  });
+
+  it("shares a pass round robin between tenants, however many monitors one of them has", async () => {
+    const greedy = await tenantWith(12, "https://greedy.example.com/");
+    const modest = await tenantWith(1, "https://modest.example.com/");
+    await onlyThese([greedy.tenant, modest.tenant]);
+    const net = network({
+      "https://greedy.example.com/": () => new Response(null, { status: 200 }),
+      "https://modest.example.com/": () => new Response(null, { status: 200 }),
+    });
+    // Make the greedy tenant's monitors the most overdue: oldest-first alone would pick only them.
+    await env.DB.prepare("UPDATE monitors SET next_check_at = 1 WHERE tenant_id = ?")
+      .bind(greedy.tenant)
+      .run();
+    const small = { ...env, MONITOR_BATCH: "4" } as ControlEnv;
+    expect(await checkDueMonitors(small, { fetch: net.fetch })).toMatchObject({ checked: 4 });
+    expect(net.seen.filter((s) => s.includes("modest"))).toHaveLength(1);
+  });
+
+  it("sends each report once even when two passes overlap, and prunes the outbox", async () => {
+    const { tenant } = await tenantWith(3, "https://flappy.example.com/");
+    await onlyThese([tenant]);
+    await checkDueMonitors(env, {
+      fetch: network({ "https://flappy.example.com/": () => new Response(null) }).fetch,
+    });
+    let sent = 0;
+    const hook = network({
+      [HOOK]: async () => {
+        sent++;
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        return new Response(null, { status: 204 });
+      },
+    });
+    await env.DB.prepare("DELETE FROM monitor_reports WHERE tenant_id <> ?").bind(tenant).run();
+    const [a, b] = await Promise.all([
+      pushPendingReports(env, { fetch: hook.fetch }),
+      pushPendingReports(env, { fetch: hook.fetch }),
+    ]);
+    expect(sent).toBe(3);
+    expect((a?.delivered ?? 0) + (b?.delivered ?? 0)).toBe(3);
+
+    // A day later the delivered reports are gone; a pending report of a deleted monitor goes at once.
+    await env.DB.prepare(
+      "INSERT INTO monitor_reports (tenant_id, id, monitor_id, body, created_at, next_attempt_at) VALUES (?, 'rep_orphan', 'mon_gone', '{}', ?, ?)",
+    )
+      .bind(tenant, Date.now(), Date.now())
+      .run();
+    await pruneReports(env, Date.now() + 2 * 86_400_000);
+    const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM monitor_reports WHERE tenant_id = ?")
+      .bind(tenant)
+      .first<{ n: number }>();
+    expect(left?.n).toBe(0);
+  });
+
+  it("refuses monitor names with text-direction or line-break characters", async () => {
+    const tenant = await newTenant();
+    for (const name of ["Orders\u202Egnp.exe", "two\u2028lines", "a\u0007b"]) {
+      const response = await addMonitor(tenant, { name, url: MONITOR.url });
+      expect(response.status, JSON.stringify(name)).toBe(400);
+    }
   });
 });

@@ -136,6 +136,9 @@ export function classifyIpv6(b: number[]): MonitorTargetReason | undefined {
   if (zeroUpTo(16)) return "reserved";
   // IPv4-mapped ::ffff:a.b.c.d and IPv4-compatible ::a.b.c.d (deprecated, still parsed by stacks).
   if (zeroUpTo(10) && b[10] === 0xff && b[11] === 0xff) return classifyIpv4(b.slice(12));
+  // IPv4-translated ::ffff:0:a.b.c.d (SIIT, RFC 2765) carries one too.
+  if (zeroUpTo(8) && b[8] === 0xff && b[9] === 0xff && b[10] === 0 && b[11] === 0)
+    return classifyIpv4(b.slice(12)) ?? "reserved";
   if (zeroUpTo(12)) return classifyIpv4(b.slice(12)) ?? "reserved";
   // NAT64 64:ff9b::/96 and the local-use 64:ff9b:1::/48 translate to the embedded IPv4 address.
   if (b[0] === 0 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b) return classifyIpv4(b.slice(12));
@@ -205,8 +208,11 @@ export function checkMonitorUrl(text: string, policy: MonitorTargetPolicy = {}):
   if (url.protocol === "http:" && policy.allowHttp !== true) return say("scheme");
   if (url.username !== "" || url.password !== "")
     return refuse("invalid", "A monitor URL may not carry a user name or password.");
-  const host = url.hostname.toLowerCase().replace(/\.$/, "");
+  // Every trailing dot goes (`localhost..` is localhost to some resolvers); an empty label is refused.
+  const host = url.hostname.toLowerCase().replace(/\.+$/, "");
   if (host === "") return refuse("invalid", "The URL has no host.");
+  if (!host.startsWith("[") && host.split(".").some((label) => label === ""))
+    return refuse("invalid", "The URL's host has an empty label.");
   if (host.startsWith("[")) {
     const reason = checkAddress(host, policy);
     return reason === undefined ? { ok: true, url } : say(reason);

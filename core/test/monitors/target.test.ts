@@ -122,6 +122,27 @@ describe("refused targets, by reason", () => {
   });
 });
 
+describe("hardening found by review", () => {
+  it("strips every trailing dot and refuses empty labels", () => {
+    expect(checkMonitorUrl("https://localhost../")).toMatchObject({ ok: false, reason: "loopback" });
+    expect(checkMonitorUrl("https://127.0.0.1../")).toMatchObject({ ok: false, reason: "loopback" });
+    expect(checkMonitorUrl("https://metadata.google.internal.../")).toMatchObject({
+      ok: false,
+      reason: "metadata",
+    });
+    expect(checkMonitorUrl("https://status..example.com/")).toMatchObject({ ok: false, reason: "invalid" });
+    expect(checkMonitorUrl("https://status.example.com./")).toMatchObject({ ok: true });
+  });
+
+  it("decodes the IPv4-translated form ::ffff:0:a.b.c.d", () => {
+    expect(checkMonitorUrl("https://[::ffff:0:127.0.0.1]/")).toMatchObject({ ok: false, reason: "loopback" });
+    expect(checkMonitorUrl("https://[::ffff:0:a00:1]/")).toMatchObject({ ok: false, reason: "private" });
+    expect(checkAddress("::ffff:0:169.254.169.254")).toBe("metadata");
+    // A public IPv4 address in that form is still not a target anyone needs.
+    expect(checkAddress("::ffff:0:93.184.216.34")).toBe("reserved");
+  });
+});
+
 describe("allowed targets", () => {
   it("lets public https targets through, IPs and names", () => {
     for (const url of [
