@@ -95,6 +95,8 @@ interface FitOptions {
   readonly localId?: string;
   readonly moduleKey?: string;
   readonly noPrincipal?: boolean;
+  /** No user, but the context of one of the app's UI modules on a page (anonymous access). */
+  readonly anonymous?: boolean;
   readonly appId?: string;
   readonly installationId?: string;
   readonly cloudId?: string;
@@ -107,7 +109,9 @@ async function fit(options: FitOptions = {}): Promise<Record<string, string>> {
     installationId: options.installationId ?? INSTALLATION_ID,
     cloudId: options.cloudId ?? CLOUD_ID,
     // A Forge function's FIT has no context: its cloud is read from Forge's own API base URL.
-    ...(options.noPrincipal ? {} : { apiBaseUrl: confluence.url, principal: SAMPLE_ACCOUNT_IDS[user] }),
+    ...(options.noPrincipal || options.anonymous
+      ? {}
+      : { apiBaseUrl: confluence.url, principal: SAMPLE_ACCOUNT_IDS[user] }),
     context: options.noPrincipal
       ? null
       : {
@@ -119,7 +123,7 @@ async function fit(options: FitOptions = {}): Promise<Record<string, string>> {
   });
   return {
     authorization: `Bearer ${token}`,
-    ...(options.noPrincipal ? {} : { "x-forge-oauth-user": confluence.tokenFor(user) }),
+    ...(options.noPrincipal || options.anonymous ? {} : { "x-forge-oauth-user": confluence.tokenFor(user) }),
   };
 }
 
@@ -255,6 +259,7 @@ type Attacker =
   | "viewerOfOtherPage"
   | "restrictedPageViewer"
   | "noPrincipal"
+  | "anonymousMacroViewer"
   | "nonAdminOnAdminPage"
   | "siblingApp"
   | "reinstalledInstallation"
@@ -267,6 +272,7 @@ const ATTACKERS: Attacker[] = [
   "viewerOfOtherPage",
   "restrictedPageViewer",
   "noPrincipal",
+  "anonymousMacroViewer",
   "nonAdminOnAdminPage",
   "siblingApp",
   "reinstalledInstallation",
@@ -287,6 +293,10 @@ async function credentialOf(attacker: Attacker): Promise<Record<string, string>>
       return fit({ user: "viewer", content: RESTRICTED_PAGE, localId: "restricted-macro" });
     case "noPrincipal":
       return fit({ noPrincipal: true });
+    case "anonymousMacroViewer":
+      // If anonymous access were ever enabled: no user, the macro's context on the victim's page. It
+      // must never pass for the app's own function (register, rotate keys, lifecycle).
+      return fit({ anonymous: true });
     case "nonAdminOnAdminPage":
       return fit({ user: "editor", moduleKey: FORGE_MODULE_KEYS.admin, localId: "admin" });
     case "siblingApp":
@@ -382,6 +392,7 @@ function expectationFor(attacker: Attacker, method: string, path: string): Expec
   const statusBoard = path.startsWith("/v1/status/");
   const tenantRoute = !macro && !operator && !appOnly && !statusBoard;
   if (attacker === "none") return refused(401, "AUTH_MISSING");
+  if (attacker === "anonymousMacroViewer") return refused(403, "PRINCIPAL_NOT_ALLOWED", "NO_PRINCIPAL");
   if (attacker === "ciSecret") return operator ? OK() : refused(403, "PRINCIPAL_NOT_ALLOWED");
   if (operator) return refused(403, "PRINCIPAL_NOT_ALLOWED");
   // Lifecycle routes are the Forge functions' own: a FIT without a user for THIS installation is the
