@@ -287,6 +287,40 @@ describe("the Mini-Sites macro in the local Confluence", () => {
     await page.close();
   }, 300_000);
 
+  it("an editor republishes the blog post's widget as a status dashboard with the status feed on; viewers see the demo monitor live", async () => {
+    const dashboardHtml = join(dataDir, "status-dashboard.html");
+    await writeFile(
+      dashboardHtml,
+      `<!doctype html><meta charset="utf-8"><title>Status</title><p id="data">loading</p>
+<script>
+fetch("/__ms/status.json").then((r) => r.ok ? r.json() : Promise.reject(r.status)).then(
+  (feed) => { document.getElementById("data").textContent = feed.monitors.map((m) => m.name + ": " + m.state).join(", "); },
+  (status) => { document.getElementById("data").textContent = "no feed (" + status + ")"; });
+</script>`,
+    );
+    const page = await newPageAs("editor");
+    const config = await openPublisher(page, "2001");
+    // The live widget was published without the feed: the box starts unticked.
+    expect(await config.getByTestId("status-feed-input").isChecked()).toBe(false);
+    await config.getByTestId("status-feed-input").check();
+    await publish(config, (c) => c.getByTestId("file-input").setInputFiles(dashboardHtml));
+    await config.getByTestId("save-config").click();
+
+    const viewer = await newPageAs("viewer");
+    await viewer.goto(pageUrl("2001"));
+    const site = await siteLoaded(viewer);
+    await until(
+      () => textOf(site.locator("#data")),
+      (text) => text !== null && /Demo service: (up|down|unknown)/.test(text),
+      "the dashboard to show the demo monitor from its status feed",
+    );
+    // Opening the publisher again shows the live version's choice.
+    const again = await openPublisher(page, "2001");
+    expect(await again.getByTestId("status-feed-input").isChecked()).toBe(true);
+    await viewer.close();
+    await page.close();
+  }, 300_000);
+
   it("an editor republishes a changed folder, then rolls back to the first version in one click", async () => {
     const changed = join(dataDir, "counter-v2");
     await cp(join(FIXTURES, "counter"), changed, { recursive: true });
