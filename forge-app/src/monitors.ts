@@ -13,9 +13,14 @@
  *                       within ±5 min, with a nonce ledger against replays. Anything else answers 401
  *                       and changes nothing.
  *
- * Known limit: Forge KVS offers no compare-and-set here, so two copies of one report arriving at the
- * same instant could both pass the nonce check; applying a state report twice is harmless (it sets
- * the same state), which is why reports carry states, never deltas.
+ * Known limits: the nonce ledger and the status record are each one KVS value, read, changed and
+ * written back. Two copies of one report arriving at the same instant could both pass the nonce
+ * check — applying a state report twice is harmless (it sets the same state), which is why reports
+ * carry states, never deltas — and two different reports arriving at the same instant could lose one
+ * monitor's update until its next change. The control Worker makes this rare: it pushes one report
+ * at a time and leases each report before sending it, so overlapping passes never send the same one.
+ * The way out is one KVS key per nonce set with `keyPolicy: "FAIL_IF_EXISTS"` and a TTL, and one key
+ * per monitor (@forge/kvs 1.3+); the local KVS (dev/src/forge/kvs.ts) does not play set options yet.
  */
 
 import { invokeRemote, webTrigger } from "@forge/api";
