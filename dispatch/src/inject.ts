@@ -65,3 +65,105 @@ export function injectBootstrap(response: Response, script: string): Response {
     })
     .transform(response);
 }
+
+/** A rewritten document larger than this is not kept (it is still served, rewritten as it streams). */
+export const REWRITTEN_HTML_ENTRY_BYTES = 512 * 1024;
+/** Rewritten documents kept per isolate, in bytes: a few hundred pages of a handful of sites. */
+export const REWRITTEN_HTML_CACHE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * HTML documents as the gateway served them, script injected, per isolate: a page of a site version
+ * is immutable (one user Worker per version, its bytes named by their ETag), so the next viewer of
+ * the same page is served the same bytes without running the rewriter again — the rewriter is what
+ * made an HTML page cost the gateway ~150 µs more than any other file (docs/performance.md).
+ *
+ * The key is the user Worker (site and version, from the verified grant), the path and the
+ * upstream's ETag: a viewer only ever reaches entries of the site their grant names, and new bytes
+ * (another ETag) are never answered with old ones. Bounded by bytes, least recently used dropped
+ * first. Only byte arrays are kept, never streams or promises (they belong to one request).
+ */
+export class RewrittenHtmlCache {
+  readonly #entries = new Map<string, Uint8Array<ArrayBuffer>>();
+  readonly #capacity: number;
+  #bytes = 0;
+
+  constructor(capacity = REWRITTEN_HTML_CACHE_BYTES) {
+    this.#capacity = capacity;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get(key: string): Uint8Array<ArrayBuffer> | undefined {
+    const value = this.#entries.get(key);
+    if (value === undefined) return undefined;
+    this.#entries.delete(key);
+    this.#entries.set(key, value);
+    return value;
+  }
+
+  set(key: string, value: Uint8Array<ArrayBuffer>): void {
+    if (value.length > REWRITTEN_HTML_ENTRY_BYTES || value.length > this.#capacity) return;
+    const before = this.#entries.get(key);
+    if (before !== undefined) {
+      this.#entries.delete(key);
+      this.#bytes -= before.length;
+    }
+    this.#entries.set(key, value);
+    this.#bytes += value.length;
+    for (const [oldest, bytes] of this.#entries) {
+      if (this.#bytes <= this.#capacity) break;
+      this.#entries.delete(oldest);
+      this.#bytes -= bytes.length;
+    }
+  }
+}
+
+/**
+ * Serves `response` (an HTML document) with the bootstrap script: from `cache` under `key` when this
+ * isolate rewrote the same bytes before, else through the rewriter, keeping a copy of what it
+ * produced (up to REWRITTEN_HTML_ENTRY_BYTES) for the next viewer. No key: rewrite, keep nothing.
+ */
+export async function injectBootstrapCached(
+  response: Response,
+  script: string,
+  cache: RewrittenHtmlCache,
+  key: string | undefined,
+): Promise<Response> {
+  if (key === undefined) return injectBootstrap(response, script);
+  const hit = cache.get(key);
+  if (hit !== undefined) {
+    await response.body?.cancel().catch(() => undefined);
+    const headers = new Headers(response.headers);
+    headers.set("content-length", String(hit.length));
+    return new Response(hit, { status: response.status, statusText: response.statusText, headers });
+  }
+  const rewritten = injectBootstrap(response, script);
+  if (rewritten.body === null) return rewritten;
+  // The copy is taken as the viewer's stream passes through, and kept when it ends: inside this
+  // request, with no second reader (a request's promises do not outlive it in workerd).
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const keep = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      if (size <= REWRITTEN_HTML_ENTRY_BYTES) {
+        size += chunk.length;
+        if (size <= REWRITTEN_HTML_ENTRY_BYTES) chunks.push(chunk.slice());
+        else chunks.length = 0;
+      }
+      controller.enqueue(chunk);
+    },
+    flush() {
+      if (size > REWRITTEN_HTML_ENTRY_BYTES) return;
+      const bytes = new Uint8Array(size);
+      let offset = 0;
+      for (const chunk of chunks) {
+        bytes.set(chunk, offset);
+        offset += chunk.length;
+      }
+      cache.set(key, bytes);
+    },
+  });
+  return new Response(rewritten.body.pipeThrough(keep), rewritten);
+}

@@ -8,7 +8,8 @@
  *
  * Every viewer pays this on every request, so the answer is rewritten in place: one copy of the
  * upstream headers (a fetched Response's are immutable), the edits headers.ts requires, and the body
- * handed on untouched — only an HTML document goes through the rewriter that injects the script.
+ * handed on untouched — only an HTML document goes through the rewriter that injects the script, and
+ * only the first time this isolate serves those bytes (inject.ts RewrittenHtmlCache).
  */
 
 import { type GrantClaims, type SiteId, siteHostLabel, workerNameFor } from "@mini-sites/core";
@@ -16,7 +17,7 @@ import type { GatewayConfig } from "./config.ts";
 import type { DispatchEnv } from "./env.ts";
 import { errorResponse, SITE_NOT_FOUND, UPSTREAM_FAILED } from "./errors.ts";
 import { forwardedRequestHeaders, secureUpstreamHeaders } from "./headers.ts";
-import { injectBootstrap } from "./inject.ts";
+import { injectBootstrapCached, RewrittenHtmlCache } from "./inject.ts";
 import { tenantCspsFor } from "./tenant-csp.ts";
 
 /** WfP: `get()` of a missing script does not throw; its `fetch()` rejects with this (DESIGN §8). */
@@ -77,5 +78,20 @@ export async function serveSite(
   headers.delete("content-length");
   const etag = headers.get("etag");
   if (etag !== null && !etag.startsWith("W/")) headers.set("etag", `W/${etag}`);
-  return injectBootstrap(response, config.bootstrapScript);
+  // Same version, same path, same bytes (ETag), not encoded: the rewritten copy can be reused.
+  const reusable = etag !== null && (headers.get("content-encoding") ?? "identity") === "identity";
+  const key = reusable ? `${workerNameFor(siteId, claims.version)}\n${url.pathname}\n${etag}` : undefined;
+  return injectBootstrapCached(response, config.bootstrapScript, rewrittenHtmlOf(config), key);
+}
+
+const rewrittenHtml = new WeakMap<GatewayConfig, RewrittenHtmlCache>();
+
+/** This isolate's rewritten pages for this configuration (its bootstrap script is part of the bytes). */
+function rewrittenHtmlOf(config: GatewayConfig): RewrittenHtmlCache {
+  let cache = rewrittenHtml.get(config);
+  if (cache === undefined) {
+    cache = new RewrittenHtmlCache();
+    rewrittenHtml.set(config, cache);
+  }
+  return cache;
 }

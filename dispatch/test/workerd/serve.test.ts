@@ -304,3 +304,99 @@ describe("the injected bootstrap script", () => {
     expect(html).toContain("data-mini-sites-bootstrap");
   });
 });
+
+describe("rewritten pages kept per isolate", () => {
+  const page = (marker: string, size = 0) =>
+    `<!doctype html><html><head><meta charset="utf-8"><title>${marker}</title></head><body><p>${marker}</p>${"x".repeat(size)}</body></html>`;
+
+  it("serves the same bytes (same version, path and ETag) again without rewriting, and new bytes when the ETag changes", async () => {
+    let body = page("FIRST");
+    let etag: string | null = '"v1-hash"';
+    const names: string[] = [];
+    const env = withUpstream((_request, name) => {
+      names.push(name);
+      const headers: Record<string, string> = { "content-type": "text/html; charset=utf-8" };
+      if (etag !== null) headers.etag = etag;
+      return new Response(body, { headers });
+    });
+    const grant = await grantFor(SITE_A);
+    const get = async (path = "/", g = grant) => {
+      const response = await send(
+        `${siteOrigin(SITE_A)}${path}`,
+        { headers: { ...cookieHeader(g), ...FRAME_NAVIGATION } },
+        env,
+      );
+      expect(response.status).toBe(200);
+      return { text: await response.text(), response };
+    };
+    const first = await get();
+    expect(first.text).toContain("FIRST");
+    expect(first.text.match(/data-mini-sites-bootstrap/g)).toHaveLength(1);
+    // The same ETag names the same bytes: what this isolate produced before is served again.
+    body = page("CHANGED-UNDER-THE-SAME-ETAG");
+    const second = await get();
+    expect(second.text).toBe(first.text);
+    expect(second.response.headers.get("content-length")).toBe(
+      String(new TextEncoder().encode(first.text).length),
+    );
+    expect(second.response.headers.get("etag")).toBe('W/"v1-hash"');
+    expectSecurityHeaders(second.response);
+    // Another path, another version or new bytes: never the kept copy.
+    expect((await get("/other")).text).toContain("CHANGED-UNDER-THE-SAME-ETAG");
+    const v2 = await get("/", await grantFor(SITE_A, { version: 2 }));
+    expect(v2.text).toContain("CHANGED-UNDER-THE-SAME-ETAG");
+    etag = '"v1-other-hash"';
+    expect((await get()).text).toContain("CHANGED-UNDER-THE-SAME-ETAG");
+    // Without an ETag nothing is kept: every viewer gets the upstream's bytes, rewritten.
+    etag = null;
+    body = page("NO-ETAG-1");
+    expect((await get("/plain")).text).toContain("NO-ETAG-1");
+    body = page("NO-ETAG-2");
+    expect((await get("/plain")).text).toContain("NO-ETAG-2");
+    // The upstream is still asked every time (its status and headers are fresh); only the rewriting is saved.
+    expect(names.length).toBe(7);
+  });
+
+  it("never answers one site's viewer with another site's kept page", async () => {
+    const env = withUpstream(
+      (_request, name) =>
+        new Response(page(`PAGE-OF-${name}`), { headers: { "content-type": "text/html", etag: '"same"' } }),
+    );
+    const a = await send(
+      `${siteOrigin(SITE_A)}/`,
+      { headers: { ...cookieHeader(await grantFor(SITE_A)), ...FRAME_NAVIGATION } },
+      env,
+    );
+    const b = await send(
+      `${siteOrigin(SITE_B)}/`,
+      { headers: { ...cookieHeader(await grantFor(SITE_B)), ...FRAME_NAVIGATION } },
+      env,
+    );
+    const [textA, textB] = [await a.text(), await b.text()];
+    expect(textA).not.toBe(textB);
+    expect(textA).toContain(SITE_A);
+    expect(textB).toContain(SITE_B);
+  });
+
+  it("keeps no copy of a page over the entry cap, and serves it whole every time", async () => {
+    let marker = "BIG-1";
+    const env = withUpstream(
+      () =>
+        new Response(page(marker, 600 * 1024), { headers: { "content-type": "text/html", etag: '"big"' } }),
+    );
+    const grant = await grantFor(SITE_A);
+    const get = async () =>
+      (
+        await send(
+          `${siteOrigin(SITE_A)}/big`,
+          { headers: { ...cookieHeader(grant), ...FRAME_NAVIGATION } },
+          env,
+        )
+      ).text();
+    const first = await get();
+    expect(first.length).toBeGreaterThan(600 * 1024);
+    expect(first).toContain("data-mini-sites-bootstrap");
+    marker = "BIG-2";
+    expect(await get()).toContain("BIG-2");
+  });
+});
