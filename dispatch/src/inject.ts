@@ -68,8 +68,14 @@ export function injectBootstrap(response: Response, script: string): Response {
 
 /** A rewritten document larger than this is not kept (it is still served, rewritten as it streams). */
 export const REWRITTEN_HTML_ENTRY_BYTES = 512 * 1024;
-/** Rewritten documents kept per isolate, in bytes: a few hundred pages of a handful of sites. */
+/** Rewritten documents kept per isolate, in bytes (keys counted too): a few hundred pages. */
 export const REWRITTEN_HTML_CACHE_BYTES = 8 * 1024 * 1024;
+/** And at most this many pages, however small: a flood of distinct paths cannot grow the map. */
+export const REWRITTEN_HTML_CACHE_ENTRIES = 2048;
+/** Copies being taken while pages stream, across all requests of the isolate, in bytes. */
+export const REWRITTEN_HTML_COPYING_BYTES = 4 * 1024 * 1024;
+/** A page whose path is longer than this is never kept (an SPA answers any path with its index). */
+export const REWRITTEN_HTML_MAX_PATH = 1024;
 
 /**
  * HTML documents as the gateway served them, script injected, per isolate: a page of a site version
@@ -86,6 +92,8 @@ export class RewrittenHtmlCache {
   readonly #entries = new Map<string, Uint8Array<ArrayBuffer>>();
   readonly #capacity: number;
   #bytes = 0;
+  /** Copies in progress: bytes held, and since when (a copy whose viewer went away is forgotten). */
+  readonly #copies = new Map<object, { bytes: number; since: number }>();
 
   constructor(capacity = REWRITTEN_HTML_CACHE_BYTES) {
     this.#capacity = capacity;
@@ -93,6 +101,35 @@ export class RewrittenHtmlCache {
 
   get bytes(): number {
     return this.#bytes;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Counts `bytes` more held by the copy `id`; false (and the copy is dropped) when the isolate's
+   * copying budget would be passed. A copy not ended within a minute (its viewer went away, so its
+   * stream never flushed) no longer counts.
+   */
+  grow(id: object, bytes: number, now: number): boolean {
+    let held = 0;
+    for (const [other, copy] of this.#copies) {
+      if (now - copy.since > 60_000) this.#copies.delete(other);
+      else held += copy.bytes;
+    }
+    if (held + bytes > REWRITTEN_HTML_COPYING_BYTES) {
+      this.#copies.delete(id);
+      return false;
+    }
+    const copy = this.#copies.get(id) ?? { bytes: 0, since: now };
+    copy.bytes += bytes;
+    this.#copies.set(id, copy);
+    return true;
+  }
+
+  endCopy(id: object): void {
+    this.#copies.delete(id);
   }
 
   get(key: string): Uint8Array<ArrayBuffer> | undefined {
@@ -108,14 +145,14 @@ export class RewrittenHtmlCache {
     const before = this.#entries.get(key);
     if (before !== undefined) {
       this.#entries.delete(key);
-      this.#bytes -= before.length;
+      this.#bytes -= key.length + before.length;
     }
     this.#entries.set(key, value);
-    this.#bytes += value.length;
+    this.#bytes += key.length + value.length;
     for (const [oldest, bytes] of this.#entries) {
-      if (this.#bytes <= this.#capacity) break;
+      if (this.#bytes <= this.#capacity && this.#entries.size <= REWRITTEN_HTML_CACHE_ENTRIES) break;
       this.#entries.delete(oldest);
-      this.#bytes -= bytes.length;
+      this.#bytes -= oldest.length + bytes.length;
     }
   }
 }
@@ -142,20 +179,29 @@ export async function injectBootstrapCached(
   const rewritten = injectBootstrap(response, script);
   if (rewritten.body === null) return rewritten;
   // The copy is taken as the viewer's stream passes through, and kept when it ends: inside this
-  // request, with no second reader (a request's promises do not outlive it in workerd).
+  // request, with no second reader (a request's promises do not outlive it in workerd). What copies
+  // hold at once across the isolate is bounded (REWRITTEN_HTML_COPYING_BYTES): past it, pages are
+  // served without keeping a copy.
+  const copy = {};
   const chunks: Uint8Array[] = [];
   let size = 0;
+  let copying = true;
   const keep = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
-      if (size <= REWRITTEN_HTML_ENTRY_BYTES) {
+      if (copying) {
         size += chunk.length;
-        if (size <= REWRITTEN_HTML_ENTRY_BYTES) chunks.push(chunk.slice());
-        else chunks.length = 0;
+        copying = size <= REWRITTEN_HTML_ENTRY_BYTES && cache.grow(copy, chunk.length, Date.now());
+        if (copying) chunks.push(chunk.slice());
+        else {
+          chunks.length = 0;
+          cache.endCopy(copy);
+        }
       }
       controller.enqueue(chunk);
     },
     flush() {
-      if (size > REWRITTEN_HTML_ENTRY_BYTES) return;
+      cache.endCopy(copy);
+      if (!copying) return;
       const bytes = new Uint8Array(size);
       let offset = 0;
       for (const chunk of chunks) {

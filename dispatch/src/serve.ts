@@ -17,7 +17,7 @@ import type { GatewayConfig } from "./config.ts";
 import type { DispatchEnv } from "./env.ts";
 import { errorResponse, SITE_NOT_FOUND, UPSTREAM_FAILED } from "./errors.ts";
 import { forwardedRequestHeaders, secureUpstreamHeaders } from "./headers.ts";
-import { injectBootstrapCached, RewrittenHtmlCache } from "./inject.ts";
+import { injectBootstrapCached, REWRITTEN_HTML_MAX_PATH, RewrittenHtmlCache } from "./inject.ts";
 import { tenantCspsFor } from "./tenant-csp.ts";
 
 /** WfP: `get()` of a missing script does not throw; its `fetch()` rejects with this (DESIGN §8). */
@@ -79,7 +79,10 @@ export async function serveSite(
   const etag = headers.get("etag");
   if (etag !== null && !etag.startsWith("W/")) headers.set("etag", `W/${etag}`);
   // Same version, same path, same bytes (ETag), not encoded: the rewritten copy can be reused.
-  const reusable = etag !== null && (headers.get("content-encoding") ?? "identity") === "identity";
+  const reusable =
+    etag !== null &&
+    (headers.get("content-encoding") ?? "identity") === "identity" &&
+    url.pathname.length <= REWRITTEN_HTML_MAX_PATH;
   const key = reusable ? `${workerNameFor(siteId, claims.version)}\n${url.pathname}\n${etag}` : undefined;
   return injectBootstrapCached(response, config.bootstrapScript, rewrittenHtmlOf(config), key);
 }

@@ -16,7 +16,12 @@
  * pass checking many monitors of one host asks once.
  */
 
-import { checkAddress, type MonitorTargetPolicy, type MonitorTargetReason } from "@mini-sites/core";
+import {
+  checkAddress,
+  isIpLiteral,
+  type MonitorTargetPolicy,
+  type MonitorTargetReason,
+} from "@mini-sites/core";
 
 /** DNS RR types (RFC 1035, RFC 3596). */
 const TYPE_A = 1;
@@ -73,7 +78,10 @@ export function dohResolver(
     }
     if (body.Status === NXDOMAIN) return { ok: true, addresses: [] };
     if (body.Status !== NOERROR) return { ok: false, message: `DNS status ${String(body.Status)}` };
-    const answers = Array.isArray(body.Answer) ? body.Answer.slice(0, MAX_ANSWERS) : [];
+    const answers: unknown[] = Array.isArray(body.Answer) ? body.Answer : [];
+    // Every address is checked or none is trusted: more answers than we read fail closed.
+    if (answers.length > MAX_ANSWERS)
+      return { ok: false, message: `the DNS answer lists more than ${MAX_ANSWERS} records` };
     const addresses: string[] = [];
     for (const answer of answers) {
       const { type: kind, data } = (answer ?? {}) as { type?: unknown; data?: unknown };
@@ -97,12 +105,6 @@ export function dohResolver(
   };
 }
 
-/** An IP literal host (`1.2.3.4`, `[::1]`) is checked by the URL guard itself; only names are resolved. */
-function isAddressLiteral(hostname: string): boolean {
-  // The URL parser has already turned every IPv4 spelling (hex, octal, short forms) into dotted decimal.
-  return hostname.startsWith("[") || /^[0-9.]+$/.test(hostname);
-}
-
 /**
  * Resolves a URL's host and runs the SSRF guard on every address it answers. A name with no address
  * (NXDOMAIN, no records) passes here: fetch() will fail on it by itself.
@@ -113,7 +115,9 @@ export async function checkResolvedHost(
   resolve: Resolver,
 ): Promise<HostVerdict> {
   const hostname = url.hostname;
-  if (isAddressLiteral(hostname)) return { ok: true };
+  // An address the URL guard has classified itself (the parser turns every IPv4 spelling into dotted
+  // decimal); anything else — even if it looks numeric — is a name, and is resolved.
+  if (isIpLiteral(hostname)) return { ok: true };
   const outcome = await resolve(hostname);
   if (!outcome.ok) return { ok: false, reason: "dns", message: outcome.message };
   for (const address of outcome.addresses) {

@@ -199,7 +199,10 @@ export function authorize(deps: PolicyDeps = {}): MiddlewareHandler<AppEnv> {
         policy.allow.forgeAdmin === true ||
         policy.allow.forgeStatus !== undefined;
       throw refuse(
-        kind === "forgeApp" && userRoute ? "NO_PRINCIPAL" : "PRINCIPAL_NOT_ALLOWED",
+        // A Forge caller without a user (the app's function, or an anonymous viewer) on a user's route.
+        principal.kind === "forge" && principal.ctx.accountId === undefined && userRoute
+          ? "NO_PRINCIPAL"
+          : "PRINCIPAL_NOT_ALLOWED",
         await knownTenant(),
       );
     }

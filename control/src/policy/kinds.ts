@@ -34,13 +34,10 @@ export function callerKindOf(principal: Principal): CallerKind {
       return "sharedSecret";
     case "forge": {
       const { ctx } = principal;
-      // No user: the app's own function (a trigger, a scheduled job). An anonymous viewer of one of
-      // the app's UI modules (if anonymous access is ever enabled) has no user either, but names a UI
-      // module and a page: never the app itself.
-      if (ctx.accountId === undefined)
-        return forgeModuleRole(ctx.page.moduleKey) === undefined && ctx.page.content === undefined
-          ? "forgeApp"
-          : "forgeOther";
+      // No user and no context: the app's own function (a trigger, a scheduled job). An anonymous
+      // caller (if anonymous access is ever enabled) has no user either but always a context — of a
+      // UI module, known to us or not: never the app itself.
+      if (ctx.accountId === undefined) return ctx.hasContext ? "forgeOther" : "forgeApp";
       switch (forgeModuleRole(ctx.page.moduleKey)) {
         case "macro":
           return "forgeMacro";

@@ -88,13 +88,20 @@ describe("a valid FIT from the Forge stand-in", () => {
     expect(callerKindOf({ kind: "forge", ctx: result.value })).toBe("forgeApp");
   });
 
-  it("without a principal is authenticated as a Forge function, never as a user", async () => {
-    const result = await forge
+  it("without a principal is never a user: without a context it is the app's function, with one nothing", async () => {
+    const anonymous = await forge
       .verifier()
       .verify(await signFit(forge.signer, macroClaims({ principal: undefined })));
-    expect(result.ok).toBe(true);
-    if (!result.ok) return;
-    expect(callerKindOf({ kind: "forge", ctx: result.value })).toBe("forgeApp");
+    expect(anonymous.ok).toBe(true);
+    if (!anonymous.ok) return;
+    // A macro's context and no user (anonymous access): never the app's own function.
+    expect(callerKindOf({ kind: "forge", ctx: anonymous.value })).toBe("forgeOther");
+    const fn = await forge
+      .verifier()
+      .verify(await signFit(forge.signer, { ...macroClaims({ principal: undefined }), context: null }));
+    expect(fn.ok).toBe(true);
+    if (!fn.ok) return;
+    expect(callerKindOf({ kind: "forge", ctx: fn.value })).toBe("forgeApp");
   });
 
   it("with a context of up to several KiB (large Forge contexts) is not refused", async () => {

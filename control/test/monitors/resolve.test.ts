@@ -56,6 +56,14 @@ describe("checkResolvedHost through DNS-over-HTTPS", () => {
     });
   });
 
+  it("fails closed on an answer longer than it reads, so no address goes unchecked", async () => {
+    const many = Array.from({ length: 64 }, (_, i) => `93.184.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+    dns.setRecords("many.example.com", [...many, "10.0.0.1"]);
+    expect(await check("https://many.example.com/")).toMatchObject({ ok: false, reason: "dns" });
+    dns.setRecords("enough.example.com", many);
+    expect(await check("https://enough.example.com/")).toEqual({ ok: true });
+  });
+
   it("fails closed when the resolver cannot answer", async () => {
     dns.setFailing("broken.example.com");
     expect(await check("https://broken.example.com/")).toMatchObject({ ok: false, reason: "dns" });

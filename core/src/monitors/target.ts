@@ -61,6 +61,11 @@ function refuse(reason: MonitorTargetReason, message: string): MonitorTargetVerd
   return { ok: false, reason, message };
 }
 
+/** An IP address as a URL host (`93.184.216.34`, `[2606:2800::1]`), not a name to resolve. */
+export function isIpLiteral(host: string): boolean {
+  return host.startsWith("[") || ipv4Bytes(host) !== undefined;
+}
+
 /** Parses dotted-decimal IPv4 (as the URL parser leaves it) into 4 bytes. */
 function ipv4Bytes(host: string): number[] | undefined {
   const parts = host.split(".");
@@ -208,11 +213,19 @@ export function checkMonitorUrl(text: string, policy: MonitorTargetPolicy = {}):
   if (url.protocol === "http:" && policy.allowHttp !== true) return say("scheme");
   if (url.username !== "" || url.password !== "")
     return refuse("invalid", "A monitor URL may not carry a user name or password.");
-  // Every trailing dot goes (`localhost..` is localhost to some resolvers); an empty label is refused.
-  const host = url.hostname.toLowerCase().replace(/\.+$/, "");
+  // One trailing dot (the root) goes; more are an empty label, refused like any other. A name whose
+  // last label is a number is an address the URL parser did not read as one (`127.0.1..`): refused,
+  // never left to a resolver that might read it as IPv4.
+  const host = url.hostname.toLowerCase().replace(/\.$/, "");
   if (host === "") return refuse("invalid", "The URL has no host.");
   if (!host.startsWith("[") && host.split(".").some((label) => label === ""))
     return refuse("invalid", "The URL's host has an empty label.");
+  if (
+    !host.startsWith("[") &&
+    ipv4Bytes(host) === undefined &&
+    /^(?:[0-9]+|0x[0-9a-f]*)$/.test(host.split(".").at(-1) ?? "")
+  )
+    return refuse("invalid", "The URL's host looks like an IP address but is not one.");
   if (host.startsWith("[")) {
     const reason = checkAddress(host, policy);
     return reason === undefined ? { ok: true, url } : say(reason);

@@ -123,13 +123,21 @@ describe("refused targets, by reason", () => {
 });
 
 describe("hardening found by review", () => {
-  it("strips every trailing dot and refuses empty labels", () => {
-    expect(checkMonitorUrl("https://localhost../")).toMatchObject({ ok: false, reason: "loopback" });
-    expect(checkMonitorUrl("https://127.0.0.1../")).toMatchObject({ ok: false, reason: "loopback" });
-    expect(checkMonitorUrl("https://metadata.google.internal.../")).toMatchObject({
-      ok: false,
-      reason: "metadata",
-    });
+  it("refuses more than one trailing dot and empty labels, and names that end in a number", () => {
+    for (const url of [
+      "https://localhost../",
+      "https://127.0.0.1../",
+      "https://metadata.google.internal.../",
+      "https://127.0.1../",
+      "https://169.254.43518../",
+      "https://10.1../",
+      "https://0x7f.1../",
+      "https://status.example.123/",
+      "https://status.example.0x1/",
+    ])
+      expect(checkMonitorUrl(url), url).toMatchObject({ ok: false, reason: "invalid" });
+    expect(checkMonitorUrl("https://localhost./")).toMatchObject({ ok: false, reason: "loopback" });
+    expect(checkMonitorUrl("https://127.0.0.1./")).toMatchObject({ ok: false, reason: "loopback" });
     expect(checkMonitorUrl("https://status..example.com/")).toMatchObject({ ok: false, reason: "invalid" });
     expect(checkMonitorUrl("https://status.example.com./")).toMatchObject({ ok: true });
   });

@@ -400,3 +400,55 @@ describe("rewritten pages kept per isolate", () => {
     expect(await get()).toContain("BIG-2");
   });
 });
+
+describe("RewrittenHtmlCache bounds", () => {
+  it("counts keys as well as pages, caps the number of pages, and bounds copies in progress", async () => {
+    const { RewrittenHtmlCache, REWRITTEN_HTML_CACHE_ENTRIES, REWRITTEN_HTML_COPYING_BYTES } = await import(
+      "../../src/inject.ts"
+    );
+    const cache = new RewrittenHtmlCache(64 * 1024);
+    const page = new Uint8Array(100);
+    // Long keys fill the budget although the pages are small.
+    for (let i = 0; i < 100; i++) cache.set(`${"/p".repeat(4000)}${i}`, page);
+    expect(cache.bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(cache.size).toBeLessThan(10);
+    // Many short keys: never more than the entry cap.
+    const roomy = new RewrittenHtmlCache(1024 * 1024 * 1024);
+    for (let i = 0; i < REWRITTEN_HTML_CACHE_ENTRIES + 500; i++) roomy.set(`/${i}`, new Uint8Array(1));
+    expect(roomy.size).toBe(REWRITTEN_HTML_CACHE_ENTRIES);
+    expect(roomy.get("/0")).toBeUndefined();
+    expect(roomy.get(`/${REWRITTEN_HTML_CACHE_ENTRIES + 499}`)).toBeDefined();
+
+    // Copies in progress share one budget; one abandoned by its viewer stops counting after a minute.
+    const a = {};
+    const b = {};
+    expect(cache.grow(a, REWRITTEN_HTML_COPYING_BYTES - 10, 0)).toBe(true);
+    expect(cache.grow(b, 11, 1)).toBe(false);
+    expect(cache.grow(b, 11, 60_001)).toBe(true);
+    cache.endCopy(b);
+  });
+
+  it("keeps no copy of pages with very long paths (an SPA answers every path with its index)", async () => {
+    let marker = "SPA-1";
+    const env = withUpstream(
+      () => new Response(page(marker), { headers: { "content-type": "text/html", etag: '"spa-index"' } }),
+    );
+    const grant = await grantFor(SITE_A);
+    const long = `/${"a".repeat(2000)}`;
+    const get = async () =>
+      (
+        await send(
+          `${siteOrigin(SITE_A)}${long}`,
+          { headers: { ...cookieHeader(grant), ...FRAME_NAVIGATION } },
+          env,
+        )
+      ).text();
+    expect(await get()).toContain("SPA-1");
+    marker = "SPA-2";
+    expect(await get()).toContain("SPA-2");
+  });
+});
+
+function page(marker: string): string {
+  return `<!doctype html><html><head><title>${marker}</title></head><body>${marker}</body></html>`;
+}
