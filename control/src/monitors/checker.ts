@@ -70,7 +70,8 @@ export async function checkMonitor(
       const verdict = checkMonitorUrl(url, policy);
       if (!verdict.ok) return { ok: false, status: null, latencyMs: null, error: `target:${verdict.reason}` };
       if (resolve !== undefined) {
-        const host = await checkResolvedHost(verdict.url, policy, resolve);
+        // Within the monitor's own timeout, like the requests: lookups never stretch a check.
+        const host = await untilAborted(checkResolvedHost(verdict.url, policy, resolve), signal);
         if (!host.ok)
           return {
             ok: false,
@@ -107,6 +108,25 @@ export async function checkMonitor(
       error: name === "TimeoutError" || name === "AbortError" ? "timeout" : "network",
     };
   }
+}
+
+/** `work`, or a TimeoutError as soon as `signal` aborts (the work itself is bounded elsewhere). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", abort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", abort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /**

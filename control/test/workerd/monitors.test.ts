@@ -568,3 +568,26 @@ describe("one tenant cannot hurt another's pass (review findings)", () => {
     }
   });
 });
+
+describe("DNS lookups within the check", () => {
+  it("count against the monitor's own timeout: a resolver that never answers ends the check as a timeout", async () => {
+    const never = () => new Promise<never>(() => {});
+    const started = Date.now();
+    const result = await checkMonitor({ ...MONITOR, timeoutMs: 300 }, env, {
+      fetch: network({ [MONITOR.url]: () => new Response(null) }).fetch,
+      resolve: never,
+    });
+    expect(result).toMatchObject({ ok: false, error: "timeout" });
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("refuse a hop whose name resolves to a private address, without requesting it", async () => {
+    const net = network({ [MONITOR.url]: () => new Response(null) });
+    const result = await checkMonitor(MONITOR, env, {
+      fetch: net.fetch,
+      resolve: async () => ({ ok: true, addresses: ["93.184.216.34", "192.168.0.10"] }),
+    });
+    expect(result).toMatchObject({ ok: false, error: "target:private" });
+    expect(net.seen).toEqual([]);
+  });
+});
