@@ -12,6 +12,7 @@ export * from "./forge.ts";
 export * from "./grants/index.ts";
 export * from "./identity/index.ts";
 export * from "./ids.ts";
+export * from "./isolate-cache.ts";
 export * from "./limits.ts";
 export * from "./monitors/index.ts";
 export * from "./pipeline.ts";

@@ -26,13 +26,13 @@ import {
   feedKey,
   feedOptInKey,
   type GrantClaims,
+  IsolateCache,
   type SiteId,
 } from "@mini-sites/core";
 import type { GatewayConfig } from "./config.ts";
 import type { DispatchEnv } from "./env.ts";
 import { errorResponse, type GatewayError, NOT_FOUND } from "./errors.ts";
 import { setSecurityHeaders } from "./headers.ts";
-import { IsolateCache } from "./isolate-cache.ts";
 
 /** The part of a Workers KV namespace binding this module calls. */
 export interface SiteFeedStore {

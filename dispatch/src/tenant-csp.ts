@@ -25,9 +25,13 @@
  * another location may be served from a cache up to about 60 s old): docs/security.md.
  */
 
-import { decodeTenantAllowLists, isEmptyAllowLists, type TenantAllowLists } from "@mini-sites/core";
+import {
+  decodeTenantAllowLists,
+  IsolateCache,
+  isEmptyAllowLists,
+  type TenantAllowLists,
+} from "@mini-sites/core";
 import { contentSecurityPolicy, type GatewayConfig } from "./config.ts";
-import { IsolateCache } from "./isolate-cache.ts";
 
 /** The part of a Workers KV namespace binding this module calls. */
 export interface TenantCspStore {

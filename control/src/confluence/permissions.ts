@@ -23,7 +23,7 @@
  * - Revocation delay ⇒ answers are cached at most PERMISSION_CACHE_TTL_MS; failures are never cached.
  */
 
-import { sha256Hex } from "@mini-sites/core";
+import { IsolateCache, sha256Hex } from "@mini-sites/core";
 import { isLoopbackHost, readCapped } from "../http.ts";
 
 /** What the macro's FIT says it sits on (`context.extension.content`). */
@@ -140,35 +140,6 @@ export interface PermissionClient {
   readonly cacheSize: number;
 }
 
-/** A tiny LRU on a Map (insertion order = recency); expiry is checked on read. */
-class ExpiringLru<V> {
-  readonly #entries = new Map<string, { value: V; expiresAt: number }>();
-  readonly #max: number;
-  constructor(max: number) {
-    this.#max = max;
-  }
-  get size(): number {
-    return this.#entries.size;
-  }
-  get(key: string, now: number): V | undefined {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return undefined;
-    this.#entries.delete(key);
-    if (entry.expiresAt <= now) return undefined;
-    this.#entries.set(key, entry);
-    return entry.value;
-  }
-  set(key: string, value: V, expiresAt: number): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, { value, expiresAt });
-    while (this.#entries.size > this.#max) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#entries.delete(oldest);
-    }
-  }
-}
-
 /** https anywhere; http only to loopback and only when the dev flag says so. No credentials in the URL. */
 export function acceptableApiBaseUrl(text: string, allowLoopbackHttp: boolean): URL | undefined {
   let url: URL;
@@ -239,7 +210,7 @@ export function createPermissionClient(options: PermissionClientOptions = {}): P
   const ttlMs = Math.min(options.ttlMs ?? PERMISSION_CACHE_TTL_MS, PERMISSION_CACHE_TTL_MS);
   const timeoutMs = options.timeoutMs ?? PERMISSION_CHECK_TIMEOUT_MS;
   const allowLoopbackHttp = options.allowLoopbackHttp === true;
-  const cache = new ExpiringLru<boolean>(options.maxEntries ?? PERMISSION_CACHE_MAX_ENTRIES);
+  const cache = new IsolateCache<boolean>(options.maxEntries ?? PERMISSION_CACHE_MAX_ENTRIES);
 
   /** GETs a Confluence JSON document with the user's token and reads it with `parse`; failures are typed. */
   async function ask<T>(

@@ -1,7 +1,8 @@
 /**
- * What one isolate remembers of Workers KV between requests: a bounded map, least recently used
- * dropped first, each entry served only before its own expiry. Shared by the tenants' CSPs
- * (tenant-csp.ts) and the status feeds (site-feeds.ts), so both bound memory and age alike.
+ * What one isolate remembers between requests: a bounded map, least recently used dropped first,
+ * each entry served only before its own expiry. The dispatch Worker keeps the tenants' CSPs and the
+ * status feeds read from Workers KV in it (dispatch/src/tenant-csp.ts, site-feeds.ts); the control
+ * Worker keeps Confluence's permission answers (control/src/confluence/permissions.ts).
  *
  * Only values are kept, never promises: a promise made in one request's context must not be handed to
  * another request (workerd does not support it; the waiter can hang when the first request ends).
