@@ -9,7 +9,8 @@
  * Every viewer pays this on every request, so the answer is rewritten in place: one copy of the
  * upstream headers (a fetched Response's are immutable), the edits headers.ts requires, and the body
  * handed on untouched — only an HTML document goes through the rewriter that injects the script, and
- * only the first time this isolate serves those bytes (inject.ts RewrittenHtmlCache).
+ * only the first time this isolate serves those bytes; after that the user Worker is asked only to
+ * confirm the page is unchanged (kept-pages.ts).
  */
 
 import { type GrantClaims, type SiteId, siteHostLabel, workerNameFor } from "@mini-sites/core";
@@ -17,7 +18,7 @@ import type { GatewayConfig } from "./config.ts";
 import type { DispatchEnv } from "./env.ts";
 import { errorResponse, SITE_NOT_FOUND, UPSTREAM_FAILED } from "./errors.ts";
 import { forwardedRequestHeaders, secureUpstreamHeaders } from "./headers.ts";
-import { injectBootstrapCached, REWRITTEN_HTML_MAX_PATH, RewrittenHtmlCache } from "./inject.ts";
+import { askToConfirm, KeptPages, keptPageKey, servedKept, servedWithBootstrap } from "./kept-pages.ts";
 import { tenantCspsFor } from "./tenant-csp.ts";
 
 /** WfP: `get()` of a missing script does not throw; its `fetch()` rejects with this (DESIGN §8). */
@@ -33,16 +34,23 @@ export async function serveSite(
   now: number,
 ): Promise<Response> {
   const siteOrigin = `https://${siteHostLabel(siteId)}.${config.sitesDomain}`;
+  const workerName = workerNameFor(siteId, claims.version);
   // A string when this isolate knows the tenant's policy (a Map lookup); otherwise a KV read that
   // runs while the user Worker answers, and never rejects.
   const csp = tenantCspsFor(config, env.TENANT_CSP).cspFor(claims.tenantId, now);
+  const pages = keptPagesOf(config);
+  const pageKey = keptPageKey(request.method, workerName, url.pathname);
+  const kept = pageKey === undefined ? undefined : pages.get(pageKey);
+  const forwarded = forwardedRequestHeaders(request.headers);
+  const confirming = kept !== undefined && askToConfirm(forwarded, kept);
   let upstream: Response;
   try {
     // URL and init rather than a Request: the Fetcher builds the one Request it sends.
-    upstream = await env.DISPATCHER.get(workerNameFor(siteId, claims.version)).fetch(
-      siteOrigin + url.pathname + url.search,
-      { method: request.method, headers: forwardedRequestHeaders(request.headers), redirect: "manual" },
-    );
+    upstream = await env.DISPATCHER.get(workerName).fetch(siteOrigin + url.pathname + url.search, {
+      method: request.method,
+      headers: forwarded,
+      redirect: "manual",
+    });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return errorResponse(
@@ -51,6 +59,9 @@ export async function serveSite(
       message.startsWith(WORKER_NOT_FOUND) ? SITE_NOT_FOUND : UPSTREAM_FAILED,
     );
   }
+  // The user Worker confirmed the kept page (the viewer asked nothing conditional: this 304 is ours).
+  if (confirming && upstream.status === 304)
+    return servedKept(kept, typeof csp === "string" ? csp : await csp);
 
   // Status, status text and a mutable copy of the headers, in one step.
   const response = new Response(upstream.body, upstream);
@@ -78,23 +89,19 @@ export async function serveSite(
   headers.delete("content-length");
   const etag = headers.get("etag");
   if (etag !== null && !etag.startsWith("W/")) headers.set("etag", `W/${etag}`);
-  // Same version, same path, same bytes (ETag), not encoded: the rewritten copy can be reused.
-  const reusable =
-    etag !== null &&
-    (headers.get("content-encoding") ?? "identity") === "identity" &&
-    url.pathname.length <= REWRITTEN_HTML_MAX_PATH;
-  const key = reusable ? `${workerNameFor(siteId, claims.version)}\n${url.pathname}\n${etag}` : undefined;
-  return injectBootstrapCached(response, config.bootstrapScript, rewrittenHtmlOf(config), key);
+  // Not encoded: the kept bytes are the document itself.
+  const keepable = (headers.get("content-encoding") ?? "identity") === "identity" ? pageKey : undefined;
+  return servedWithBootstrap(response, config.bootstrapScript, pages, keepable, etag);
 }
 
-const rewrittenHtml = new WeakMap<GatewayConfig, RewrittenHtmlCache>();
+const keptPages = new WeakMap<GatewayConfig, KeptPages>();
 
-/** This isolate's rewritten pages for this configuration (its bootstrap script is part of the bytes). */
-function rewrittenHtmlOf(config: GatewayConfig): RewrittenHtmlCache {
-  let cache = rewrittenHtml.get(config);
-  if (cache === undefined) {
-    cache = new RewrittenHtmlCache();
-    rewrittenHtml.set(config, cache);
+/** This isolate's kept pages for this configuration (its bootstrap script is part of the bytes). */
+function keptPagesOf(config: GatewayConfig): KeptPages {
+  let pages = keptPages.get(config);
+  if (pages === undefined) {
+    pages = new KeptPages();
+    keptPages.set(config, pages);
   }
-  return cache;
+  return pages;
 }

@@ -3,6 +3,8 @@
  * site and version, on that site's own origin — in cookie mode and on the g-<grant> fallback origin.
  */
 
+import { env as poolEnv } from "cloudflare:test";
+import { encodeTenantAllowLists, newTenantShortId } from "@mini-sites/core";
 import { describe, expect, it } from "vitest";
 import type { DispatchEnv } from "../../src/index.ts";
 import { SITE_A, SITE_B, SITE_GONE } from "./fixtures.ts";
@@ -17,6 +19,8 @@ import {
   siteOrigin,
   testEnv,
 } from "./helpers.ts";
+
+const tenantCsp = poolEnv.TENANT_CSP;
 
 function withUpstream(
   handler: (request: Request, name: string) => Response | Promise<Response>,
@@ -309,7 +313,90 @@ describe("rewritten pages kept per isolate", () => {
   const page = (marker: string, size = 0) =>
     `<!doctype html><html><head><meta charset="utf-8"><title>${marker}</title></head><body><p>${marker}</p>${"x".repeat(size)}</body></html>`;
 
-  it("serves the same bytes (same version, path and ETag) again without rewriting, and new bytes when the ETag changes", async () => {
+  /** An upstream like Workers Static Assets: 304 when If-None-Match names the current ETag. */
+  function staticAssets(state: { body: string; etag: string | null; status?: number }) {
+    const seen: { name: string; path: string; ifNoneMatch: string | null; range: string | null }[] = [];
+    const env = withUpstream((request, name) => {
+      const ifNoneMatch = request.headers.get("if-none-match");
+      seen.push({
+        name,
+        path: new URL(request.url).pathname,
+        ifNoneMatch,
+        range: request.headers.get("range"),
+      });
+      const headers: Record<string, string> = {
+        "content-type": "text/html; charset=utf-8",
+        "x-page-header": `for-${state.etag}`,
+      };
+      if (state.etag !== null) headers.etag = state.etag;
+      if (state.etag !== null && (ifNoneMatch === state.etag || ifNoneMatch === `W/${state.etag}`))
+        return new Response(null, { status: 304, headers });
+      return new Response(state.body, { status: state.status ?? 200, headers });
+    });
+    return { env, seen };
+  }
+
+  const get = async (env: DispatchEnv, path = "/", grant?: string, extra: Record<string, string> = {}) => {
+    const response = await send(
+      `${siteOrigin(SITE_A)}${path}`,
+      { headers: { ...cookieHeader(grant ?? (await grantFor(SITE_A))), ...FRAME_NAVIGATION, ...extra } },
+      env,
+    );
+    return { status: response.status, text: await response.text(), response };
+  };
+
+  it("asks the user Worker to confirm the kept page, and serves it whole when it answers 304", async () => {
+    const state = { body: page("FIRST"), etag: '"v1-hash"' as string | null };
+    const { env, seen } = staticAssets(state);
+    const first = await get(env);
+    expect(first.status).toBe(200);
+    expect(first.text.match(/data-mini-sites-bootstrap/g)).toHaveLength(1);
+    expect(seen[0]?.ifNoneMatch).toBeNull();
+
+    const second = await get(env);
+    expect(seen[1]?.ifNoneMatch).toBe('"v1-hash"');
+    expect(second.status).toBe(200);
+    expect(second.text).toBe(first.text);
+    expect(second.response.headers.get("content-length")).toBe(
+      String(new TextEncoder().encode(first.text).length),
+    );
+    expect(second.response.headers.get("etag")).toBe('W/"v1-hash"');
+    expect(second.response.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(second.response.headers.get("x-page-header")).toBe('for-"v1-hash"');
+    expect(second.response.headers.get("cache-control")).toBe("private, no-cache");
+    expectSecurityHeaders(second.response);
+
+    // New bytes (another ETag): the user Worker answers 200, the new page is served and kept.
+    state.body = page("SECOND");
+    state.etag = '"v2-hash"';
+    const third = await get(env);
+    expect(seen[2]?.ifNoneMatch).toBe('"v1-hash"');
+    expect(third.text).toContain("SECOND");
+    expect(third.text).not.toContain("FIRST");
+    expect((await get(env)).text).toBe(third.text);
+    expect(seen[3]?.ifNoneMatch).toBe('"v2-hash"');
+    // Every request still went to the user Worker of the grant's version.
+    expect(seen.map((s) => s.name)).toEqual(Array(4).fill(seen[0]?.name));
+  });
+
+  it("leaves a viewer's own conditional or range request as it came, and passes the user Worker's answer on", async () => {
+    const state = { body: page("COND"), etag: '"cond"' as string | null };
+    const { env, seen } = staticAssets(state);
+    await get(env);
+    // The browser revalidates with the ETag the gateway gave it: its 304 is the user Worker's.
+    const revalidated = await get(env, "/", undefined, { "if-none-match": 'W/"cond"' });
+    expect(revalidated.status).toBe(304);
+    expect(seen[1]?.ifNoneMatch).toBe('W/"cond"');
+    // A stale ETag, or a range: forwarded untouched, never answered with the gateway's condition.
+    const stale = await get(env, "/", undefined, { "if-none-match": '"old"' });
+    expect(stale.status).toBe(200);
+    expect(stale.text).toContain("COND");
+    expect(seen[2]?.ifNoneMatch).toBe('"old"');
+    await get(env, "/", undefined, { range: "bytes=0-10" });
+    expect(seen[3]).toMatchObject({ ifNoneMatch: null, range: "bytes=0-10" });
+  });
+
+  it("serves the kept bytes when the user Worker ignores the condition but sends the same ETag, and new bytes when the ETag changes", async () => {
     let body = page("FIRST");
     let etag: string | null = '"v1-hash"';
     const names: string[] = [];
@@ -320,21 +407,11 @@ describe("rewritten pages kept per isolate", () => {
       return new Response(body, { headers });
     });
     const grant = await grantFor(SITE_A);
-    const get = async (path = "/", g = grant) => {
-      const response = await send(
-        `${siteOrigin(SITE_A)}${path}`,
-        { headers: { ...cookieHeader(g), ...FRAME_NAVIGATION } },
-        env,
-      );
-      expect(response.status).toBe(200);
-      return { text: await response.text(), response };
-    };
-    const first = await get();
+    const first = await get(env, "/", grant);
     expect(first.text).toContain("FIRST");
-    expect(first.text.match(/data-mini-sites-bootstrap/g)).toHaveLength(1);
     // The same ETag names the same bytes: what this isolate produced before is served again.
     body = page("CHANGED-UNDER-THE-SAME-ETAG");
-    const second = await get();
+    const second = await get(env, "/", grant);
     expect(second.text).toBe(first.text);
     expect(second.response.headers.get("content-length")).toBe(
       String(new TextEncoder().encode(first.text).length),
@@ -342,19 +419,63 @@ describe("rewritten pages kept per isolate", () => {
     expect(second.response.headers.get("etag")).toBe('W/"v1-hash"');
     expectSecurityHeaders(second.response);
     // Another path, another version or new bytes: never the kept copy.
-    expect((await get("/other")).text).toContain("CHANGED-UNDER-THE-SAME-ETAG");
-    const v2 = await get("/", await grantFor(SITE_A, { version: 2 }));
+    expect((await get(env, "/other", grant)).text).toContain("CHANGED-UNDER-THE-SAME-ETAG");
+    const v2 = await get(env, "/", await grantFor(SITE_A, { version: 2 }));
     expect(v2.text).toContain("CHANGED-UNDER-THE-SAME-ETAG");
     etag = '"v1-other-hash"';
-    expect((await get()).text).toContain("CHANGED-UNDER-THE-SAME-ETAG");
+    expect((await get(env, "/", grant)).text).toContain("CHANGED-UNDER-THE-SAME-ETAG");
     // Without an ETag nothing is kept: every viewer gets the upstream's bytes, rewritten.
     etag = null;
     body = page("NO-ETAG-1");
-    expect((await get("/plain")).text).toContain("NO-ETAG-1");
+    expect((await get(env, "/plain", grant)).text).toContain("NO-ETAG-1");
     body = page("NO-ETAG-2");
-    expect((await get("/plain")).text).toContain("NO-ETAG-2");
-    // The upstream is still asked every time (its status and headers are fresh); only the rewriting is saved.
+    expect((await get(env, "/plain", grant)).text).toContain("NO-ETAG-2");
     expect(names.length).toBe(7);
+  });
+
+  it("passes any other answer to its condition on as sent, and never asks for another version's or site's page", async () => {
+    const state = { body: page("OK-PAGE"), etag: '"shared"' as string | null, status: 200 };
+    const { env, seen } = staticAssets(state);
+    await get(env, "/p");
+    // The page is gone from this version's answer (another ETag, a 404): the 404 is what the viewer gets.
+    state.etag = '"not-found-page"';
+    state.status = 404;
+    state.body = page("NOT-FOUND-PAGE");
+    const missing = await get(env, "/p");
+    expect(seen[1]?.ifNoneMatch).toBe('"shared"');
+    expect(missing.status).toBe(404);
+    expect(missing.text).toContain("NOT-FOUND-PAGE");
+    expect(missing.text).not.toContain("OK-PAGE");
+    // Version 2 of the same site, same path: its own user Worker, asked nothing about v1's page.
+    state.etag = '"shared"';
+    state.status = 200;
+    state.body = page("V2-PAGE");
+    const v2 = await get(env, "/p", await grantFor(SITE_A, { version: 2 }));
+    expect(v2.text).toContain("V2-PAGE");
+    expect(seen[2]?.ifNoneMatch).toBeNull();
+    const b = await send(
+      `${siteOrigin(SITE_B)}/p`,
+      { headers: { ...cookieHeader(await grantFor(SITE_B)), ...FRAME_NAVIGATION } },
+      env,
+    );
+    expect(await b.text()).toContain("V2-PAGE");
+    expect(seen[3]?.ifNoneMatch).toBeNull();
+  });
+
+  it("serves a kept page with the viewer's tenant's current CSP, never the one it was first served with", async () => {
+    const { env, seen } = staticAssets({ body: page("CSP"), etag: '"csp"' });
+    const [first, second] = [newTenantShortId(), newTenantShortId()];
+    await tenantCsp.put(first, encodeTenantAllowLists({ cdn: [], connect: ["https://api.first.example"] }));
+    await tenantCsp.put(second, encodeTenantAllowLists({ cdn: [], connect: ["https://api.second.example"] }));
+    const one = await get(env, "/", await grantFor(SITE_A, { tenantId: first }));
+    const two = await get(env, "/", await grantFor(SITE_A, { tenantId: second }));
+    expect(seen[1]?.ifNoneMatch).toBe('"csp"');
+    expect(two.text).toBe(one.text);
+    expect(one.response.headers.get("content-security-policy")).toContain("https://api.first.example");
+    const csp = two.response.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("https://api.second.example");
+    expect(csp).not.toContain("first");
+    expectSecurityHeaders(two.response);
   });
 
   it("never answers one site's viewer with another site's kept page", async () => {
@@ -379,50 +500,51 @@ describe("rewritten pages kept per isolate", () => {
   });
 
   it("keeps no copy of a page over the entry cap, and serves it whole every time", async () => {
-    let marker = "BIG-1";
-    const env = withUpstream(
-      () =>
-        new Response(page(marker, 600 * 1024), { headers: { "content-type": "text/html", etag: '"big"' } }),
-    );
-    const grant = await grantFor(SITE_A);
-    const get = async () =>
-      (
-        await send(
-          `${siteOrigin(SITE_A)}/big`,
-          { headers: { ...cookieHeader(grant), ...FRAME_NAVIGATION } },
-          env,
-        )
-      ).text();
-    const first = await get();
-    expect(first.length).toBeGreaterThan(600 * 1024);
-    expect(first).toContain("data-mini-sites-bootstrap");
-    marker = "BIG-2";
-    expect(await get()).toContain("BIG-2");
+    const state = { body: page("BIG-1", 600 * 1024), etag: '"big"' as string | null };
+    const { env, seen } = staticAssets(state);
+    const first = await get(env, "/big");
+    expect(first.text.length).toBeGreaterThan(600 * 1024);
+    expect(first.text).toContain("data-mini-sites-bootstrap");
+    state.body = page("BIG-2", 600 * 1024);
+    state.etag = '"big-2"';
+    expect((await get(env, "/big")).text).toContain("BIG-2");
+    expect(seen.map((s) => s.ifNoneMatch)).toEqual([null, null]);
   });
 });
 
-describe("RewrittenHtmlCache bounds", () => {
+describe("KeptPages bounds", () => {
+  const kept = (bytes: number) => ({
+    etag: '"e"',
+    bytes: new Uint8Array(bytes),
+    headers: new Headers(),
+    size: bytes,
+  });
+
   it("counts keys as well as pages, caps the number of pages, and bounds copies in progress", async () => {
-    const { RewrittenHtmlCache, REWRITTEN_HTML_CACHE_ENTRIES, REWRITTEN_HTML_COPYING_BYTES } = await import(
-      "../../src/inject.ts"
+    const { KeptPages, KEPT_PAGES_ENTRIES, KEPT_PAGES_COPYING_BYTES } = await import(
+      "../../src/kept-pages.ts"
     );
-    const cache = new RewrittenHtmlCache(64 * 1024);
-    const page = new Uint8Array(100);
+    const cache = new KeptPages(64 * 1024);
     // Long keys fill the budget although the pages are small.
-    for (let i = 0; i < 100; i++) cache.set(`${"/p".repeat(4000)}${i}`, page);
+    for (let i = 0; i < 100; i++) cache.set(`${"/p".repeat(4000)}${i}`, kept(100));
     expect(cache.bytes).toBeLessThanOrEqual(64 * 1024);
     expect(cache.size).toBeLessThan(10);
     // Many short keys: never more than the entry cap.
-    const roomy = new RewrittenHtmlCache(1024 * 1024 * 1024);
-    for (let i = 0; i < REWRITTEN_HTML_CACHE_ENTRIES + 500; i++) roomy.set(`/${i}`, new Uint8Array(1));
-    expect(roomy.size).toBe(REWRITTEN_HTML_CACHE_ENTRIES);
+    const roomy = new KeptPages(1024 * 1024 * 1024);
+    for (let i = 0; i < KEPT_PAGES_ENTRIES + 500; i++) roomy.set(`/${i}`, kept(1));
+    expect(roomy.size).toBe(KEPT_PAGES_ENTRIES);
     expect(roomy.get("/0")).toBeUndefined();
-    expect(roomy.get(`/${REWRITTEN_HTML_CACHE_ENTRIES + 499}`)).toBeDefined();
+    expect(roomy.get(`/${KEPT_PAGES_ENTRIES + 499}`)).toBeDefined();
+    // Replacing an entry releases what it held.
+    const one = new KeptPages(1024);
+    one.set("/a", kept(500));
+    one.set("/a", kept(400));
+    expect(one.bytes).toBe(2 + 400);
 
     // Copies in progress share one budget; one abandoned by its viewer stops counting after a minute.
     const a = {};
     const b = {};
-    expect(cache.grow(a, REWRITTEN_HTML_COPYING_BYTES - 10, 0)).toBe(true);
+    expect(cache.grow(a, KEPT_PAGES_COPYING_BYTES - 10, 0)).toBe(true);
     expect(cache.grow(b, 11, 1)).toBe(false);
     expect(cache.grow(b, 11, 60_001)).toBe(true);
     cache.endCopy(b);
@@ -430,9 +552,11 @@ describe("RewrittenHtmlCache bounds", () => {
 
   it("keeps no copy of pages with very long paths (an SPA answers every path with its index)", async () => {
     let marker = "SPA-1";
-    const env = withUpstream(
-      () => new Response(page(marker), { headers: { "content-type": "text/html", etag: '"spa-index"' } }),
-    );
+    const seen: (string | null)[] = [];
+    const env = withUpstream((request) => {
+      seen.push(request.headers.get("if-none-match"));
+      return new Response(page(marker), { headers: { "content-type": "text/html", etag: '"spa-index"' } });
+    });
     const grant = await grantFor(SITE_A);
     const long = `/${"a".repeat(2000)}`;
     const get = async () =>
@@ -446,6 +570,7 @@ describe("RewrittenHtmlCache bounds", () => {
     expect(await get()).toContain("SPA-1");
     marker = "SPA-2";
     expect(await get()).toContain("SPA-2");
+    expect(seen).toEqual([null, null]);
   });
 });
 
