@@ -21,6 +21,8 @@ export interface Run {
   readonly rate: number;
   readonly p50: number;
   readonly p99: number;
+  /** Every response's latency in ms, for percentiles over several runs (`percentile`). */
+  readonly latencies: readonly number[];
   /** Non-2xx answers, socket errors and timeouts. */
   readonly errors: number;
   /** CPU µs per request of each process asked for. */
@@ -34,7 +36,8 @@ export async function load(
 ): Promise<Run> {
   const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuMicros(pid)]));
   const next = target.cookie;
-  const result = await autocannon({
+  const latencies: number[] = [];
+  const options: autocannon.Options = {
     url: target.url,
     headers: { ...target.headers },
     connections: CONNECTIONS,
@@ -48,6 +51,12 @@ export async function load(
             },
           ],
         }),
+  };
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(options, (error, done) => (error ? reject(error) : resolve(done)));
+    instance.on("response", (_client: unknown, _status: number, _bytes: number, ms: number) =>
+      latencies.push(ms),
+    );
   });
   const requests = result.requests.total;
   const cpu = Object.fromEntries(
@@ -61,6 +70,7 @@ export async function load(
     rate: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
+    latencies,
     errors: result.non2xx + result.errors + result.timeouts,
     cpu,
   };
@@ -73,4 +83,11 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2
     ? (sorted[mid] as number)
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** The `p`-th percentile (0–100) of every latency of `runs` together. */
+export function percentile(runs: readonly Run[], p: number): number {
+  const all = runs.flatMap((run) => run.latencies).sort((a, b) => a - b);
+  if (all.length === 0) return Number.NaN;
+  return all[Math.min(all.length - 1, Math.ceil((p / 100) * all.length) - 1)] as number;
 }
