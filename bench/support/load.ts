@@ -13,6 +13,8 @@ export interface Target {
   readonly headers?: Readonly<Record<string, string>>;
   /** Called before every request: e.g. a fresh grant cookie each time. */
   readonly cookie?: () => string;
+  /** Called before every request: the path (and query) to ask for. */
+  readonly path?: () => string;
 }
 
 export interface Run {
@@ -35,23 +37,27 @@ export async function load(
   processes: Readonly<Record<string, number>> = {},
 ): Promise<Run> {
   const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuMicros(pid)]));
-  const next = target.cookie;
-  const latencies: number[] = [];
+  const { cookie, path } = target;
   const options: autocannon.Options = {
     url: target.url,
     headers: { ...target.headers },
     connections: CONNECTIONS,
     duration: seconds,
-    ...(next === undefined
+    ...(cookie === undefined && path === undefined
       ? {}
       : {
           requests: [
             {
-              setupRequest: (request) => ({ ...request, headers: { ...request.headers, cookie: next() } }),
+              setupRequest: (request) => ({
+                ...request,
+                ...(path === undefined ? {} : { path: path() }),
+                headers: { ...request.headers, ...(cookie === undefined ? {} : { cookie: cookie() }) },
+              }),
             },
           ],
         }),
   };
+  const latencies: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(options, (error, done) => (error ? reject(error) : resolve(done)));
     instance.on("response", (_client: unknown, _status: number, _bytes: number, ms: number) =>

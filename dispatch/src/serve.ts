@@ -79,16 +79,17 @@ export async function serveSite(
   const contentType = headers.get("content-type");
   if (contentType === null && upstream.body !== null) headers.set("content-type", "application/octet-stream");
 
-  const isHtmlDocument =
-    request.method === "GET" &&
-    upstream.status === 200 &&
-    (contentType ?? "").toLowerCase().startsWith("text/html") &&
-    upstream.body !== null;
-  if (!isHtmlDocument) return response;
-
-  headers.delete("content-length");
+  // A viewer is served HTML rewritten, so never the user Worker's strong validator or length for it:
+  // on a 200, a HEAD or a 304 alike (a Range with If-Range on a strong ETag could splice the user
+  // Worker's bytes into the rewritten copy). The user Worker still matches the weak form.
+  const isHtml = (contentType ?? "").toLowerCase().startsWith("text/html");
   const etag = headers.get("etag");
-  if (etag !== null && !etag.startsWith("W/")) headers.set("etag", `W/${etag}`);
+  if (isHtml && etag !== null && !etag.startsWith("W/")) headers.set("etag", `W/${etag}`);
+  if (isHtml && upstream.status === 200) headers.delete("content-length");
+
+  const isHtmlDocument =
+    isHtml && request.method === "GET" && upstream.status === 200 && upstream.body !== null;
+  if (!isHtmlDocument) return response;
   // Not encoded: the kept bytes are the document itself.
   const keepable = (headers.get("content-encoding") ?? "identity") === "identity" ? pageKey : undefined;
   return servedWithBootstrap(response, config.bootstrapScript, pages, keepable, etag);

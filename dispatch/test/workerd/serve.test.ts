@@ -387,6 +387,16 @@ describe("rewritten pages kept per isolate", () => {
     const revalidated = await get(env, "/", undefined, { "if-none-match": 'W/"cond"' });
     expect(revalidated.status).toBe(304);
     expect(seen[1]?.ifNoneMatch).toBe('W/"cond"');
+    // Never the user Worker's strong ETag for a document the viewer gets rewritten (a 304, a HEAD).
+    expect(revalidated.response.headers.get("etag")).toBe('W/"cond"');
+    const head = await send(
+      `${siteOrigin(SITE_A)}/`,
+      { method: "HEAD", headers: { ...cookieHeader(await grantFor(SITE_A)), ...FRAME_NAVIGATION } },
+      env,
+    );
+    expect(head.headers.get("etag")).toBe('W/"cond"');
+    expect(head.headers.get("content-length")).toBeNull();
+    expect(seen.splice(2, 1)[0]?.ifNoneMatch).toBeNull(); // the HEAD was asked nothing of ours
     // A stale ETag, or a range: forwarded untouched, never answered with the gateway's condition.
     const stale = await get(env, "/", undefined, { "if-none-match": '"old"' });
     expect(stale.status).toBe(200);
@@ -541,13 +551,75 @@ describe("KeptPages bounds", () => {
     one.set("/a", kept(400));
     expect(one.bytes).toBe(2 + 400);
 
-    // Copies in progress share one budget; one abandoned by its viewer stops counting after a minute.
+    // Copies in progress share one budget; one abandoned by its viewer stops counting after a minute,
+    // and is refused from then on (it cannot start counting again from nothing).
     const a = {};
     const b = {};
     expect(cache.grow(a, KEPT_PAGES_COPYING_BYTES - 10, 0)).toBe(true);
     expect(cache.grow(b, 11, 1)).toBe(false);
     expect(cache.grow(b, 11, 60_001)).toBe(true);
+    expect(cache.grow(a, 1, 60_002)).toBe(false);
+    expect(cache.copying).toBe(11);
     cache.endCopy(b);
+    expect(cache.copying).toBe(0);
+  });
+
+  it("keeps at most KEPT_PAGES_PER_WORKER pages of one site version, dropping its own oldest, never another site's", async () => {
+    const { KeptPages, KEPT_PAGES_PER_WORKER } = await import("../../src/kept-pages.ts");
+    const cache = new KeptPages(1024 * 1024 * 1024);
+    cache.set("s-other-v1\n/", kept(10));
+    for (let i = 0; i < KEPT_PAGES_PER_WORKER + 100; i++) cache.set(`s-spa-v1\n/${i}`, kept(10));
+    expect(cache.size).toBe(KEPT_PAGES_PER_WORKER + 1);
+    expect(cache.get("s-other-v1\n/")).toBeDefined();
+    expect(cache.get("s-spa-v1\n/0")).toBeUndefined();
+    expect(cache.get(`s-spa-v1\n/${KEPT_PAGES_PER_WORKER + 99}`)).toBeDefined();
+    // Deleting releases the per-site count: room again for that site.
+    for (let i = 100; i < KEPT_PAGES_PER_WORKER + 100; i++) cache.delete(`s-spa-v1\n/${i}`);
+    expect(cache.size).toBe(1);
+    expect(cache.bytes).toBe("s-other-v1\n/".length + 10);
+  });
+
+  it("holds nothing of the copying budget once a page is served, kept or too large to keep", async () => {
+    const { KeptPages, servedWithBootstrap, KEPT_PAGE_BYTES } = await import("../../src/kept-pages.ts");
+    const pages = new KeptPages();
+    const encoder = new TextEncoder();
+    const streamed = (chunks: number) => {
+      let pulls = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          pulls++;
+          if (pulls > chunks) return controller.close();
+          controller.enqueue(
+            encoder.encode(pulls === 1 ? "<!doctype html><html><head></head><body>" : "x".repeat(16 * 1024)),
+          );
+        },
+      });
+      return {
+        response: new Response(body, { headers: { "content-type": "text/html" } }),
+        pulls: () => pulls,
+      };
+    };
+    const small = streamed(4);
+    const kept = await servedWithBootstrap(small.response, "<script></script>", pages, "s-a-v1\n/", '"e"');
+    expect(kept.headers.get("content-length")).toBe(String((await kept.clone().arrayBuffer()).byteLength));
+    expect(await kept.text()).toContain("<script></script></head>");
+    expect(pages.size).toBe(1);
+    expect(pages.copying).toBe(0);
+
+    // Over the cap: served as it streams, nothing kept, the budget released before the viewer reads on.
+    const chunks = Math.ceil(KEPT_PAGE_BYTES / (16 * 1024)) + 8;
+    const big = streamed(chunks);
+    const served = await servedWithBootstrap(big.response, "<script></script>", pages, "s-a-v1\n/big", '"b"');
+    expect(pages.copying).toBe(0);
+    const reader = (served.body as ReadableStream<Uint8Array>).getReader();
+    let read = 0;
+    while (read < KEPT_PAGE_BYTES + 64 * 1024) read += (await reader.read()).value?.length ?? 0;
+    // The viewer goes away: the upstream is no longer read.
+    await reader.cancel();
+    const pulled = big.pulls();
+    expect(pulled).toBeLessThan(chunks + 1);
+    expect(pages.size).toBe(1);
+    expect(pages.get("s-a-v1\n/big")).toBeUndefined();
   });
 
   it("keeps no copy of pages with very long paths (an SPA answers every path with its index)", async () => {
