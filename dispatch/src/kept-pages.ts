@@ -20,8 +20,8 @@
  * would have served its 404 page, so a provider that re-uploaded a name with other contents would
  * have to drop this isolate's pages too. The site's CSP is never kept: it is the
  * tenant's current policy, set on every response. Bounded by bytes (keys, headers and a fixed
- * overhead per entry counted), by entries, and by entries per user Worker (an SPA answers every path
- * with its index: one site cannot push every other site's pages out), least recently used dropped
+ * overhead per entry counted), by entries, and by entries and bytes per user Worker (an SPA answers
+ * every path with its index: one site cannot push every other site's pages out), least recently used dropped
  * first; only byte arrays and header copies are kept, never streams or promises (they belong to one
  * request).
  */
@@ -34,8 +34,9 @@ export const KEPT_PAGE_BYTES = 512 * 1024;
 export const KEPT_PAGES_BYTES = 8 * 1024 * 1024;
 /** And at most this many pages, however small: a flood of distinct paths cannot grow the map. */
 export const KEPT_PAGES_ENTRIES = 2048;
-/** And at most this many pages of one user Worker (one site version). */
+/** And at most this many pages, and bytes, of one user Worker (one site version). */
 export const KEPT_PAGES_PER_WORKER = 256;
+export const KEPT_PAGES_BYTES_PER_WORKER = 1024 * 1024;
 /** What an entry costs beyond its bytes, key and headers (map entry, objects), counted in its size. */
 export const KEPT_PAGE_OVERHEAD = 512;
 /** Pages being read to be kept, across all requests of the isolate, in bytes. */
@@ -70,8 +71,8 @@ export class KeptPages {
   readonly #entries = new Map<string, KeptPage>();
   readonly #capacity: number;
   #bytes = 0;
-  /** Pages kept per user Worker. */
-  readonly #perWorker = new Map<string, number>();
+  /** Pages and bytes (as counted in #bytes) kept per user Worker. */
+  readonly #perWorker = new Map<string, { pages: number; bytes: number }>();
   /** Copies in progress: bytes held, and since when (a copy whose viewer went away is forgotten). */
   readonly #copies = new Map<object, { bytes: number; since: number }>();
   /** Copies forgotten for being too old: they never count again, and never grow again. */
@@ -97,9 +98,10 @@ export class KeptPages {
   }
 
   /**
-   * Counts `bytes` more held by the copy `id`; false (and the copy is dropped) when the isolate's
-   * copying budget would be passed. A copy not ended within a minute (its viewer stalled or went away)
-   * no longer counts, and is refused from then on.
+   * Counts `bytes` more held by the copy `id`; false, and nothing more counted, when the isolate's
+   * copying budget would be passed (what the copy holds stays counted until `endCopy`). A copy not
+   * ended within a minute (its viewer stalled or went away) no longer counts, and is refused from then
+   * on.
    */
   grow(id: object, bytes: number, now: number): boolean {
     let held = 0;
@@ -109,10 +111,7 @@ export class KeptPages {
         this.#abandoned.add(other);
       } else held += copy.bytes;
     }
-    if (this.#abandoned.has(id) || held + bytes > KEPT_PAGES_COPYING_BYTES) {
-      this.#copies.delete(id);
-      return false;
-    }
+    if (this.#abandoned.has(id) || held + bytes > KEPT_PAGES_COPYING_BYTES) return false;
     const copy = this.#copies.get(id) ?? { bytes: 0, since: now };
     copy.bytes += bytes;
     this.#copies.set(id, copy);
@@ -132,20 +131,22 @@ export class KeptPages {
   }
 
   set(key: string, page: KeptPage): void {
-    if (page.bytes.length > KEPT_PAGE_BYTES || key.length + page.size > this.#capacity) return;
+    const cost = key.length + page.size;
+    if (page.bytes.length > KEPT_PAGE_BYTES || cost > this.#capacity || cost > KEPT_PAGES_BYTES_PER_WORKER)
+      return;
     this.delete(key);
     const worker = workerOf(key);
-    if ((this.#perWorker.get(worker) ?? 0) >= KEPT_PAGES_PER_WORKER) {
-      // This user Worker's least recently used page makes room: never another site's.
-      for (const oldest of this.#entries.keys()) {
-        if (workerOf(oldest) !== worker) continue;
-        this.delete(oldest);
-        break;
-      }
+    const mine = this.#perWorker.get(worker) ?? { pages: 0, bytes: 0 };
+    // This user Worker's least recently used pages make room: never another site's.
+    for (const oldest of this.#entries.keys()) {
+      if (mine.pages < KEPT_PAGES_PER_WORKER && mine.bytes + cost <= KEPT_PAGES_BYTES_PER_WORKER) break;
+      if (workerOf(oldest) === worker) this.delete(oldest);
     }
     this.#entries.set(key, page);
-    this.#bytes += key.length + page.size;
-    this.#perWorker.set(worker, (this.#perWorker.get(worker) ?? 0) + 1);
+    this.#bytes += cost;
+    mine.pages += 1;
+    mine.bytes += cost;
+    this.#perWorker.set(worker, mine);
     for (const oldest of this.#entries.keys()) {
       if (this.#bytes <= this.#capacity && this.#entries.size <= KEPT_PAGES_ENTRIES) break;
       this.delete(oldest);
@@ -155,12 +156,15 @@ export class KeptPages {
   delete(key: string): void {
     const page = this.#entries.get(key);
     if (page === undefined) return;
+    const cost = key.length + page.size;
     this.#entries.delete(key);
-    this.#bytes -= key.length + page.size;
+    this.#bytes -= cost;
     const worker = workerOf(key);
-    const count = (this.#perWorker.get(worker) ?? 1) - 1;
-    if (count > 0) this.#perWorker.set(worker, count);
-    else this.#perWorker.delete(worker);
+    const mine = this.#perWorker.get(worker);
+    if (mine === undefined) return;
+    mine.pages -= 1;
+    mine.bytes -= cost;
+    if (mine.pages <= 0) this.#perWorker.delete(worker);
   }
 }
 
@@ -216,7 +220,8 @@ export async function servedWithBootstrap(
  * leaves the isolate natively, where a stream passed through JavaScript costs the gateway more CPU
  * than the rewriter itself (~400 µs per 10 KB page, measured). What is read at once across the isolate
  * is bounded (KEPT_PAGES_COPYING_BYTES), and so is a page (KEPT_PAGE_BYTES): past either, what was
- * read is served followed by the rest as it streams, and nothing is kept.
+ * read is served followed by the rest as it streams, counted until the viewer has it, and nothing is
+ * kept.
  */
 async function rewrittenAndKept(
   rewritten: Response,
@@ -228,23 +233,27 @@ async function rewrittenAndKept(
   const copy = {};
   const chunks: Uint8Array[] = [];
   let length = 0;
+  let handedOver = false;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       chunks.push(value);
-      length += value.length;
-      if (length > KEPT_PAGE_BYTES || !pages.grow(copy, value.length, Date.now()))
-        return new Response(readThenStream(chunks, reader), rewritten);
+      length += value.byteLength;
+      if (length > KEPT_PAGE_BYTES || !pages.grow(copy, value.byteLength, Date.now())) {
+        handedOver = true;
+        const release = () => pages.endCopy(copy);
+        return new Response(readThenStream(chunks.splice(0), reader, release), rewritten);
+      }
     }
   } finally {
-    pages.endCopy(copy);
+    if (!handedOver) pages.endCopy(copy);
   }
   const bytes = new Uint8Array(length);
   let offset = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, offset);
-    offset += chunk.length;
+    offset += chunk.byteLength;
   }
   const headers = new Headers(rewritten.headers);
   headers.set("content-length", String(length));
@@ -254,21 +263,29 @@ async function rewrittenAndKept(
   return served;
 }
 
-/** The chunks already read, then the rest of `reader`. */
+/** The chunks already read, then the rest of `reader`; `release` once the viewer has had them all or left. */
 function readThenStream(
-  chunks: readonly Uint8Array[],
+  chunks: Uint8Array[],
   reader: ReadableStreamDefaultReader<Uint8Array>,
+  release: () => void,
 ): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (const chunk of chunks) controller.enqueue(chunk);
-    },
     async pull(controller) {
+      const chunk = chunks.shift();
+      if (chunk !== undefined) {
+        controller.enqueue(chunk);
+        if (chunks.length === 0) release();
+        return;
+      }
       const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
+      if (done) {
+        release();
+        controller.close();
+      } else controller.enqueue(value);
     },
     cancel(reason) {
+      chunks.length = 0;
+      release();
       return reader.cancel(reason);
     },
   });

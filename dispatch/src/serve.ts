@@ -18,7 +18,14 @@ import type { GatewayConfig } from "./config.ts";
 import type { DispatchEnv } from "./env.ts";
 import { errorResponse, SITE_NOT_FOUND, UPSTREAM_FAILED } from "./errors.ts";
 import { forwardedRequestHeaders, secureUpstreamHeaders } from "./headers.ts";
-import { askToConfirm, KeptPages, keptPageKey, servedKept, servedWithBootstrap } from "./kept-pages.ts";
+import {
+  askToConfirm,
+  KEPT_PAGE_BYTES,
+  KeptPages,
+  keptPageKey,
+  servedKept,
+  servedWithBootstrap,
+} from "./kept-pages.ts";
 import { tenantCspsFor } from "./tenant-csp.ts";
 
 /** WfP: `get()` of a missing script does not throw; its `fetch()` rejects with this (DESIGN §8). */
@@ -85,13 +92,18 @@ export async function serveSite(
   const isHtml = (contentType ?? "").toLowerCase().startsWith("text/html");
   const etag = headers.get("etag");
   if (isHtml && etag !== null && !etag.startsWith("W/")) headers.set("etag", `W/${etag}`);
+  const upstreamLength = Number(headers.get("content-length") ?? Number.NaN);
   if (isHtml && upstream.status === 200) headers.delete("content-length");
 
   const isHtmlDocument =
     isHtml && request.method === "GET" && upstream.status === 200 && upstream.body !== null;
   if (!isHtmlDocument) return response;
-  // Not encoded: the kept bytes are the document itself.
-  const keepable = (headers.get("content-encoding") ?? "identity") === "identity" ? pageKey : undefined;
+  // Not encoded (the kept bytes are the document itself), and not known to be too large to keep (then
+  // it is rewritten as it streams, never read whole).
+  const keepable =
+    (headers.get("content-encoding") ?? "identity") === "identity" && !(upstreamLength > KEPT_PAGE_BYTES)
+      ? pageKey
+      : undefined;
   return servedWithBootstrap(response, config.bootstrapScript, pages, keepable, etag);
 }
 

@@ -331,6 +331,7 @@ describe("rewritten pages kept per isolate", () => {
       if (state.etag !== null) headers.etag = state.etag;
       if (state.etag !== null && (ifNoneMatch === state.etag || ifNoneMatch === `W/${state.etag}`))
         return new Response(null, { status: 304, headers });
+      headers["content-length"] = String(new TextEncoder().encode(state.body).byteLength);
       return new Response(state.body, { status: state.status ?? 200, headers });
     });
     return { env, seen };
@@ -577,49 +578,136 @@ describe("KeptPages bounds", () => {
     for (let i = 100; i < KEPT_PAGES_PER_WORKER + 100; i++) cache.delete(`s-spa-v1\n/${i}`);
     expect(cache.size).toBe(1);
     expect(cache.bytes).toBe("s-other-v1\n/".length + 10);
+    for (let i = 0; i < KEPT_PAGES_PER_WORKER; i++) cache.set(`s-spa-v1\n/again-${i}`, kept(10));
+    expect(cache.size).toBe(KEPT_PAGES_PER_WORKER + 1);
+    expect(cache.get("s-spa-v1\n/again-0")).toBeDefined();
+    // Setting a key again replaces it: counted once.
+    const before = cache.bytes;
+    cache.set("s-spa-v1\n/again-0", kept(10));
+    cache.set("s-spa-v1\n/again-0", kept(10));
+    expect(cache.bytes).toBe(before);
+    expect(cache.size).toBe(KEPT_PAGES_PER_WORKER + 1);
   });
 
-  it("holds nothing of the copying budget once a page is served, kept or too large to keep", async () => {
+  it("keeps at most KEPT_PAGES_BYTES_PER_WORKER bytes of one site version: large pages cannot push other sites out", async () => {
+    const { KeptPages, KEPT_PAGES_BYTES_PER_WORKER } = await import("../../src/kept-pages.ts");
+    const cache = new KeptPages();
+    cache.set("s-other-v1\n/", kept(10));
+    for (let i = 0; i < 40; i++) cache.set(`s-spa-v1\n/${i}`, kept(300 * 1024));
+    expect(cache.bytes).toBeLessThanOrEqual(KEPT_PAGES_BYTES_PER_WORKER + "s-other-v1\n/".length + 10);
+    expect(cache.size).toBe(1 + Math.floor(KEPT_PAGES_BYTES_PER_WORKER / (300 * 1024 + 12)));
+    expect(cache.get("s-other-v1\n/")).toBeDefined();
+    expect(cache.get("s-spa-v1\n/39")).toBeDefined();
+  });
+
+  /** An HTML body in `chunks` pulls (16 KiB each after the first), with hooks to watch it. */
+  function upstreamPage(chunks: number, options: { failAt?: number } = {}) {
+    const encoder = new TextEncoder();
+    const state = { pulls: 0, cancelled: false };
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        state.pulls++;
+        if (state.pulls === options.failAt) return controller.error(new Error("upstream reset"));
+        if (state.pulls > chunks) return controller.close();
+        controller.enqueue(
+          encoder.encode(
+            state.pulls === 1
+              ? "<!doctype html><html><head></head><body>"
+              : String(state.pulls % 10).repeat(16 * 1024),
+          ),
+        );
+      },
+      cancel() {
+        state.cancelled = true;
+      },
+    });
+    const text = `<!doctype html><html><head><script></script></head><body>${Array.from({ length: chunks - 1 }, (_, i) => String((i + 2) % 10).repeat(16 * 1024)).join("")}`;
+    return { response: new Response(body, { headers: { "content-type": "text/html" } }), state, text };
+  }
+
+  async function readAll(response: Response): Promise<string> {
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return text + decoder.decode();
+      text += decoder.decode(value, { stream: true });
+    }
+  }
+
+  it("reads a page whole, serves and keeps it, and holds nothing of the copying budget afterwards", async () => {
+    const { KeptPages, servedWithBootstrap } = await import("../../src/kept-pages.ts");
+    const pages = new KeptPages();
+    const page = upstreamPage(4);
+    const served = await servedWithBootstrap(page.response, "<script></script>", pages, "s-a-v1\n/", '"e"');
+    const text = await readAll(served);
+    expect(text).toBe(page.text);
+    expect(served.headers.get("content-length")).toBe(String(new TextEncoder().encode(text).byteLength));
+    expect(pages.size).toBe(1);
+    expect(pages.copying).toBe(0);
+  });
+
+  it("serves a page over the cap whole as it streams, keeps nothing, and counts what it read until the viewer has it", async () => {
     const { KeptPages, servedWithBootstrap, KEPT_PAGE_BYTES } = await import("../../src/kept-pages.ts");
     const pages = new KeptPages();
-    const encoder = new TextEncoder();
-    const streamed = (chunks: number) => {
-      let pulls = 0;
-      const body = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          pulls++;
-          if (pulls > chunks) return controller.close();
-          controller.enqueue(
-            encoder.encode(pulls === 1 ? "<!doctype html><html><head></head><body>" : "x".repeat(16 * 1024)),
-          );
-        },
-      });
-      return {
-        response: new Response(body, { headers: { "content-type": "text/html" } }),
-        pulls: () => pulls,
-      };
-    };
-    const small = streamed(4);
-    const kept = await servedWithBootstrap(small.response, "<script></script>", pages, "s-a-v1\n/", '"e"');
-    expect(kept.headers.get("content-length")).toBe(String((await kept.clone().arrayBuffer()).byteLength));
-    expect(await kept.text()).toContain("<script></script></head>");
-    expect(pages.size).toBe(1);
-    expect(pages.copying).toBe(0);
-
-    // Over the cap: served as it streams, nothing kept, the budget released before the viewer reads on.
     const chunks = Math.ceil(KEPT_PAGE_BYTES / (16 * 1024)) + 8;
-    const big = streamed(chunks);
-    const served = await servedWithBootstrap(big.response, "<script></script>", pages, "s-a-v1\n/big", '"b"');
+    const whole = upstreamPage(chunks);
+    const served = await servedWithBootstrap(
+      whole.response,
+      "<script></script>",
+      pages,
+      "s-a-v1\n/big",
+      '"b"',
+    );
+    expect(pages.copying).toBeGreaterThan(KEPT_PAGE_BYTES - 32 * 1024);
+    expect(await readAll(served)).toBe(whole.text);
     expect(pages.copying).toBe(0);
-    const reader = (served.body as ReadableStream<Uint8Array>).getReader();
-    let read = 0;
-    while (read < KEPT_PAGE_BYTES + 64 * 1024) read += (await reader.read()).value?.length ?? 0;
-    // The viewer goes away: the upstream is no longer read.
-    await reader.cancel();
-    const pulled = big.pulls();
-    expect(pulled).toBeLessThan(chunks + 1);
-    expect(pages.size).toBe(1);
     expect(pages.get("s-a-v1\n/big")).toBeUndefined();
+
+    // The viewer goes away mid-page: the upstream is cancelled and the count released.
+    const left = upstreamPage(chunks);
+    const abandoned = await servedWithBootstrap(
+      left.response,
+      "<script></script>",
+      pages,
+      "s-a-v1\n/big",
+      '"b"',
+    );
+    const reader = (abandoned.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    await reader.cancel();
+    for (let i = 0; i < 500 && !left.state.cancelled; i++) await new Promise((r) => setTimeout(r, 2));
+    expect(left.state.cancelled).toBe(true);
+    expect(pages.copying).toBe(0);
+    expect(pages.size).toBe(0);
+  });
+
+  it("serves a page whole without keeping it when the isolate's copying budget is taken", async () => {
+    const { KeptPages, servedWithBootstrap, KEPT_PAGES_COPYING_BYTES } = await import(
+      "../../src/kept-pages.ts"
+    );
+    const pages = new KeptPages();
+    const other = {};
+    expect(pages.grow(other, KEPT_PAGES_COPYING_BYTES - 100, Date.now())).toBe(true);
+    const page = upstreamPage(4);
+    const served = await servedWithBootstrap(page.response, "<script></script>", pages, "s-a-v1\n/", '"e"');
+    expect(await readAll(served)).toBe(page.text);
+    expect(pages.size).toBe(0);
+    expect(pages.copying).toBe(KEPT_PAGES_COPYING_BYTES - 100);
+    pages.endCopy(other);
+    expect(pages.copying).toBe(0);
+  });
+
+  it("fails a page whose upstream breaks mid-read with an error, keeping nothing and releasing the budget", async () => {
+    const { KeptPages, servedWithBootstrap } = await import("../../src/kept-pages.ts");
+    const pages = new KeptPages();
+    const page = upstreamPage(4, { failAt: 3 });
+    await expect(
+      servedWithBootstrap(page.response, "<script></script>", pages, "s-a-v1\n/", '"e"'),
+    ).rejects.toThrow();
+    expect(pages.size).toBe(0);
+    expect(pages.copying).toBe(0);
   });
 
   it("keeps no copy of pages with very long paths (an SPA answers every path with its index)", async () => {
