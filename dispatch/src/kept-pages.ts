@@ -13,17 +13,18 @@
  * adds its condition only to requests that carry none.
  *
  * The key is the user Worker (site and version, from the verified grant) and the path: a viewer only
- * ever reaches pages of the version their grant names. A 304 is taken to mean "the page you kept": that
- * holds because a path of a user Worker always resolves the same way (a worker name is provisioned
- * once with one manifest, its not-found handling fixed when the site is created, and no `_redirects`
- * or `_headers` in a bundle) — Workers Static Assets answers 304 to a matching ETag even where it
- * would have served its 404 page, so a provider that re-uploaded a name with other contents would
- * have to drop this isolate's pages too. The site's CSP is never kept: it is the
- * tenant's current policy, set on every response. Bounded by bytes (keys, headers and a fixed
- * overhead per entry counted), by entries, and by entries and bytes per user Worker (an SPA answers
- * every path with its index: one site cannot push every other site's pages out), least recently used dropped
- * first; only byte arrays and header copies are kept, never streams or promises (they belong to one
- * request).
+ * ever reaches pages of the version their grant names. A 304 is taken to mean "the page you kept":
+ * that holds because a path of a user Worker always resolves the same way (a worker name is
+ * provisioned once with one manifest, its not-found handling fixed when the site is created, and no
+ * `_redirects` or `_headers` in a bundle). Workers Static Assets answers 304 to a matching ETag even
+ * where it would have served its 404 page, so a provider that re-uploaded a name with other contents
+ * would have to drop this isolate's pages too.
+ *
+ * The site's CSP is never kept: it is the tenant's current policy, set on every response. Bounded by
+ * bytes (keys, headers and a fixed overhead per entry counted), by entries, and by entries and bytes
+ * per user Worker (an SPA answers every path with its index: one site cannot push every other site's
+ * pages out), least recently used dropped first. Only byte arrays and header copies are kept, never
+ * streams or promises (they belong to one request).
  */
 
 import { injectBootstrap } from "./inject.ts";
