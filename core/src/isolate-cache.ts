@@ -42,3 +42,22 @@ export class IsolateCache<V> {
     }
   }
 }
+
+/**
+ * One value per key object (an env, its configuration, a keyring), built on first use from that key
+ * and the arguments of that first call, and dropped with the key: what an isolate derives once from
+ * its env and reuses on every request.
+ */
+export function onePer<K extends object, V, A extends unknown[]>(
+  create: (key: K, ...args: A) => V,
+): (key: K, ...args: A) => V {
+  const values = new WeakMap<K, V>();
+  return (key, ...args) => {
+    let value = values.get(key);
+    if (value === undefined) {
+      value = create(key, ...args);
+      values.set(key, value);
+    }
+    return value;
+  };
+}

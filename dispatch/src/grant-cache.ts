@@ -14,7 +14,7 @@
  *   used before: nothing about any grant they do not hold.
  */
 
-import type { GrantClaims, Keyring } from "@mini-sites/core";
+import { type GrantClaims, type Keyring, onePer } from "@mini-sites/core";
 
 /**
  * A viewer holds one grant per open site (renewals replace it); a thousand covers every viewer an
@@ -64,13 +64,4 @@ export class VerifiedGrants {
   }
 }
 
-const caches = new WeakMap<Keyring, VerifiedGrants>();
-
-export function verifiedGrantsFor(keyring: Keyring): VerifiedGrants {
-  let cache = caches.get(keyring);
-  if (cache === undefined) {
-    cache = new VerifiedGrants();
-    caches.set(keyring, cache);
-  }
-  return cache;
-}
+export const verifiedGrantsFor = onePer((_keyring: Keyring) => new VerifiedGrants());

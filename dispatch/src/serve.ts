@@ -13,7 +13,7 @@
  * confirm the page is unchanged (kept-pages.ts).
  */
 
-import { type GrantClaims, type SiteId, siteHostLabel, workerNameFor } from "@mini-sites/core";
+import { type GrantClaims, onePer, type SiteId, siteHostLabel, workerNameFor } from "@mini-sites/core";
 import type { GatewayConfig } from "./config.ts";
 import type { DispatchEnv } from "./env.ts";
 import { errorResponse, SITE_NOT_FOUND, UPSTREAM_FAILED } from "./errors.ts";
@@ -66,14 +66,14 @@ export async function serveSite(
       message.startsWith(WORKER_NOT_FOUND) ? SITE_NOT_FOUND : UPSTREAM_FAILED,
     );
   }
+  const policy = typeof csp === "string" ? csp : await csp;
   // The user Worker confirmed the kept page (the viewer asked nothing conditional: this 304 is ours).
-  if (confirming && upstream.status === 304)
-    return servedKept(kept, typeof csp === "string" ? csp : await csp);
+  if (confirming && upstream.status === 304) return servedKept(kept, policy);
 
   // Status, status text and a mutable copy of the headers, in one step.
   const response = new Response(upstream.body, upstream);
   const headers = response.headers;
-  secureUpstreamHeaders(headers, typeof csp === "string" ? csp : await csp);
+  secureUpstreamHeaders(headers, policy);
   const location = headers.get("location");
   if (location !== null) {
     // Asset routing redirects (e.g. /about.html → /about) point at the canonical origin; keep the
@@ -107,14 +107,5 @@ export async function serveSite(
   return servedWithBootstrap(response, config.bootstrapScript, pages, keepable, etag);
 }
 
-const keptPages = new WeakMap<GatewayConfig, KeptPages>();
-
 /** This isolate's kept pages for this configuration (its bootstrap script is part of the bytes). */
-function keptPagesOf(config: GatewayConfig): KeptPages {
-  let pages = keptPages.get(config);
-  if (pages === undefined) {
-    pages = new KeptPages();
-    keptPages.set(config, pages);
-  }
-  return pages;
-}
+const keptPagesOf = onePer((_config: GatewayConfig) => new KeptPages());

@@ -27,6 +27,7 @@ import {
   feedOptInKey,
   type GrantClaims,
   IsolateCache,
+  onePer,
   type SiteId,
 } from "@mini-sites/core";
 import type { GatewayConfig } from "./config.ts";
@@ -115,17 +116,10 @@ export class SiteFeeds {
   }
 }
 
-const caches = new WeakMap<GatewayConfig, SiteFeeds>();
-
 /** The isolate's feeds for this config (one config per env, so one per deployment's bindings). */
-export function siteFeedsFor(config: GatewayConfig, store: SiteFeedStore | undefined): SiteFeeds {
-  let cache = caches.get(config);
-  if (cache === undefined) {
-    cache = new SiteFeeds(store);
-    caches.set(config, cache);
-  }
-  return cache;
-}
+export const siteFeedsFor = onePer(
+  (_config: GatewayConfig, store: SiteFeedStore | undefined) => new SiteFeeds(store),
+);
 
 /**
  * Answers `/__ms/status.json` for a request whose grant was verified for `site` (index.ts); the

@@ -29,6 +29,7 @@ import {
   decodeTenantAllowLists,
   IsolateCache,
   isEmptyAllowLists,
+  onePer,
   type TenantAllowLists,
 } from "@mini-sites/core";
 import { contentSecurityPolicy, type GatewayConfig } from "./config.ts";
@@ -128,14 +129,7 @@ function log(event: string, tenant: string, detail: Record<string, unknown>): vo
   console.warn(JSON.stringify({ level: "warn", event, tenant, ...detail }));
 }
 
-const caches = new WeakMap<GatewayConfig, TenantCsps>();
-
 /** The isolate's cache for this config (one config per env, so one per deployment's bindings). */
-export function tenantCspsFor(config: GatewayConfig, store: TenantCspStore | undefined): TenantCsps {
-  let cache = caches.get(config);
-  if (cache === undefined) {
-    cache = new TenantCsps(config, store);
-    caches.set(config, cache);
-  }
-  return cache;
-}
+export const tenantCspsFor = onePer(
+  (config: GatewayConfig, store: TenantCspStore | undefined) => new TenantCsps(config, store),
+);

@@ -652,14 +652,10 @@ describe("KeptPages bounds", () => {
     const { KeptPages, servedWithBootstrap, KEPT_PAGE_BYTES } = await import("../../src/kept-pages.ts");
     const pages = new KeptPages();
     const chunks = Math.ceil(KEPT_PAGE_BYTES / (16 * 1024)) + 8;
+    const serve = (page: { response: Response }) =>
+      servedWithBootstrap(page.response, "<script></script>", pages, "s-a-v1\n/big", '"b"');
     const whole = upstreamPage(chunks);
-    const served = await servedWithBootstrap(
-      whole.response,
-      "<script></script>",
-      pages,
-      "s-a-v1\n/big",
-      '"b"',
-    );
+    const served = await serve(whole);
     expect(pages.copying).toBeGreaterThan(KEPT_PAGE_BYTES - 32 * 1024);
     expect(await readAll(served)).toBe(whole.text);
     expect(pages.copying).toBe(0);
@@ -667,13 +663,7 @@ describe("KeptPages bounds", () => {
 
     // The viewer goes away mid-page: the upstream is cancelled and the count released.
     const left = upstreamPage(chunks);
-    const abandoned = await servedWithBootstrap(
-      left.response,
-      "<script></script>",
-      pages,
-      "s-a-v1\n/big",
-      '"b"',
-    );
+    const abandoned = await serve(left);
     const reader = (abandoned.body as ReadableStream<Uint8Array>).getReader();
     await reader.read();
     await reader.cancel();
